@@ -1,0 +1,170 @@
+"""The CloudEvents 1.0 envelope every platform event travels in (structured mode on Kafka).
+
+The record value is this envelope as JSON, the record key is the organisation id (so one
+organisation's events stay in order) and the header ``content-type`` is
+``application/cloudevents+json``. Decoding is strict about the envelope and tolerant about
+payload fields added by newer producers; every way a record can be refused is a
+``RejectedEvent`` with a ``RejectionReason``, which is what the dead-letter topic records.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.base import EventPayload, Identifier
+from schemas.catalogue import CATALOGUE, dataschema_uri, payload_type, version_of_dataschema
+from schemas.upcasting import upcast
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+SPEC_VERSION = "1.0"
+_OUTPUT_ID_NAMESPACE = uuid.UUID("6f1c2f0e-4b8e-4c55-9a3e-6c1f4f2b7d10")
+
+PayloadT = TypeVar("PayloadT", bound=EventPayload)
+
+
+class CloudEventAttributes(BaseModel):
+    """The envelope without its data: what every platform event carries."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = Field(description="CloudEvents specification version.")
+    id: uuid.UUID = Field(description="Unique id of the event; consumers deduplicate by it.")
+    source: str = Field(
+        min_length=1, description="Who emitted the event, e.g. /rituals/matcher or /rituals/cli."
+    )
+    type: str = Field(min_length=1, description="Event type, e.g. rituals.member.joined.")
+    time: AwareDatetime = Field(
+        description="When the event happened in domain time (clock ticks, not the wall clock)."
+    )
+    subject: str | None = Field(
+        default=None, description="What the event is about inside the organisation, e.g. a member id."
+    )
+    datacontenttype: Literal["application/json"] = Field(
+        default="application/json", description="Media type of data."
+    )
+    dataschema: str = Field(description="URI of the payload's schema, naming its version.")
+    orgid: Identifier = Field(description="Organisation id; also the Kafka record key.")
+    correlationid: str = Field(
+        min_length=1, description="Id shared by every event of one flow (the first event's id)."
+    )
+    causationid: str | None = Field(
+        default=None, description="Id of the event that caused this one, if any."
+    )
+
+
+class CloudEvent(CloudEventAttributes, Generic[PayloadT]):
+    """A platform event: CloudEvents attributes plus a typed, frozen payload."""
+
+    data: PayloadT = Field(description="The event payload; its model is chosen by type.")
+
+    def to_logging_context(self) -> dict[str, str]:
+        """What may be bound to log lines: identifiers only, never personal data."""
+        return {
+            "event_id": str(self.id),
+            "event_type": self.type,
+            "org_id": self.orgid,
+            "correlation_id": self.correlationid,
+        }
+
+
+class RejectionReason(StrEnum):
+    """Why a record was refused and sent to the dead-letter topic."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_A_CLOUDEVENT = "not_a_cloudevent"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_PAYLOAD = "invalid_payload"
+    HANDLER_FAILED = "handler_failed"
+
+
+class RejectedEvent(Exception):
+    """A record that cannot be accepted, with a machine-readable reason and a readable detail."""
+
+    def __init__(self, reason: RejectionReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def new_event(
+    payload: EventPayload,
+    *,
+    source: str,
+    orgid: str,
+    time: datetime,
+    subject: str | None = None,
+    cause: CloudEventAttributes | None = None,
+    output_index: int = 0,
+    event_id: uuid.UUID | None = None,
+) -> CloudEvent[Any]:
+    """Build an event. An event caused by another gets an id derived from its cause, so that a
+    decision made twice (after a crash between publishing and committing) yields the same id and
+    every consumer's deduplication removes the copy."""
+    if event_id is None:
+        event_id = (
+            uuid.uuid5(_OUTPUT_ID_NAMESPACE, f"{cause.id}/{source}/{output_index}")
+            if cause is not None
+            else uuid.uuid4()
+        )
+    return CloudEvent[type(payload)](  # type: ignore[misc]
+        specversion=SPEC_VERSION,
+        id=event_id,
+        source=source,
+        type=payload.event_type,
+        time=time,
+        subject=subject,
+        dataschema=dataschema_uri(type(payload)),
+        orgid=orgid,
+        correlationid=cause.correlationid if cause is not None else str(event_id),
+        causationid=str(cause.id) if cause is not None else None,
+        data=payload,
+    )
+
+
+def encode_event(event: CloudEvent[Any]) -> bytes:
+    """The structured-mode JSON record value of an event."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def decode_event(raw: bytes) -> CloudEvent[Any]:
+    """Parse a record value into a typed event, or raise ``RejectedEvent`` saying why not."""
+    document = _parse_json(raw)
+    try:
+        attributes = CloudEventAttributes.model_validate(document)
+    except ValidationError as error:
+        raise RejectedEvent(RejectionReason.NOT_A_CLOUDEVENT, _summarise(error)) from None
+    if attributes.type not in CATALOGUE:
+        raise RejectedEvent(RejectionReason.UNKNOWN_TYPE, f"unknown event type {attributes.type!r}")
+    model = payload_type(attributes.type)
+    version = version_of_dataschema(attributes.dataschema, default=model.version)
+    data = upcast(attributes.type, version, document.get("data"))
+    try:
+        return CloudEvent[model].model_validate({**document, "data": data})  # type: ignore[valid-type]
+    except ValidationError as error:
+        raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, _summarise(error)) from None
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RejectedEvent(RejectionReason.INVALID_JSON, str(error)) from None
+    if not isinstance(document, dict):
+        raise RejectedEvent(
+            RejectionReason.NOT_A_CLOUDEVENT, f"expected a JSON object, got {type(document).__name__}"
+        )
+    return document
+
+
+def _summarise(error: ValidationError) -> str:
+    """Field paths and messages only: input values may hold personal data."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '<root>'}: {item['msg']}"
+        for item in error.errors(include_input=False, include_url=False)
+    )
