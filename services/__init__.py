@@ -1,0 +1,1 @@
+"""The Rituals services (matcher, onboarding, notifier), their shared runtime and the CLI."""

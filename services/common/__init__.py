@@ -1,0 +1,1 @@
+"""Plumbing every service shares: settings, logging, the event runtime, the member directory."""

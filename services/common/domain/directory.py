@@ -1,0 +1,110 @@
+"""The member directory: every organisation's members and whether they take part.
+
+A projection of ``rituals.members``, folded event by event. Events about a member the directory
+does not know (a pause before any join) are ignored: the topic is keyed by organisation, so that
+order only arises from a producer's mistake, and inventing a member would be worse.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from schemas import CloudEvent
+from schemas.members import (
+    MemberJoined,
+    MemberLeft,
+    MemberOptedOut,
+    MemberPaused,
+    MemberProfile,
+    MemberProfileUpdated,
+    MemberResumed,
+)
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OPTED_OUT = "opted_out"
+    LEFT = "left"
+
+
+@dataclass(frozen=True)
+class Member:
+    profile: MemberProfile
+    status: MemberStatus
+    joined_at: datetime
+    """Domain time of the (latest) join: a member takes part in rounds requested after it."""
+    paused_until: date | None = None
+
+    @property
+    def member_id(self) -> str:
+        return self.profile.member_id
+
+    def takes_part_on(self, day: date) -> bool:
+        """Active on ``day``: not left, not opted out, and any pause is over by then."""
+        if self.status is MemberStatus.PAUSED:
+            return self.paused_until is not None and day >= self.paused_until
+        return self.status is MemberStatus.ACTIVE
+
+
+class MemberDirectory:
+    """Members per organisation; ``apply`` folds one member event in."""
+
+    def __init__(self) -> None:
+        self._organisations: dict[str, dict[str, Member]] = {}
+
+    def apply(self, event: CloudEvent[Any]) -> None:
+        members = self._organisations.setdefault(event.orgid, {})
+        payload = event.data
+        if isinstance(payload, MemberJoined):
+            members[payload.member_id] = self._joined(members.get(payload.member_id), event, payload)
+            return
+        current = members.get(getattr(payload, "member_id", ""))
+        if current is None:
+            return
+        members[current.member_id] = _next_state(current, payload)
+
+    @staticmethod
+    def _joined(current: Member | None, event: CloudEvent[Any], payload: MemberJoined) -> Member:
+        if current is None or current.status is MemberStatus.LEFT:
+            return Member(profile=payload, status=MemberStatus.ACTIVE, joined_at=event.time)
+        return replace(current, profile=payload)
+
+    def member(self, org_id: str, member_id: str) -> Member | None:
+        return self._organisations.get(org_id, {}).get(member_id)
+
+    def members(self, org_id: str) -> Iterator[Member]:
+        """Every member the organisation ever had, in order of first join."""
+        return iter(self._organisations.get(org_id, {}).values())
+
+    def taking_part(self, org_id: str, on: date, joined_by: datetime | None = None) -> Iterator[Member]:
+        """Members who take part on a day (and, if given, had joined by a moment)."""
+        for member in self.members(org_id):
+            if member.takes_part_on(on) and (joined_by is None or member.joined_at <= joined_by):
+                yield member
+
+    def organisations(self) -> Iterator[str]:
+        return iter(self._organisations)
+
+    def status_counts(self) -> Counter[MemberStatus]:
+        return Counter(m.status for org in self._organisations.values() for m in org.values())
+
+
+def _next_state(current: Member, payload: object) -> Member:
+    match payload:
+        case MemberProfileUpdated():
+            return replace(current, profile=payload)
+        case MemberPaused(until=until) if current.status in (MemberStatus.ACTIVE, MemberStatus.PAUSED):
+            return replace(current, status=MemberStatus.PAUSED, paused_until=until)
+        case MemberResumed() if current.status in (MemberStatus.PAUSED, MemberStatus.OPTED_OUT):
+            return replace(current, status=MemberStatus.ACTIVE, paused_until=None)
+        case MemberOptedOut() if current.status is not MemberStatus.LEFT:
+            return replace(current, status=MemberStatus.OPTED_OUT, paused_until=None)
+        case MemberLeft():
+            return replace(current, status=MemberStatus.LEFT, paused_until=None)
+    return current
