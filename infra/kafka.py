@@ -9,15 +9,14 @@ from __future__ import annotations
 import ssl
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from faststream.security import (
     BaseSecurity,
     SASLPlaintext,
     SASLScram256,
     SASLScram512,
 )
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 
@@ -25,7 +24,9 @@ DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 class KafkaSettings(BaseSettings):
     """Connection to the Kafka cluster (or the embedded broker)."""
 
-    model_config = SettingsConfigDict(env_prefix="RITUALS_KAFKA_", extra="ignore", validate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RITUALS_KAFKA_", extra="ignore", validate_by_name=True
+    )
 
     bootstrap_servers: str = Field(
         default=DEFAULT_BOOTSTRAP_SERVERS,
@@ -65,7 +66,11 @@ class KafkaSettings(BaseSettings):
         context = self.ssl_context()
         if not self.uses_sasl:
             return BaseSecurity(ssl_context=context) if context else None
-        kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+        kinds = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
         return kinds[self.sasl_mechanism](
             username=self.sasl_username or "",
             password=self.sasl_password.get_secret_value() if self.sasl_password else "",

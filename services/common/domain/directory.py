@@ -62,7 +62,9 @@ class MemberDirectory:
         members = self._organisations.setdefault(event.orgid, {})
         payload = event.data
         if isinstance(payload, MemberJoined):
-            members[payload.member_id] = self._joined(members.get(payload.member_id), event, payload)
+            members[payload.member_id] = self._joined(
+                members.get(payload.member_id), event, payload
+            )
             return
         current = members.get(getattr(payload, "member_id", ""))
         if current is None:
@@ -82,7 +84,9 @@ class MemberDirectory:
         """Every member the organisation ever had, in order of first join."""
         return iter(self._organisations.get(org_id, {}).values())
 
-    def taking_part(self, org_id: str, on: date, joined_by: datetime | None = None) -> Iterator[Member]:
+    def taking_part(
+        self, org_id: str, on: date, joined_by: datetime | None = None
+    ) -> Iterator[Member]:
         """Members who take part on a day (and, if given, had joined by a moment)."""
         for member in self.members(org_id):
             if member.takes_part_on(on) and (joined_by is None or member.joined_at <= joined_by):
@@ -99,7 +103,10 @@ def _next_state(current: Member, payload: object) -> Member:
     match payload:
         case MemberProfileUpdated():
             return replace(current, profile=payload)
-        case MemberPaused(until=until) if current.status in (MemberStatus.ACTIVE, MemberStatus.PAUSED):
+        case MemberPaused(until=until) if current.status in (
+            MemberStatus.ACTIVE,
+            MemberStatus.PAUSED,
+        ):
             return replace(current, status=MemberStatus.PAUSED, paused_until=until)
         case MemberResumed() if current.status in (MemberStatus.PAUSED, MemberStatus.OPTED_OUT):
             return replace(current, status=MemberStatus.ACTIVE, paused_until=None)
@@ -108,3 +115,9 @@ def _next_state(current: Member, payload: object) -> Member:
         case MemberLeft():
             return replace(current, status=MemberStatus.LEFT, paused_until=None)
     return current
+
+
+def directory_measures(directory: MemberDirectory) -> dict[str, float]:
+    """Members by status, as exported in every service's metrics."""
+    counts = directory.status_counts()
+    return {f"members_{status.value}": float(counts[status]) for status in MemberStatus}

@@ -1,0 +1,49 @@
+# Rituals: every target creates the virtual environment when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test test-unit lint format schemas broker bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtual environment and install everything
+
+run: $(STAMP) ## Start the embedded broker, provision topics and run the platform (Ctrl-C stops)
+	$(BIN)/rituals up
+
+test: $(STAMP) ## Run the whole test suite (unit, integration on a real broker, end-to-end)
+	$(BIN)/pytest
+
+test-unit: $(STAMP) ## Only the fast, pure tests
+	$(BIN)/pytest tests/unit
+
+lint: $(STAMP) ## ruff and mypy, both must be clean
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: $(STAMP) ## Regenerate the checked-in JSON Schemas, AsyncAPI document and catalogue
+	$(BIN)/python -m schemas.generate
+
+broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics provisioned)
+	$(BIN)/rituals broker
+
+bench: $(STAMP) ## Benchmarks with their baselines, figures printed
+	$(BIN)/python -m benchmarks
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""Commands of ``rituals``. User mistakes end with a readable message and exit code 2, never a
+traceback; ``--help`` works on every command."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from infra.broker import EmbeddedBroker
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings, provision_topics
+from services.cli.platform import run_platform
+from services.common.logging import configure_logging
+from services.common.settings import ServiceSettings
+
+app = typer.Typer(
+    help="Rituals: coffee matching, onboarding buddies and team rituals for hybrid teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="Kafka topics of the platform.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+
+@app.command()
+def broker(
+    port: Annotated[
+        int, typer.Option(help="Port to listen on (0 picks a free one).", min=0, max=65535)
+    ] = 9092,
+    provision: Annotated[
+        bool, typer.Option(help="Create the platform's topics once the broker listens.")
+    ] = True,
+) -> None:
+    """Run the embedded Kafka-compatible broker in the foreground until Ctrl-C."""
+    with EmbeddedBroker(port or None) as embedded:
+        if provision:
+            provision_topics(
+                KafkaSettings(bootstrap_servers=embedded.bootstrap_servers), TopicSettings()
+            )
+        typer.echo(f"embedded broker listening on {embedded.bootstrap_servers}")
+        typer.echo(f"  export KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap_servers}")
+        _wait_for_stop_signal()
+
+
+@topics_app.command("provision")
+def provision() -> None:
+    """Create every missing topic (domain and dead-letter); existing ones are left alone."""
+    report = provision_topics(KafkaSettings(), TopicSettings())
+    for name in report.created:
+        typer.echo(f"created  {name}")
+    for name in report.existing:
+        typer.echo(f"existing {name}")
+
+
+@app.command()
+def up() -> None:
+    """The embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics, and the three
+    services as separate processes; Ctrl-C stops everything."""
+    settings = ServiceSettings()
+    configure_logging("platform", log_format=settings.log_format, level=settings.log_level)
+    raise typer.Exit(run_platform(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")))
+
+
+def _wait_for_stop_signal() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()

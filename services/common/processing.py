@@ -1,0 +1,88 @@
+"""How a service turns events into state and decisions, independent of Kafka.
+
+A service supplies a ``Processor``: ``apply`` folds an event into its state (including the
+events it emitted itself), ``decide`` returns what to emit in response and must not change state.
+The ``Ledger`` around it gives every service the same guarantees under at-least-once delivery:
+
+- an event id is applied once: a redelivered event has no second effect;
+- an event is decided once: when the log already holds this service's outputs caused by it (a
+  crash between publishing and committing, or a replay at start-up), it is not decided again;
+- outputs carry ids derived from their cause, so a decision repeated anyway is deduplicated by
+  every consumer downstream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from schemas import CloudEvent, EventPayload, new_event
+
+
+@dataclass(frozen=True)
+class Emit:
+    """One event a decision asks to publish; the ledger adds the envelope."""
+
+    payload: EventPayload
+    subject: str | None = None
+
+
+class Processor(Protocol):
+    def apply(self, event: CloudEvent[Any]) -> None:
+        """Fold an event into the state."""
+
+    def decide(self, event: CloudEvent[Any]) -> Sequence[Emit]:
+        """What to emit in response to an event already applied; no state change."""
+
+    def measures(self) -> Mapping[str, float]:
+        """Sizes of the state, exported as metrics (e.g. members by status)."""
+
+
+class Ledger:
+    """A processor plus the bookkeeping that makes its handling idempotent."""
+
+    def __init__(self, processor: Processor, source: str) -> None:
+        self.processor = processor
+        self.source = source
+        self._applied: set[uuid.UUID] = set()
+        self._decided: set[str] = set()
+
+    def has_applied(self, event: CloudEvent[Any]) -> bool:
+        return event.id in self._applied
+
+    def note_outputs(self, event: CloudEvent[Any]) -> None:
+        """Remember that the event's cause was already decided, if the event is one of ours."""
+        if event.source == self.source and event.causationid is not None:
+            self._decided.add(event.causationid)
+
+    def handle(self, event: CloudEvent[Any]) -> list[CloudEvent[Any]]:
+        """Apply a new event and return the outputs still to publish (none for a duplicate)."""
+        if self.has_applied(event):
+            return []
+        self.processor.apply(event)
+        self._applied.add(event.id)
+        self.note_outputs(event)
+        if str(event.id) in self._decided:
+            return []
+        return self._outputs(event, self.processor.decide(event))
+
+    def record_published(self, outputs: Sequence[CloudEvent[Any]]) -> None:
+        """Fold our own published outputs in at once, before they come back from the log."""
+        for output in outputs:
+            self.handle(output)
+
+    def _outputs(self, cause: CloudEvent[Any], emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
+        return [
+            new_event(
+                emit.payload,
+                source=self.source,
+                orgid=cause.orgid,
+                time=cause.time,
+                subject=emit.subject,
+                cause=cause,
+                output_index=index,
+            )
+            for index, emit in enumerate(emits)
+        ]

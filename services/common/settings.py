@@ -1,0 +1,41 @@
+"""Settings every service shares, read from the environment (prefix ``RITUALS_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """How one service process runs; Kafka and topic settings have their own models in ``infra``."""
+
+    model_config = SettingsConfigDict(env_prefix="RITUALS_", extra="ignore")
+
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="Log rendering: auto is console on a terminal, JSON otherwise."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level written to the log."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics on this port (off when unset).",
+    )
+    replay_idle_ms: int = Field(
+        default=500,
+        ge=50,
+        description="While rebuilding state, a poll that returns nothing for this long after the "
+        "end offsets are reached ends the replay (guards against brokers with unreliable offsets).",
+    )
+    session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="Consumer group session timeout: how soon a dead instance's partitions move.",
+    )
+    heartbeat_interval_ms: int = Field(
+        default=3_000, ge=100, description="Consumer group heartbeat (under a third of the above)."
+    )

@@ -1,0 +1,1 @@
+"""Pure domain logic of the notifier: no I/O, no framework, no wall clock."""

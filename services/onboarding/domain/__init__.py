@@ -1,0 +1,1 @@
+"""Pure domain logic of the onboarding: no I/O, no framework, no wall clock."""

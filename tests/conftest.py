@@ -1,0 +1,31 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings, provision_topics
+from tests.brokers import broker_for_tests
+
+
+@pytest.fixture(scope="session")
+def kafka_servers() -> Iterator[str]:
+    with broker_for_tests() as servers:
+        yield servers
+
+
+@pytest.fixture
+def kafka(kafka_servers: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_servers)
+
+
+@pytest.fixture
+def topics(kafka: KafkaSettings) -> TopicSettings:
+    """Topics of its own for each test (a unique prefix), provisioned before anything writes."""
+    settings = TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=3)
+    provision_topics(kafka, settings)
+    return settings

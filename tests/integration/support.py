@@ -1,0 +1,29 @@
+"""Running service runtimes inside the test process, against the session's broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings
+from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.settings import ServiceSettings
+
+# Short group timeouts: the embedded broker makes a joining member wait in proportion to them.
+FAST_GROUPS = ServiceSettings(session_timeout_ms=3_000, heartbeat_interval_ms=500, replay_idle_ms=300)
+
+
+@asynccontextmanager
+async def running(
+    definition: ServiceDefinition, kafka: KafkaSettings, topics: TopicSettings
+) -> AsyncIterator[ServiceRuntime]:
+    """A service instance consuming live (its state rebuilt) for the duration of the block."""
+    runtime = ServiceRuntime(definition, settings=FAST_GROUPS, kafka=kafka, topics=topics)
+    await runtime.broker.start()
+    try:
+        await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
+        yield runtime
+    finally:
+        await runtime.broker.stop()

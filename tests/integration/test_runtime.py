@@ -1,0 +1,191 @@
+"""The service runtime against a real broker: dead letters, deduplication, rebuild, sharing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from infra.kafka import KafkaSettings
+from infra.topics import Topic, TopicSettings
+from schemas import CloudEvent, encode_event, new_event
+from schemas.members import MemberJoined
+from schemas.onboarding import BuddyUnavailable
+from services.common.domain.projection import DirectoryProcessor
+from services.common.processing import Emit, Ledger
+from services.common.records import dead_letter_notes, event_record
+from services.common.runtime import ServiceDefinition
+from tests.factories import member_joined
+from tests.integration.support import running
+from tests.kafka_io import ReadRecord, produce, read_all, wait_for_records
+
+pytestmark = pytest.mark.broker
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class AnsweringProcessor(DirectoryProcessor):
+    """Answers every join with one output, and fails on a member called ``explode``: enough to
+    observe decisions, their deduplication and the failure path."""
+
+    def decide(self, event: CloudEvent[Any]) -> Sequence[Emit]:
+        if not isinstance(event.data, MemberJoined):
+            return ()
+        if event.data.member_id == "explode":
+            raise RuntimeError("the domain refused this member")
+        return (Emit(BuddyUnavailable(new_hire_id=event.data.member_id, reason="test")),)
+
+
+DEFINITION = ServiceDefinition(
+    name="answering",
+    topics=(Topic.MEMBERS, Topic.ONBOARDING),
+    new_processor=AnsweringProcessor,
+)
+
+
+def joined(member_id: str, org: str = "acme") -> CloudEvent[Any]:
+    return new_event(member_joined(member_id), source="/tests", orgid=org, time=T0)
+
+
+async def publish(kafka: KafkaSettings, topics: TopicSettings, event: CloudEvent[Any]) -> None:
+    record = event_record(event, topics)
+    await produce(
+        kafka.bootstrap_servers, record.topic, record.value, key=record.key, headers=record.headers
+    )
+
+
+def answers(records: list[ReadRecord]) -> list[str]:
+    return [json.loads(r.value or b"{}")["data"]["new_hire_id"] for r in records]
+
+
+async def wait_for_answers(kafka: KafkaSettings, topics: TopicSettings, count: int) -> list[str]:
+    topic = topics.name(Topic.ONBOARDING)
+    records = await wait_for_records(
+        kafka.bootstrap_servers, topic, lambda found: len(found) >= count
+    )
+    await asyncio.sleep(1)  # anything beyond the expected count would show up meanwhile
+    return answers(read_all(kafka.bootstrap_servers, topic)) or answers(records)
+
+
+BAD_RECORDS: Mapping[str, bytes] = {
+    "invalid_json": b"{not json",
+    "not_a_cloudevent": json.dumps({"hello": "world"}).encode(),
+    "unknown_type": encode_event(joined("x")).replace(
+        b"rituals.member.joined", b"rituals.member.teleported"
+    ),
+    "invalid_payload": encode_event(joined("x")).replace(b"Europe/Amsterdam", b"Mars/Olympus"),
+}
+
+
+@pytest.mark.parametrize("reason", list(BAD_RECORDS))
+async def test_a_bad_record_is_dead_lettered_with_its_reason_and_the_next_event_is_processed(
+    kafka: KafkaSettings, topics: TopicSettings, reason: str
+) -> None:
+    bad = BAD_RECORDS[reason]
+    async with running(DEFINITION, kafka, topics):
+        await produce(kafka.bootstrap_servers, topics.name(Topic.MEMBERS), bad, key=b"acme")
+        await publish(kafka, topics, joined("ada"))
+
+        assert await wait_for_answers(kafka, topics, 1) == ["ada"]
+        letters = await wait_for_records(
+            kafka.bootstrap_servers, topics.dead_letter(Topic.MEMBERS), lambda found: bool(found)
+        )
+
+    assert len(letters) == 1
+    notes = dead_letter_notes(letters[0].headers)
+    assert notes["reason"] == reason
+    assert notes["service"] == "answering"
+    assert notes["topic"] == topics.name(Topic.MEMBERS)
+    assert notes["detail"]
+    assert letters[0].value == bad  # the original bytes, untouched
+    assert letters[0].key == b"acme"
+
+
+async def test_a_failing_handler_dead_letters_the_event_and_the_service_goes_on(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await publish(kafka, topics, joined("explode"))
+        await publish(kafka, topics, joined("grace"))
+        assert await wait_for_answers(kafka, topics, 1) == ["grace"]
+        assert runtime.ledger.processor.measures()["members_active"] == 2
+
+    letters = read_all(kafka.bootstrap_servers, topics.dead_letter(Topic.MEMBERS))
+    assert [dead_letter_notes(r.headers)["reason"] for r in letters] == ["handler_failed"]
+    assert "RuntimeError" in dead_letter_notes(letters[0].headers)["detail"]
+
+
+async def test_a_redelivered_event_has_no_second_effect(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    event = joined("ada")
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await publish(kafka, topics, event)
+        await publish(kafka, topics, event)  # the same event id twice, as after a producer retry
+        await publish(kafka, topics, joined("grace"))
+        assert sorted(await wait_for_answers(kafka, topics, 2)) == ["ada", "grace"]
+        assert runtime.metrics.duplicates.labels("answering")._value.get() == 1
+
+
+async def test_a_restarted_instance_rebuilds_its_state_and_decides_nothing_twice(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    async with running(DEFINITION, kafka, topics):
+        await publish(kafka, topics, joined("ada"))
+        assert await wait_for_answers(kafka, topics, 1) == ["ada"]
+
+    async with running(DEFINITION, kafka, topics) as restarted:
+        assert restarted.ledger.processor.measures()["members_active"] == 1
+        await publish(kafka, topics, joined("grace"))
+        assert sorted(await wait_for_answers(kafka, topics, 2)) == ["ada", "grace"]
+
+
+async def test_a_decision_published_before_a_crash_is_not_made_again(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """The instance died after publishing its answer and before committing the cause: the next
+    instance finds the answer in the log and does not answer again."""
+    cause = joined("ada")
+    ledger = Ledger(AnsweringProcessor(), DEFINITION.source)
+    (answer,) = ledger.handle(cause)
+    await publish(kafka, topics, cause)
+    await publish(kafka, topics, answer)
+
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await publish(kafka, topics, joined("grace"))
+        assert sorted(await wait_for_answers(kafka, topics, 2)) == ["ada", "grace"]
+        assert runtime.metrics.published.labels("answering", answer.type)._value.get() == 1
+
+
+async def test_a_backlog_never_decided_is_decided_once_at_start(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    for member_id in ("ada", "grace", "linus"):
+        await publish(kafka, topics, joined(member_id))
+    async with running(DEFINITION, kafka, topics):
+        assert sorted(await wait_for_answers(kafka, topics, 3)) == ["ada", "grace", "linus"]
+
+
+async def test_two_instances_share_the_partitions_and_each_event_is_decided_once(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    organisations = [f"org{n}" for n in range(12)]
+    async with running(DEFINITION, kafka, topics) as first, running(
+        DEFINITION, kafka, topics
+    ) as second:
+        await asyncio.sleep(8)  # let the group settle on both members
+        for org in organisations:
+            await publish(kafka, topics, joined(f"m-{org}", org=org))
+        found = await wait_for_answers(kafka, topics, len(organisations))
+        shares = [
+            runtime.metrics.consumed.labels("answering", "rituals.member.joined")._value.get()
+            for runtime in (first, second)
+        ]
+
+    assert sorted(found) == sorted(f"m-{org}" for org in organisations)
+    assert all(share > 0 for share in shares), shares
+    assert sum(shares) == len(organisations)

@@ -1,0 +1,74 @@
+"""Reading and writing topics in tests with plain clients, independent of the platform's code:
+records are produced with aiokafka and read back with kafka-python in ``assign()`` mode."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from kafka import KafkaConsumer, TopicPartition
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+async def produce(
+    servers: str, topic: str, value: bytes, *, key: bytes | None = None, headers: Headers = ()
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=list(headers))
+    finally:
+        await producer.stop()
+
+
+def read_all(servers: str, topic: str, *, idle_seconds: float = 0.5) -> list[ReadRecord]:
+    """Every record of a topic now (all partitions, from the beginning)."""
+    consumer = KafkaConsumer(bootstrap_servers=servers.split(","), enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        records: list[ReadRecord] = []
+        while batch := consumer.poll(timeout_ms=int(idle_seconds * 1000)):
+            for items in batch.values():
+                records.extend(
+                    ReadRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                    for r in items
+                )
+        return records
+    finally:
+        consumer.close()
+
+
+async def wait_for_records(
+    servers: str,
+    topic: str,
+    predicate: Callable[[list[ReadRecord]], bool],
+    *,
+    timeout: float = 60.0,
+) -> list[ReadRecord]:
+    """Poll a topic until its records satisfy ``predicate``; fail with what was there."""
+    deadline = time.monotonic() + timeout
+    records: list[ReadRecord] = []
+    while time.monotonic() < deadline:
+        records = await asyncio.to_thread(read_all, servers, topic)
+        if predicate(records):
+            return records
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{topic}: condition not met in {timeout}s; {len(records)} records")
