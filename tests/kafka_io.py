@@ -61,14 +61,14 @@ async def wait_for_records(
     topic: str,
     predicate: Callable[[list[ReadRecord]], bool],
     *,
-    timeout: float = 60.0,
+    within: float = 60.0,
 ) -> list[ReadRecord]:
     """Poll a topic until its records satisfy ``predicate``; fail with what was there."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     records: list[ReadRecord] = []
     while time.monotonic() < deadline:
         records = await asyncio.to_thread(read_all, servers, topic)
         if predicate(records):
             return records
         await asyncio.sleep(0.3)
-    raise AssertionError(f"{topic}: condition not met in {timeout}s; {len(records)} records")
+    raise AssertionError(f"{topic}: condition not met in {within}s; {len(records)} records")

@@ -109,7 +109,7 @@ class ServiceRuntime:
         )
 
         async def on_record(message: KafkaMessage) -> None:
-            await self.consume(message.raw_message)  # type: ignore[arg-type]
+            await self.consume(message.raw_message)
 
         subscriber(on_record)
 

@@ -44,7 +44,7 @@ class ServiceProcess:
             "RITUALS_HEARTBEAT_INTERVAL_MS": "500",
         }
         # A file, not a pipe: a chatty service must never block on a full pipe buffer.
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
             env=environment,
@@ -141,8 +141,9 @@ async def test_the_services_consume_a_member_and_refuse_a_bad_record(
 
     for service in services:
         wait_until(
-            lambda s=service: s.metric("rituals_state", service=s.name, measure="members_active")
-            == 1.0,
+            lambda s=service: (
+                s.metric("rituals_state", service=s.name, measure="members_active") == 1.0
+            ),
             what=f"{service.name}'s directory to hold the member",
         )
     letters = await wait_for_records(
@@ -157,5 +158,6 @@ async def test_the_services_consume_a_member_and_refuse_a_bad_record(
         code, output = service.stop()
         assert code == 0, f"{service.name} did not stop cleanly:\n{output[-2000:]}"
         assert "shut down gracefully" in output
-        assert DISPLAY_NAME not in output and EMAIL not in output
+        assert DISPLAY_NAME not in output
+        assert EMAIL not in output
         assert '"event_type": "rituals.member.joined"' in output  # the event was logged, by id

@@ -12,7 +12,9 @@ from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import ServiceSettings
 
 # Short group timeouts: the embedded broker makes a joining member wait in proportion to them.
-FAST_GROUPS = ServiceSettings(session_timeout_ms=3_000, heartbeat_interval_ms=500, replay_idle_ms=300)
+FAST_GROUPS = ServiceSettings(
+    session_timeout_ms=3_000, heartbeat_interval_ms=500, replay_idle_ms=300
+)
 
 
 @asynccontextmanager

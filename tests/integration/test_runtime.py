@@ -174,9 +174,10 @@ async def test_two_instances_share_the_partitions_and_each_event_is_decided_once
     kafka: KafkaSettings, topics: TopicSettings
 ) -> None:
     organisations = [f"org{n}" for n in range(12)]
-    async with running(DEFINITION, kafka, topics) as first, running(
-        DEFINITION, kafka, topics
-    ) as second:
+    async with (
+        running(DEFINITION, kafka, topics) as first,
+        running(DEFINITION, kafka, topics) as second,
+    ):
         await asyncio.sleep(8)  # let the group settle on both members
         for org in organisations:
             await publish(kafka, topics, joined(f"m-{org}", org=org))

@@ -1,0 +1,52 @@
+"""Log lines carry event identifiers and never personal data."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from services.common.logging import configure_logging, event_log_context
+from tests.factories import member_joined_event
+
+
+def test_a_json_line_has_the_event_identifiers_and_no_personal_data(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("matcher", log_format="json", level="DEBUG")
+    event = member_joined_event(member_id="ada")
+    with event_log_context(event.to_logging_context()):
+        structlog.get_logger("test").info(
+            "member seen", display_name=event.data.display_name, email=event.data.email
+        )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+
+    assert line["event_id"] == str(event.id)
+    assert line["event_type"] == "rituals.member.joined"
+    assert line["org_id"] == event.orgid
+    assert line["correlation_id"] == event.correlationid
+    assert line["service"] == "matcher"
+    assert line["display_name"] == line["email"] == "[redacted]"
+    assert event.data.email not in json.dumps(line)
+
+
+def test_standard_library_loggers_go_through_the_same_pipeline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("notifier", log_format="json", level="INFO")
+    logging.getLogger("rituals.notifier.kafka").info("consumer started")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == "consumer started"
+    assert line["service"] == "notifier"
+    assert line["level"] == "info"
+
+
+def test_context_is_unbound_after_the_block(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("matcher", log_format="json", level="INFO")
+    with event_log_context({"event_id": "e-1"}):
+        pass
+    structlog.get_logger("test").info("after")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert "event_id" not in line

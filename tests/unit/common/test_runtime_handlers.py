@@ -1,0 +1,89 @@
+"""The runtime's record handling on FastStream's in-memory broker: fast, no Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from faststream.kafka import KafkaMessage, TestKafkaBroker
+
+from infra.topics import Topic
+from schemas import CloudEvent, encode_event
+from schemas.members import MemberJoined
+from schemas.onboarding import BuddyUnavailable
+from services.common.domain.projection import DirectoryProcessor
+from services.common.processing import Emit
+from services.common.records import dead_letter_notes, event_record
+from services.common.runtime import ServiceDefinition, ServiceRuntime
+from tests.factories import member_joined_event
+
+
+class Answering(DirectoryProcessor):
+    def decide(self, event: CloudEvent[Any]) -> Sequence[Emit]:
+        if isinstance(event.data, MemberJoined):
+            return (Emit(BuddyUnavailable(new_hire_id=event.data.member_id, reason="test")),)
+        return ()
+
+
+DEFINITION = ServiceDefinition("answering", (Topic.MEMBERS,), Answering)
+
+
+def listening(runtime: ServiceRuntime, topic: str) -> list[KafkaMessage]:
+    received: list[KafkaMessage] = []
+
+    @runtime.broker.subscriber(topic)
+    async def collect(message: KafkaMessage) -> None:
+        received.append(message)
+
+    del collect
+    return received
+
+
+async def test_an_event_is_applied_and_its_outputs_published_with_the_contract_headers() -> None:
+    runtime = ServiceRuntime(DEFINITION)
+    outputs = listening(runtime, runtime.topics.name(Topic.ONBOARDING))
+    event = member_joined_event(member_id="ada")
+    record = event_record(event, runtime.topics)
+
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await broker.publish(record.value, topic=record.topic, key=record.key)
+
+    assert runtime.ledger.processor.measures()["members_active"] == 1
+    assert len(outputs) == 1
+    assert outputs[0].raw_message.key == event.orgid.encode()  # type: ignore[union-attr]
+    assert outputs[0].headers["content-type"] == "application/cloudevents+json"
+    assert b"rituals.onboarding.buddy_unavailable" in outputs[0].body
+
+
+async def test_a_malformed_record_goes_to_the_dead_letter_topic_with_its_reason() -> None:
+    runtime = ServiceRuntime(DEFINITION)
+    letters = listening(runtime, runtime.topics.dead_letter(Topic.MEMBERS))
+    good = event_record(member_joined_event(member_id="ada"), runtime.topics)
+
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await broker.publish(b"[1, 2]", topic=good.topic, key=b"acme")
+        await broker.publish(good.value, topic=good.topic, key=good.key)
+
+    assert len(letters) == 1
+    raw = letters[0].raw_message
+    notes = dead_letter_notes(list(raw.headers))  # type: ignore[union-attr]
+    assert notes["reason"] == "not_a_cloudevent"
+    assert "JSON object" in notes["detail"]
+    assert letters[0].body == b"[1, 2]"
+    assert runtime.ledger.processor.measures()["members_active"] == 1
+
+
+async def test_an_invalid_payload_names_the_field_but_not_its_value() -> None:
+    runtime = ServiceRuntime(DEFINITION)
+    letters = listening(runtime, runtime.topics.dead_letter(Topic.MEMBERS))
+    value = encode_event(member_joined_event(member_id="ada")).replace(
+        b"ada@example.com", b"not-an-address"
+    )
+
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await broker.publish(value, topic=runtime.topics.name(Topic.MEMBERS), key=b"acme")
+
+    notes = dead_letter_notes(list(letters[0].raw_message.headers))  # type: ignore[union-attr]
+    assert notes["reason"] == "invalid_payload"
+    assert "data.email" in notes["detail"]
+    assert "not-an-address" not in notes["detail"]
