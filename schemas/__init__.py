@@ -6,11 +6,11 @@ versioned pydantic models (``members``, ``coffee``, ``onboarding``, ``rituals``,
 pydantic alone, so any integration can import it.
 """
 
+from schemas.base import EventPayload
 from schemas.catalogue import CATALOGUE, payload_type
 from schemas.envelope import (
     CLOUDEVENTS_CONTENT_TYPE,
     CloudEvent,
-    EventPayload,
     RejectedEvent,
     RejectionReason,
     decode_event,

@@ -6,7 +6,14 @@ from datetime import time
 from typing import Annotated, ClassVar, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 
 class EventPayload(BaseModel):
@@ -47,11 +54,12 @@ _KNOWN_TIMEZONES: frozenset[str] = frozenset()
 
 
 def _check_timezone(name: str) -> str:
-    global _KNOWN_TIMEZONES  # noqa: PLW0603 - computed once, on first use
+    global _KNOWN_TIMEZONES
     if not _KNOWN_TIMEZONES:
         _KNOWN_TIMEZONES = frozenset(available_timezones())
     if name not in _KNOWN_TIMEZONES:
-        raise ValueError(f"unknown IANA time zone {name!r}")
+        # The name is not repeated: rejection details must not echo input (personal data).
+        raise ValueError("not a known IANA time zone name")
     return name
 
 
@@ -69,11 +77,25 @@ EmailAddress = Annotated[
 """An e-mail address (personal data: never logged)."""
 
 
+def _check_local_time(moment: time) -> time:
+    if moment.tzinfo is not None:
+        raise ValueError("a local time of day, without a UTC offset")
+    return moment
+
+
+LocalTime = Annotated[
+    time,
+    AfterValidator(_check_local_time),
+    Field(json_schema_extra={"pattern": r"^[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"}),
+]
+"""A time of day in the member's own time zone (the zone is a separate field)."""
+
+
 class WorkingHours(ValueObject):
     """When a person works, in their own time zone."""
 
-    start: time = Field(description="Local start of the working day, e.g. 09:00.")
-    end: time = Field(description="Local end of the working day, e.g. 17:30; after start.")
+    start: LocalTime = Field(description="Local start of the working day, e.g. 09:00.")
+    end: LocalTime = Field(description="Local end of the working day, e.g. 17:30; after start.")
     days: tuple[Weekday, ...] = Field(
         default=("mon", "tue", "wed", "thu", "fri"), description="Working days of the week."
     )

@@ -43,7 +43,8 @@ class CloudEventAttributes(BaseModel):
         description="When the event happened in domain time (clock ticks, not the wall clock)."
     )
     subject: str | None = Field(
-        default=None, description="What the event is about inside the organisation, e.g. a member id."
+        default=None,
+        description="What the event is about inside the organisation, e.g. a member id.",
     )
     datacontenttype: Literal["application/json"] = Field(
         default="application/json", description="Media type of data."
@@ -83,7 +84,7 @@ class RejectionReason(StrEnum):
     HANDLER_FAILED = "handler_failed"
 
 
-class RejectedEvent(Exception):
+class RejectedEvent(Exception):  # noqa: N818 (a refused event, not a program error)
     """A record that cannot be accepted, with a machine-readable reason and a readable detail."""
 
     def __init__(self, reason: RejectionReason, detail: str) -> None:
@@ -100,7 +101,7 @@ def new_event(
     time: datetime,
     subject: str | None = None,
     cause: CloudEventAttributes | None = None,
-    output_index: int = 0,
+    output_index: int | str = 0,
     event_id: uuid.UUID | None = None,
 ) -> CloudEvent[Any]:
     """Build an event. An event caused by another gets an id derived from its cause, so that a
@@ -112,7 +113,8 @@ def new_event(
             if cause is not None
             else uuid.uuid4()
         )
-    return CloudEvent[type(payload)](  # type: ignore[misc]
+    event_model: type[CloudEvent[Any]] = CloudEvent[type(payload)]  # type: ignore[misc,assignment]
+    return event_model(
         specversion=SPEC_VERSION,
         id=event_id,
         source=source,
@@ -157,7 +159,8 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         raise RejectedEvent(RejectionReason.INVALID_JSON, str(error)) from None
     if not isinstance(document, dict):
         raise RejectedEvent(
-            RejectionReason.NOT_A_CLOUDEVENT, f"expected a JSON object, got {type(document).__name__}"
+            RejectionReason.NOT_A_CLOUDEVENT,
+            f"expected a JSON object, got {type(document).__name__}",
         )
     return document
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas import CloudEvent, EventPayload, new_event
+from schemas.envelope import CloudEventAttributes
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Emit:
 
     payload: EventPayload
     subject: str | None = None
+    key: str | None = None
+    """Names this output among its cause's outputs (its id derives from it); by default its
+    position. Set it when outputs of one cause are published at different times."""
 
 
 class Processor(Protocol):
@@ -66,14 +70,16 @@ class Ledger:
         self.note_outputs(event)
         if str(event.id) in self._decided:
             return []
-        return self._outputs(event, self.processor.decide(event))
+        return self.outputs(event, self.processor.decide(event))
 
     def record_published(self, outputs: Sequence[CloudEvent[Any]]) -> None:
         """Fold our own published outputs in at once, before they come back from the log."""
         for output in outputs:
             self.handle(output)
 
-    def _outputs(self, cause: CloudEvent[Any], emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
+    def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
+        """The envelopes of what a cause asks to emit: same source, organisation, domain time
+        and correlation as the cause, ids derived from it."""
         return [
             new_event(
                 emit.payload,
@@ -82,7 +88,7 @@ class Ledger:
                 time=cause.time,
                 subject=emit.subject,
                 cause=cause,
-                output_index=index,
+                output_index=index if emit.key is None else emit.key,
             )
             for index, emit in enumerate(emits)
         ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,10 @@ from faststream.kafka.annotations import KafkaMessage
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, RejectionReason, decode_event
+from schemas.envelope import CloudEventAttributes
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
-from services.common.processing import Ledger, Processor
+from services.common.processing import Emit, Ledger, Processor
 from services.common.records import DeadLetter, OutgoingRecord, event_record
 from services.common.replay import in_replay_order, read_to_end
 from services.common.settings import ServiceSettings
@@ -50,6 +51,10 @@ class ServiceDefinition:
     name: str
     topics: tuple[Topic, ...]
     new_processor: Callable[[], Processor]
+    workers: tuple[Callable[[ServiceRuntime], Coroutine[Any, Any, None]], ...] = ()
+    """Background loops started with the service and cancelled on shutdown, for work that must
+    not hold up the partition (e.g. the notifier's deliveries). They read ``runtime.ledger``
+    afresh each time (a rebuild replaces it) and publish with ``runtime.publish``."""
 
     @property
     def source(self) -> str:
@@ -83,8 +88,11 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.app = FastStream(self.broker, logger=logging.getLogger(f"rituals.{definition.name}"))
+        self._workers: list[asyncio.Task[None]] = []
         self._subscribe()
         self.app.on_startup(self._serve_metrics)
+        self.app.after_startup(self.start_workers)
+        self.app.on_shutdown(self.stop_workers)
 
     @property
     def group_id(self) -> str:
@@ -116,6 +124,24 @@ class ServiceRuntime:
     async def _serve_metrics(self) -> None:
         if self.settings.metrics_port is not None:
             self.metrics.serve(self.settings.metrics_port)
+
+    async def start_workers(self) -> None:
+        for worker in self.definition.workers:
+            self._workers.append(asyncio.create_task(worker(self), name=worker.__name__))
+
+    async def stop_workers(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+
+    async def publish(
+        self, cause: CloudEventAttributes, emits: Sequence[Emit]
+    ) -> list[CloudEvent[Any]]:
+        """Publish outputs decided outside the consumer (by a worker) and fold them in."""
+        outputs = self.ledger.outputs(cause, emits)
+        await self._publish_outputs(outputs)
+        return outputs
 
     async def consume(self, record: Any) -> None:
         """Handle one record from the live consumer."""

@@ -26,6 +26,8 @@ async def running(
     await runtime.broker.start()
     try:
         await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
+        await runtime.start_workers()
         yield runtime
     finally:
+        await runtime.stop_workers()
         await runtime.broker.stop()
