@@ -82,6 +82,8 @@ class RejectionReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     INVALID_PAYLOAD = "invalid_payload"
     HANDLER_FAILED = "handler_failed"
+    DELIVERY_FAILED = "delivery_failed"
+    """A valid event whose effect outside the platform (a notification) failed for good."""
 
 
 class RejectedEvent(Exception):  # noqa: N818 (a refused event, not a program error)

@@ -208,6 +208,26 @@ class ServiceRuntime:
             offset=record.offset,
         )
 
+    async def dead_letter_event(
+        self, event: CloudEvent[Any], reason: RejectionReason, detail: str
+    ) -> None:
+        """Dead-letter a valid event from outside the consumer (a worker): its offset is unknown
+        there, so the position headers say -1."""
+        record = event_record(event, self.topics)
+        letter = DeadLetter(
+            service=self.definition.name,
+            reason=reason,
+            detail=detail,
+            topic=record.topic,
+            partition=-1,
+            offset=-1,
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+        )
+        await self._send(letter.record())
+        self.metrics.dead_lettered.labels(self.definition.name, reason.value).inc()
+
     async def _send(self, record: OutgoingRecord) -> None:
         await self.broker.publish(
             record.value,
