@@ -72,10 +72,10 @@ class Ledger:
             return []
         return self.outputs(event, self.processor.decide(event))
 
-    def record_published(self, outputs: Sequence[CloudEvent[Any]]) -> None:
-        """Fold our own published outputs in at once, before they come back from the log."""
-        for output in outputs:
-            self.handle(output)
+    def record_published(self, outputs: Sequence[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
+        """Fold our own published outputs in at once, before they come back from the log, and
+        return what they in turn ask to publish (a scheduled round request asks for its round)."""
+        return [follow_up for output in outputs for follow_up in self.handle(output)]
 
     def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
         """The envelopes of what a cause asks to emit: same source, organisation, domain time

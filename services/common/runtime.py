@@ -175,16 +175,17 @@ class ServiceRuntime:
         log.debug("event handled", outputs=len(outputs))
 
     async def _publish_outputs(self, outputs: Sequence[CloudEvent[Any]]) -> None:
-        try:
-            for output in outputs:
-                await self._send(event_record(output, self.topics))
-                self.metrics.published.labels(self.definition.name, output.type).inc()
-        except Exception:
-            # The cause is already applied but its outputs are not all out: rebuild from the log
-            # before the redelivered record is handled, so that the decision is made again.
-            self._stale = True
-            raise
-        self.ledger.record_published(outputs)
+        while outputs:
+            try:
+                for output in outputs:
+                    await self._send(event_record(output, self.topics))
+                    self.metrics.published.labels(self.definition.name, output.type).inc()
+            except Exception:
+                # The cause is already applied but its outputs are not all out: rebuild from the
+                # log before the redelivered record is handled, so the decision is made again.
+                self._stale = True
+                raise
+            outputs = self.ledger.record_published(outputs)
 
     async def _dead_letter(self, record: Any, reason: RejectionReason, detail: str) -> None:
         letter = DeadLetter(
