@@ -80,6 +80,8 @@ class ServiceRuntime:
         self._stale = False
         self.rebuilt = asyncio.Event()
         """Set once the state was first rebuilt: the instance is consuming live from then on."""
+        self._ready = asyncio.Event()
+        """Clear while a rebuild runs: records fetched meanwhile wait for the new state."""
         self.broker = KafkaBroker(
             self.kafka.bootstrap_servers,
             security=self.kafka.faststream_security(),
@@ -145,6 +147,7 @@ class ServiceRuntime:
 
     async def consume(self, record: Any) -> None:
         """Handle one record from the live consumer."""
+        await self._ready.wait()
         if self._stale:
             await self.rebuild(self.assignment)
         try:
@@ -237,6 +240,15 @@ class ServiceRuntime:
             headers={name: value.decode("utf-8", "replace") for name, value in record.headers},
         )
 
+    async def rebuild_before_consuming(self) -> None:
+        """aiokafka may hand records of the new assignment to the handler while this listener
+        runs; they wait until the state matches the assignment (and are then duplicates)."""
+        self._ready.clear()
+        try:
+            await self.rebuild(self.assignment)
+        finally:
+            self._ready.set()
+
     async def rebuild(self, partitions: set[TopicPartition]) -> None:
         """Make a fresh state from the partitions' history and decide what was never decided."""
         records = await read_to_end(self.kafka, partitions, idle_ms=self.settings.replay_idle_ms)
@@ -277,7 +289,7 @@ class _RebuildOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.runtime.assignment = set(assigned)
-        await self.runtime.rebuild(self.runtime.assignment)
+        await self.runtime.rebuild_before_consuming()
 
 
 def run_service(definition: ServiceDefinition) -> None:
