@@ -57,19 +57,26 @@ class MemberDirectory:
 
     def __init__(self) -> None:
         self._organisations: dict[str, dict[str, Member]] = {}
+        self._counts: Counter[MemberStatus] = Counter()
+        """Kept up to date on every change: metrics read it after each event."""
 
     def apply(self, event: CloudEvent[Any]) -> None:
         members = self._organisations.setdefault(event.orgid, {})
         payload = event.data
         if isinstance(payload, MemberJoined):
-            members[payload.member_id] = self._joined(
-                members.get(payload.member_id), event, payload
-            )
+            current = members.get(payload.member_id)
+            self._store(members, current, self._joined(current, event, payload))
             return
         current = members.get(getattr(payload, "member_id", ""))
         if current is None:
             return
-        members[current.member_id] = _next_state(current, payload)
+        self._store(members, current, _next_state(current, payload))
+
+    def _store(self, members: dict[str, Member], old: Member | None, new: Member) -> None:
+        if old is not None:
+            self._counts[old.status] -= 1
+        self._counts[new.status] += 1
+        members[new.member_id] = new
 
     @staticmethod
     def _joined(current: Member | None, event: CloudEvent[Any], payload: MemberJoined) -> Member:
@@ -96,7 +103,7 @@ class MemberDirectory:
         return iter(self._organisations)
 
     def status_counts(self) -> Counter[MemberStatus]:
-        return Counter(m.status for org in self._organisations.values() for m in org.values())
+        return Counter({status: count for status, count in self._counts.items() if count})
 
 
 def _next_state(current: Member, payload: object) -> Member:
