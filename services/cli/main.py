@@ -14,6 +14,8 @@ import typer
 from infra.broker import EmbeddedBroker
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, provision_topics
+from services.cli.commands import feedback, members_app, ritual_app, round_app
+from services.cli.events import events_app
 from services.cli.platform import run_platform
 from services.common.logging import configure_logging
 from services.common.settings import ServiceSettings
@@ -25,6 +27,11 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Kafka topics of the platform.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(members_app, name="members")
+app.add_typer(round_app, name="round")
+app.add_typer(ritual_app, name="ritual")
+app.add_typer(events_app, name="events")
+app.command("feedback")(feedback)
 
 
 @app.command()

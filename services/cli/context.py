@@ -1,0 +1,81 @@
+"""What every command shares: settings, the publisher, the history, readable failures."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import typer
+from kafka.errors import KafkaError
+
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings
+from schemas import CloudEvent, EventPayload, new_event
+from services.common.adapters.history import read_events
+from services.common.adapters.publisher import EventPublisher
+from services.common.domain.directory import MemberDirectory
+
+SOURCE = "/rituals/cli"
+
+
+def fail(message: str) -> NoReturn:
+    """A user mistake or an unreachable cluster: a message, exit code 2, no traceback."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def kafka_errors_explained() -> Iterator[None]:
+    """Fail fast and readably when the cluster cannot be reached (clients would retry for
+    half a minute) or refuses what is asked."""
+    kafka = KafkaSettings()
+    if not any(_answers(address) for address in kafka.bootstrap_servers.split(",")):
+        fail(f"no Kafka broker answers at {kafka.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)")
+    try:
+        yield
+    except KafkaError as error:
+        fail(f"Kafka refused the request: {type(error).__name__}")
+
+
+def _answers(address: str, timeout: float = 3.0) -> bool:
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port or 9092)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def now_or(moment: datetime | None) -> datetime:
+    """Domain time of a command's event: the given moment, else now (the command line is where
+    wall-clock time enters the platform)."""
+    if moment is None:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def envelope(
+    payload: EventPayload, organisation: str, moment: datetime, subject: str | None = None
+) -> CloudEvent[Any]:
+    return new_event(payload, source=SOURCE, orgid=organisation, time=moment, subject=subject)
+
+
+def publish(events: list[CloudEvent[Any]]) -> int:
+    with kafka_errors_explained(), EventPublisher(KafkaSettings(), TopicSettings()) as publisher:
+        return publisher.publish(events)
+
+
+def history(organisation: str | None = None) -> list[CloudEvent[Any]]:
+    with kafka_errors_explained():
+        return read_events(KafkaSettings(), TopicSettings(), organisation=organisation)
+
+
+def directory_of(organisation: str) -> MemberDirectory:
+    directory = MemberDirectory()
+    for event in history(organisation):
+        if event.type.startswith("rituals.member."):
+            directory.apply(event)
+    return directory

@@ -1,0 +1,112 @@
+"""Reading the platform's history with kafka-python: every partition from the beginning, in
+``assign()`` mode (no consumer group: nothing is committed, any number of readers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from infra.kafka import KafkaSettings
+from infra.topics import Topic, TopicSettings
+from schemas import CloudEvent, RejectedEvent, decode_event
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes | None
+
+    def event(self) -> CloudEvent[Any] | None:
+        """The decoded event, None for a record that is not one (it is in a dead-letter topic)."""
+        try:
+            return decode_event(self.value or b"")
+        except RejectedEvent:
+            return None
+
+
+def read_records(
+    kafka: KafkaSettings,
+    topic_names: Iterable[str],
+    *,
+    follow: bool = False,
+    idle_ms: int = 500,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[HistoryRecord]:
+    """Every record of the topics as it is now (or forever with ``follow``). The end is reached
+    when positions pass the end offsets taken at the start and a poll stays empty."""
+    consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_params())
+    try:
+        partitions = [
+            TopicPartition(name, number)
+            for name in topic_names
+            for number in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] = consumer.end_offsets(partitions) if partitions else {}
+        total = sum(ends.values())
+        read = 0
+        while True:
+            batch = consumer.poll(timeout_ms=idle_ms)
+            for records in batch.values():
+                for record in records:
+                    read += 1
+                    yield HistoryRecord(
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.timestamp,
+                        record.value,
+                    )
+            if on_progress is not None:
+                on_progress(read, max(total, read))
+            if not batch and not follow and _past(consumer, ends):
+                return
+    finally:
+        consumer.close()
+
+
+def _past(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    return all(consumer.position(partition) >= end for partition, end in ends.items())
+
+
+def domain_topics(topics: TopicSettings) -> list[str]:
+    return [topics.name(topic) for topic in Topic]
+
+
+def read_events(
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    *,
+    organisation: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[CloudEvent[Any]]:
+    """The history of every domain topic (or one organisation's), in domain-time order, each
+    event once (a redelivered copy shares its id)."""
+    seen: set[Any] = set()
+    events: list[CloudEvent[Any]] = []
+    for record in read_records(kafka, domain_topics(topics), on_progress=on_progress):
+        event = record.event()
+        if event is None or event.id in seen:
+            continue
+        if organisation is None or event.orgid == organisation:
+            seen.add(event.id)
+            events.append(event)
+    events.sort(key=lambda e: e.time)
+    return events
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False

@@ -1,0 +1,154 @@
+"""The command line publishing and reading events through a real broker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.kafka import KafkaSettings
+from infra.topics import Topic, TopicSettings
+from schemas import decode_event
+from services.cli import app
+from tests.kafka_io import read_all
+
+pytestmark = pytest.mark.broker
+EXAMPLE = Path(__file__).parents[2] / "examples" / "acme-members.csv"
+
+
+@pytest.fixture
+def cli(kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
+    monkeypatch.setenv("RITUALS_TOPIC_PREFIX", topics.prefix)
+    return CliRunner()
+
+
+def member_event_types(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
+    records = read_all(kafka.bootstrap_servers, topics.name(Topic.MEMBERS))
+    return [decode_event(r.value or b"").type for r in records]
+
+
+def test_importing_a_good_file_then_the_same_file_again(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    first = cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    assert first.exit_code == 0, first.output
+    assert "published 5 joined" in first.output
+    assert member_event_types(kafka, topics) == ["rituals.member.joined"] * 5
+
+    second = cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    assert second.exit_code == 0, second.output
+    assert "no changes" in second.output
+    assert len(member_event_types(kafka, topics)) == 5
+
+
+def test_a_file_with_errors_publishes_nothing(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.csv"
+    broken.write_text(EXAMPLE.read_text().replace("2023-09-01", "2023-13-45"))
+    result = cli.invoke(app, ["members", "import", str(broken), "--org", "acme"])
+    assert result.exit_code == 2
+    assert "line 3, start_date" in result.output
+    assert "nothing was published" in result.output
+    assert "Traceback" not in result.output
+    assert member_event_types(kafka, topics) == []
+
+
+def test_an_updated_file_publishes_only_the_differences(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    lines = EXAMPLE.read_text().splitlines()
+    lines[2] = lines[2].replace(",Platform,", ",Payments,")
+    updated = tmp_path / "updated.csv"
+    updated.write_text("\n".join(lines[:-1]) + "\n")  # emma is gone
+    result = cli.invoke(app, ["members", "import", str(updated), "--org", "acme"])
+    assert result.exit_code == 0, result.output
+    assert member_event_types(kafka, topics)[5:] == [
+        "rituals.member.profile_updated",
+        "rituals.member.left",
+    ]
+
+
+def test_member_round_ritual_and_feedback_commands_publish_their_events(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    commands = [
+        ["members", "pause", "bram", "--org", "acme", "--until", "2026-04-01"],
+        ["members", "resume", "bram", "--org", "acme"],
+        ["members", "leave", "dev", "--org", "acme", "--last-day", "2026-05-31"],
+        ["round", "request", "--org", "acme", "--week", "2026-03-04"],
+        ["ritual", "schedule", "--org", "acme", "--ritual-id", "fri-drinks", "--team", "Platform",
+         "--title", "Friday drinks", "--rrule", "FREQ=WEEKLY;BYDAY=FR", "--kind", "drinks",
+         "--first-start", "2026-03-06T16:00:00", "--timezone", "Europe/Amsterdam"],
+        ["ritual", "held", "--org", "acme", "--ritual-id", "fri-drinks",
+         "--occurrence", "2026-03-06T15:00:00+00:00", "--attendees", "ada,bram"],
+        ["feedback", "--org", "acme", "--round", "coffee-2026-03-02", "--group", "g1",
+         "--member", "ada", "--met", "--rating", "5"],
+    ]  # fmt: skip
+    for command in commands:
+        result = cli.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+
+    assert member_event_types(kafka, topics)[5:] == [
+        "rituals.member.paused", "rituals.member.resumed", "rituals.member.left",
+    ]  # fmt: skip
+    coffee = [
+        decode_event(r.value or b"")
+        for r in read_all(kafka.bootstrap_servers, topics.name(Topic.COFFEE))
+    ]
+    assert [e.type for e in coffee] == [
+        "rituals.coffee.round_requested",
+        "rituals.coffee.feedback_given",
+    ]
+    assert coffee[0].data.round_id == "coffee-2026-03-02"
+    rituals = [
+        decode_event(r.value or b"")
+        for r in read_all(kafka.bootstrap_servers, topics.name(Topic.RITUALS))
+    ]
+    assert [e.data.ritual_id for e in rituals] == ["fri-drinks", "fri-drinks"]
+    assert rituals[1].data.attendee_ids == ("ada", "bram")
+
+    unknown = cli.invoke(app, ["members", "pause", "nobody", "--org", "acme"])
+    assert unknown.exit_code == 2
+    assert "no member 'nobody'" in unknown.output
+    bad_rule = cli.invoke(
+        app,
+        [
+            "ritual",
+            "schedule",
+            "--org",
+            "acme",
+            "--ritual-id",
+            "x",
+            "--team",
+            "T",
+            "--title",
+            "X",
+            "--rrule",
+            "FREQ=WEEKLY",
+            "--first-start",
+            "2026-03-06T16:00:00",
+            "--timezone",
+            "Nowhere",
+        ],
+    )
+    assert bad_rule.exit_code == 2
+    assert "timezone" in bad_rule.output
+
+    out = tmp_path / "history.jsonl"
+    exported = cli.invoke(app, ["events", "export", "--out", str(out), "--org", "acme"])
+    assert exported.exit_code == 0, exported.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 5 + 3 + 2 + 2
+    assert {line["specversion"] for line in lines} == {"1.0"}
+    assert len({line["id"] for line in lines}) == len(lines)
+
+    tail = cli.invoke(app, ["events", "tail", "--type", "rituals.ritual.", "--last", "5"])
+    assert tail.exit_code == 0, tail.output
+    assert tail.output.count("rituals.ritual.") == 2
+    assert "Ada" not in tail.output  # ids and types only, no names
