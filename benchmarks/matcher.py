@@ -57,8 +57,14 @@ def candidates(
 def quality(sizes: tuple[int, ...] = (100, 250, 500, 1000, 2000)) -> list[dict[str, Any]]:
     rows = []
     for size in sizes:
-        pool = Pool(candidates(size), week_starting=WEEK, ordinal=1, seed=size, policy=POLICY,
-                    history=OrganisationHistory())  # fmt: skip
+        pool = Pool(
+            candidates(size),
+            week_starting=WEEK,
+            ordinal=1,
+            seed=size,
+            policy=POLICY,
+            history=OrganisationHistory(),
+        )
         everyone = np.arange(pool.size)
         scores = pool.scores(everyone, everyone)
         started = time.perf_counter()
@@ -126,11 +132,17 @@ def scale(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> list[dict[str, A
         started = time.perf_counter()
         _announce(request.round_id, plan)
         payload_s = time.perf_counter() - started
-        rows.append({
-            "members": size, "groups": len(plan.groups), "unplaced": len(plan.unplaced),
-            "plan_s": plan_s, "payloads_s": payload_s, "total_s": plan_s + payload_s,
-            "peak_mib": plan_mib,
-        })  # fmt: skip
+        rows.append(
+            {
+                "members": size,
+                "groups": len(plan.groups),
+                "unplaced": len(plan.unplaced),
+                "plan_s": plan_s,
+                "payloads_s": payload_s,
+                "total_s": plan_s + payload_s,
+                "peak_mib": plan_mib,
+            }
+        )
     return rows
 
 
@@ -159,11 +171,18 @@ def twelve_rounds(members: int = 500, rounds: int = 12) -> list[dict[str, Any]]:
                         seen.add(key)
         (done,) = [o.data for o in outputs if isinstance(o.data, CoffeeRoundCompleted)]
         placed = done.participants - done.unmatched
-        rows.append({
-            "round": week + 1, "participants": done.participants, "placed": placed,
-            "groups": done.groups, "trios": done.trios, "repeats": repeats,
-            "cross_team": done.cross_team_share, "first_time": done.first_time_share,
-        })  # fmt: skip
+        rows.append(
+            {
+                "round": week + 1,
+                "participants": done.participants,
+                "placed": placed,
+                "groups": done.groups,
+                "trios": done.trios,
+                "repeats": repeats,
+                "cross_team": done.cross_team_share,
+                "first_time": done.first_time_share,
+            }
+        )
     return rows
 
 

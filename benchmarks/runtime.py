@@ -54,16 +54,21 @@ async def fill(kafka: KafkaSettings, topics: TopicSettings, count: int) -> None:
         for number, member in enumerate(members):
             event = new_event(member, source="/bench", orgid=f"org{number % 24}", time=moment)
             record = event_record(event, topics)
-            await producer.send(record.topic, record.value, key=record.key,
-                                headers=list(record.headers))  # fmt: skip
+            await producer.send(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
         await producer.flush()
     finally:
         await producer.stop()
 
 
 async def count_answers(kafka: KafkaSettings, topic: str, expected: int) -> None:
-    consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_params(), auto_offset_reset="earliest",
-                                group_id=f"count-{uuid.uuid4().hex}")  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic,
+        **kafka.aiokafka_params(),
+        auto_offset_reset="earliest",
+        group_id=f"count-{uuid.uuid4().hex}",
+    )
     await consumer.start()
     try:
         seen = 0
@@ -75,10 +80,15 @@ async def count_answers(kafka: KafkaSettings, topic: str, expected: int) -> None
 
 
 async def baseline(kafka: KafkaSettings, topics: TopicSettings, count: int) -> float:
-    consumer = AIOKafkaConsumer(topics.name(Topic.MEMBERS), **kafka.aiokafka_params(),
-                                group_id=f"{topics.prefix}baseline", enable_auto_commit=False,
-                                auto_offset_reset="earliest", session_timeout_ms=3000,
-                                heartbeat_interval_ms=500)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topics.name(Topic.MEMBERS),
+        **kafka.aiokafka_params(),
+        group_id=f"{topics.prefix}baseline",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=500,
+    )
     producer = AIOKafkaProducer(**kafka.aiokafka_params())
     await consumer.start()
     await producer.start()
@@ -90,8 +100,9 @@ async def baseline(kafka: KafkaSettings, topics: TopicSettings, count: int) -> f
         filling = asyncio.create_task(fill(kafka, topics, count))
         handled = 0
         async for record in consumer:
-            await producer.send_and_wait(topics.name(Topic.ONBOARDING), record.value,
-                                         key=record.key)  # fmt: skip
+            await producer.send_and_wait(
+                topics.name(Topic.ONBOARDING), record.value, key=record.key
+            )
             await consumer.commit()
             handled += 1
             if handled == count:

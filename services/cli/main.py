@@ -7,6 +7,8 @@ import contextlib
 import os
 import signal
 import threading
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +21,8 @@ from services.cli.events import events_app
 from services.cli.platform import run_platform
 from services.common.logging import configure_logging
 from services.common.settings import ServiceSettings
+from services.demo.runner import finish, run_demo
+from services.demo.script import DemoShape
 
 app = typer.Typer(
     help="Rituals: coffee matching, onboarding buddies and team rituals for hybrid teams.",
@@ -71,6 +75,27 @@ def up() -> None:
     settings = ServiceSettings()
     configure_logging("platform", log_format=settings.log_format, level=settings.log_level)
     raise typer.Exit(run_platform(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")))
+
+
+@app.command()
+def demo(
+    weeks: Annotated[int, typer.Option(min=1, max=52, help="Weeks to simulate.")] = 12,
+    members: Annotated[int, typer.Option(min=10, max=5000, help="People at the start.")] = 150,
+    teams: Annotated[int, typer.Option(min=2, max=50, help="Teams.")] = 10,
+    new_hires: Annotated[int, typer.Option(min=0, help="New hires arriving over time.")] = 8,
+    seed: Annotated[int, typer.Option(help="Same seed, same organisation.")] = 7,
+    out: Annotated[Path, typer.Option(help="Logs, outbox and the insights page.")] = Path(
+        "var/demo"
+    ),
+) -> None:
+    """The living demo: the platform on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS), a
+    generated organisation and a simulated clock running the weeks through clock ticks."""
+    configure_logging("demo", level="WARNING")
+    shape = DemoShape(seed=seed, members=members, teams=teams, weeks=weeks, new_hires=new_hires)
+    started = time.monotonic()
+    run = run_demo(shape, out, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    finish(run)
+    typer.echo(f"{weeks} weeks simulated in {time.monotonic() - started:.0f} s")
 
 
 def _wait_for_stop_signal() -> None:

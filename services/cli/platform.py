@@ -1,4 +1,4 @@
-"""Run the whole platform on one machine: broker, topics and each service as its own process."""
+"""Run the whole platform on one machine: broker, topics and each part as its own process."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
 
 import structlog
 
-from infra.broker import EmbeddedBroker
+from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, provision_topics
 
 SERVICES = ("matcher", "onboarding", "notifier")
+PROCESSES = (*SERVICES, "clock")
 log = structlog.get_logger("rituals.platform")
 
 
@@ -30,30 +34,96 @@ def kafka_address(configured: str | None) -> Iterator[str]:
         yield embedded.bootstrap_servers
 
 
-def start_service(name: str, bootstrap_servers: str) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers}
-    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=environment)
+class ServiceProcess:
+    """One part of the platform (``python -m services.<name>``) as a child process, with its
+    metrics on a free port so that others can see when its state is rebuilt."""
 
+    def __init__(
+        self,
+        name: str,
+        bootstrap_servers: str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        output: IO[bytes] | None = None,
+    ) -> None:
+        self.name = name
+        self.metrics_port = free_port()
+        variables = {
+            **os.environ,
+            **(environment or {}),
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+            "RITUALS_METRICS_PORT": str(self.metrics_port),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            env=variables,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+        )
 
-def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for process in processes:
+    def metrics_page(self) -> str | None:
         try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2
+            ) as page:
+                text: str = page.read().decode()
+                return text
+        except OSError:
+            return None
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The value of one sample on the service's metrics page, None when absent."""
+        wanted = sorted(f'{key}="{value}"' for key, value in labels.items())
+        for line in (self.metrics_page() or "").splitlines():
+            sample, _, value = line.rpartition(" ")
+            if not sample.startswith(name + "{"):
+                continue
+            inside = sample[sample.index("{") + 1 : -1]
+            if sorted(part for part in inside.split(",") if part) == wanted:
+                return float(value)
+        return None
+
+    def is_consuming(self) -> bool:
+        return self.metric("rituals_events_replayed_total", service=self.name) is not None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self.process.kill()
+            return self.process.wait()
 
 
-def run_platform(configured_servers: str | None) -> int:
-    """Run until Ctrl-C/SIGTERM or until a service dies; the exit code says which."""
+def wait_until_consuming(services: Sequence[ServiceProcess], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = [s for s in services if s.name in SERVICES]
+    while waiting and time.monotonic() < deadline:
+        for service in waiting:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+        waiting = [s for s in waiting if not s.is_consuming()]
+        time.sleep(0.3)
+    if waiting:
+        raise TimeoutError(f"not consuming after {timeout}s: {[s.name for s in waiting]}")
+
+
+def stop_all(processes: Sequence[ServiceProcess], timeout: float = 30.0) -> None:
+    for service in processes:
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    for service in processes:
+        service.stop(timeout)
+
+
+def run_platform(configured_servers: str | None, log_dir: Path | None = None) -> int:
+    """Run until Ctrl-C/SIGTERM or until a part dies; the exit code says which."""
     with kafka_address(configured_servers) as servers:
         report = provision_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
         log.info("topics ready", created=len(report.created), existing=len(report.existing))
-        processes = [start_service(name, servers) for name in SERVICES]
-        log.info("platform up", kafka=servers, services=list(SERVICES))
+        processes = [ServiceProcess(name, servers) for name in PROCESSES]
+        log.info("platform up", kafka=servers, processes=list(PROCESSES))
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             return _watch(processes)
@@ -64,11 +134,11 @@ def run_platform(configured_servers: str | None) -> int:
             stop_all(processes)
 
 
-def _watch(processes: list[subprocess.Popen[bytes]]) -> int:
+def _watch(processes: Sequence[ServiceProcess]) -> int:
     while True:
-        for name, process in zip(SERVICES, processes, strict=True):
-            if process.poll() is not None:
-                log.error("service exited", service=name, code=process.returncode)
+        for service in processes:
+            if service.process.poll() is not None:
+                log.error("process exited", process=service.name, code=service.process.returncode)
                 return 1
         time.sleep(0.5)
 

@@ -17,14 +17,34 @@ from services.common.domain.directory import MemberDirectory, MemberStatus
 
 LIST_SEPARATOR = ";"
 COLUMNS = (
-    "member_id", "display_name", "email", "team", "department", "manager_id", "timezone",
-    "working_hours", "working_days", "office_days", "office", "languages", "interests",
-    "start_date", "new_hire", "buddy_volunteer", "notification_channels",
-)  # fmt: skip
-REQUIRED_COLUMNS = (
-    "member_id", "display_name", "email", "team", "department", "timezone", "languages",
+    "member_id",
+    "display_name",
+    "email",
+    "team",
+    "department",
+    "manager_id",
+    "timezone",
+    "working_hours",
+    "working_days",
+    "office_days",
+    "office",
+    "languages",
+    "interests",
     "start_date",
-)  # fmt: skip
+    "new_hire",
+    "buddy_volunteer",
+    "notification_channels",
+)
+REQUIRED_COLUMNS = (
+    "member_id",
+    "display_name",
+    "email",
+    "team",
+    "department",
+    "timezone",
+    "languages",
+    "start_date",
+)
 LIST_COLUMNS = ("office_days", "languages", "interests", "notification_channels", "working_days")
 TRUE = {"true", "yes", "y", "1"}
 FALSE = {"false", "no", "n", "0", ""}

@@ -105,6 +105,7 @@ class MatcherProcessor(DirectoryProcessor):
                 week_starting=request.week_starting,
                 group_size=request.group_size,
                 ordinal=record.ordinal,
+                requested_at=event.time,
             ),
             self.history(org),
             policy,

@@ -5,21 +5,15 @@ output is read back with kafka-python in ``assign()`` mode."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from infra.broker import free_port
 from infra.topics import Topic, TopicSettings
-from services.cli.platform import SERVICES
+from services.cli.platform import SERVICES, ServiceProcess, wait_until_consuming
 from services.common.records import dead_letter_notes
 from tests.kafka_io import produce, wait_for_records
 
@@ -27,56 +21,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
 DISPLAY_NAME = "Hedy Lamarr-Markey"
 EMAIL = "hedy.lamarr@example.org"
-
-
-class ServiceProcess:
-    def __init__(self, name: str, servers: str, topics: TopicSettings) -> None:
-        self.name = name
-        self.metrics_port = free_port()
-        environment = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": servers,
-            "RITUALS_TOPIC_PREFIX": topics.prefix,
-            "RITUALS_METRICS_PORT": str(self.metrics_port),
-            "RITUALS_LOG_FORMAT": "json",
-            "RITUALS_LOG_LEVEL": "DEBUG",
-            "RITUALS_SESSION_TIMEOUT_MS": "3000",
-            "RITUALS_HEARTBEAT_INTERVAL_MS": "500",
-        }
-        # A file, not a pipe: a chatty service must never block on a full pipe buffer.
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def metric(self, name: str, **labels: str) -> float | None:
-        """The value of one sample on the service's /metrics page, None when absent."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics") as page:
-                text = page.read().decode()
-        except OSError:
-            return None
-        wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-        for line in text.splitlines():
-            sample, _, value = line.rpartition(" ")
-            if sample.startswith(name + "{") and _labels(sample) == wanted:
-                return float(value)
-        return None
-
-    def stop(self) -> tuple[int, str]:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-        self.log.seek(0)
-        return self.process.returncode, self.log.read().decode("utf-8", "replace")
-
-
-def _labels(sample: str) -> str:
-    inside = sample[sample.index("{") + 1 : -1]
-    return ",".join(sorted(part for part in inside.split(",") if part))
 
 
 def wait_until(condition: object, *, timeout: float = 90.0, what: str) -> None:
@@ -88,9 +32,33 @@ def wait_until(condition: object, *, timeout: float = 90.0, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class LoggedService(ServiceProcess):
+    """A service whose output goes to a file (never a pipe a chatty service could fill)."""
+
+    def __init__(self, name: str, servers: str, topics: TopicSettings) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
+        super().__init__(
+            name,
+            servers,
+            environment={
+                "RITUALS_TOPIC_PREFIX": topics.prefix,
+                "RITUALS_LOG_FORMAT": "json",
+                "RITUALS_LOG_LEVEL": "DEBUG",
+                "RITUALS_SESSION_TIMEOUT_MS": "3000",
+                "RITUALS_HEARTBEAT_INTERVAL_MS": "500",
+            },
+            output=self.log,
+        )
+
+    def stop_and_read(self) -> tuple[int, str]:
+        code = self.stop()
+        self.log.seek(0)
+        return code, self.log.read().decode("utf-8", "replace")
+
+
 @pytest.fixture
-def services(kafka_servers: str, topics: TopicSettings) -> Iterator[list[ServiceProcess]]:
-    started = [ServiceProcess(name, kafka_servers, topics) for name in SERVICES]
+def services(kafka_servers: str, topics: TopicSettings) -> Iterator[list[LoggedService]]:
+    started = [LoggedService(name, kafka_servers, topics) for name in SERVICES]
     yield started
     for service in started:
         service.stop()
@@ -125,13 +93,9 @@ def member_joined_document(org: str) -> dict[str, object]:
 
 
 async def test_the_services_consume_a_member_and_refuse_a_bad_record(
-    kafka_servers: str, topics: TopicSettings, services: list[ServiceProcess]
+    kafka_servers: str, topics: TopicSettings, services: list[LoggedService]
 ) -> None:
-    for service in services:
-        wait_until(
-            lambda s=service: s.metric("rituals_events_replayed_total", service=s.name) is not None,
-            what=f"{service.name} to rebuild its state",
-        )
+    wait_until_consuming(services)
 
     members = topics.name(Topic.MEMBERS)
     headers = [("content-type", b"application/cloudevents+json")]
@@ -155,7 +119,7 @@ async def test_the_services_consume_a_member_and_refuse_a_bad_record(
     assert {letter.value for letter in letters} == {b"\xff not json"}
 
     for service in services:
-        code, output = service.stop()
+        code, output = service.stop_and_read()
         assert code == 0, f"{service.name} did not stop cleanly:\n{output[-2000:]}"
         assert "shut down gracefully" in output
         assert DISPLAY_NAME not in output

@@ -82,21 +82,62 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
         ["members", "resume", "bram", "--org", "acme"],
         ["members", "leave", "dev", "--org", "acme", "--last-day", "2026-05-31"],
         ["round", "request", "--org", "acme", "--week", "2026-03-04"],
-        ["ritual", "schedule", "--org", "acme", "--ritual-id", "fri-drinks", "--team", "Platform",
-         "--title", "Friday drinks", "--rrule", "FREQ=WEEKLY;BYDAY=FR", "--kind", "drinks",
-         "--first-start", "2026-03-06T16:00:00", "--timezone", "Europe/Amsterdam"],
-        ["ritual", "held", "--org", "acme", "--ritual-id", "fri-drinks",
-         "--occurrence", "2026-03-06T15:00:00+00:00", "--attendees", "ada,bram"],
-        ["feedback", "--org", "acme", "--round", "coffee-2026-03-02", "--group", "g1",
-         "--member", "ada", "--met", "--rating", "5"],
-    ]  # fmt: skip
+        [
+            "ritual",
+            "schedule",
+            "--org",
+            "acme",
+            "--ritual-id",
+            "fri-drinks",
+            "--team",
+            "Platform",
+            "--title",
+            "Friday drinks",
+            "--rrule",
+            "FREQ=WEEKLY;BYDAY=FR",
+            "--kind",
+            "drinks",
+            "--first-start",
+            "2026-03-06T16:00:00",
+            "--timezone",
+            "Europe/Amsterdam",
+        ],
+        [
+            "ritual",
+            "held",
+            "--org",
+            "acme",
+            "--ritual-id",
+            "fri-drinks",
+            "--occurrence",
+            "2026-03-06T15:00:00+00:00",
+            "--attendees",
+            "ada,bram",
+        ],
+        [
+            "feedback",
+            "--org",
+            "acme",
+            "--round",
+            "coffee-2026-03-02",
+            "--group",
+            "g1",
+            "--member",
+            "ada",
+            "--met",
+            "--rating",
+            "5",
+        ],
+    ]
     for command in commands:
         result = cli.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
 
     assert member_event_types(kafka, topics)[5:] == [
-        "rituals.member.paused", "rituals.member.resumed", "rituals.member.left",
-    ]  # fmt: skip
+        "rituals.member.paused",
+        "rituals.member.resumed",
+        "rituals.member.left",
+    ]
     coffee = [
         decode_event(r.value or b"")
         for r in read_all(kafka.bootstrap_servers, topics.name(Topic.COFFEE))

@@ -64,10 +64,16 @@ async def test_a_requested_round_comes_out_as_groups_and_is_decided_once(
         await publish(kafka, topics, request)  # redelivered: the same event again
         again = new_event(request.data, source="/tests", orgid=ORG, time=request.time)
         await publish(kafka, topics, again)  # requested again: a new event, the same round
-        await publish(kafka, topics, new_event(
-            CoffeeRoundRequested(round_id="week-11", week_starting=WEEK + timedelta(weeks=1)),
-            source="/tests", orgid=ORG, time=request.time + timedelta(weeks=1),
-        ))  # fmt: skip
+        await publish(
+            kafka,
+            topics,
+            new_event(
+                CoffeeRoundRequested(round_id="week-11", week_starting=WEEK + timedelta(weeks=1)),
+                source="/tests",
+                orgid=ORG,
+                time=request.time + timedelta(weeks=1),
+            ),
+        )
         await wait_for_records(
             kafka.bootstrap_servers,
             topics.name(Topic.COFFEE),

@@ -38,9 +38,11 @@ def read_records(
     follow: bool = False,
     idle_ms: int = 500,
     on_progress: Callable[[int, int], None] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> Iterator[HistoryRecord]:
-    """Every record of the topics as it is now (or forever with ``follow``). The end is reached
-    when positions pass the end offsets taken at the start and a poll stays empty."""
+    """Every record of the topics as it is now (or, with ``follow``, until ``stopped()``). The
+    end is reached when positions pass the end offsets taken at the start and a poll stays
+    empty."""
     consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_params())
     try:
         partitions = [
@@ -67,7 +69,7 @@ def read_records(
                     )
             if on_progress is not None:
                 on_progress(read, max(total, read))
-            if not batch and not follow and _past(consumer, ends):
+            if stopped() or (not batch and not follow and _past(consumer, ends)):
                 return
     finally:
         consumer.close()

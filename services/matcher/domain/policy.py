@@ -73,6 +73,11 @@ class CoffeePolicy(BaseModel):
         default=30, ge=0, description="Shared working time a pair needs in the round's week."
     )
     slot_minutes: int = Field(default=30, ge=5, le=240, description="Length of a coffee.")
+    notice_hours: int = Field(
+        default=20,
+        ge=0,
+        description="A suggested slot starts at least this long after the request.",
+    )
     new_hire_days: int = Field(
         default=90, ge=0, description="How long after the start date someone is a new hire."
     )

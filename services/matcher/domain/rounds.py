@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,15 @@ class RoundRequest:
     week_starting: date
     group_size: int
     ordinal: int
+    requested_at: datetime | None = None
+    """Slots start ``notice_hours`` after this (if given): nobody is invited into the past."""
+
+    def first_minute(self, notice_hours: int) -> int:
+        if self.requested_at is None:
+            return 0
+        week_start = at_minute(self.week_starting, 0)
+        earliest = self.requested_at + timedelta(hours=notice_hours) - week_start
+        return max(0, int(earliest.total_seconds() // 60))
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,8 @@ def _describe(pool: Pool, request: RoundRequest, group_id: str, group: FormedGro
     members = [pool.candidates[m] for m in group.members]
     choice = seed_of(group_id)
     common = pool.common_intervals(group.members)
-    in_person, slot = _slot(pool, members, common, choice)
+    bookable = _from(common, request.first_minute(pool.policy.notice_hours))
+    in_person, slot = _slot(pool, members, bookable, choice)
     start = at_minute(request.week_starting, slot)
     shared_interests = _shared([m.interests for m in members])
     pairs = list(combinations(members, 2))
@@ -159,6 +169,11 @@ def _describe(pool: Pool, request: RoundRequest, group_id: str, group: FormedGro
         cross_team_pairs=sum(1 for a, b in pairs if a.team != b.team),
         first_time_pairs=sum(1 for r in records if r is None or r.missed),
     )
+
+
+def _from(intervals: Sequence[Interval], first_minute: int) -> tuple[Interval, ...]:
+    """The part of the intervals from a minute on."""
+    return tuple((max(start, first_minute), end) for start, end in intervals if end > first_minute)
 
 
 def _slot(

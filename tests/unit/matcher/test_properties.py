@@ -58,8 +58,13 @@ def organisation(persons: list[Person]) -> Matcher:
     matcher = Matcher()
     for person in persons:
         manager = f"m{person.manager:02d}" if person.manager is not None else None
-        matcher.join(person.member_id, team=person.team, timezone=person.zone,
-                     languages=person.languages, manager_id=manager)  # fmt: skip
+        matcher.join(
+            person.member_id,
+            team=person.team,
+            timezone=person.zone,
+            languages=person.languages,
+            manager_id=manager,
+        )
     for person in persons:
         if person.status == "paused":
             matcher.send(MemberPaused(member_id=person.member_id, until=WEEK + timedelta(weeks=8)))

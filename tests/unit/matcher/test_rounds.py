@@ -25,10 +25,21 @@ KOLKATA = {"timezone": "Asia/Kolkata"}
 
 def test_a_pair_gets_reasons_a_mode_a_slot_and_a_starter() -> None:
     matcher = Matcher()
-    matcher.join("ada", team="Sales", department="Commercial", interests=("cycling",),
-                 office="Amsterdam", office_days=("tue",))  # fmt: skip
-    matcher.join("bob", team="Platform", interests=("cycling", "chess"),
-                 office="Amsterdam", office_days=("tue", "thu"))  # fmt: skip
+    matcher.join(
+        "ada",
+        team="Sales",
+        department="Commercial",
+        interests=("cycling",),
+        office="Amsterdam",
+        office_days=("tue",),
+    )
+    matcher.join(
+        "bob",
+        team="Platform",
+        interests=("cycling", "chess"),
+        office="Amsterdam",
+        office_days=("tue", "thu"),
+    )
     (group,) = groups(matcher.round())
 
     assert {p.member_id for p in group.participants} == {"ada", "bob"}
@@ -122,8 +133,10 @@ def test_a_member_who_joined_after_the_request_waits_for_the_next_round() -> Non
     matcher = Matcher()
     matcher.join("ada", team="a")
     matcher.join("bob", team="b")
-    matcher.send(member_joined("cy", team="c", start_date=date(2024, 1, 15)),
-                 at=requested_at + timedelta(hours=1))  # fmt: skip
+    matcher.send(
+        member_joined("cy", team="c", start_date=date(2024, 1, 15)),
+        at=requested_at + timedelta(hours=1),
+    )
     outputs = matcher.send(CoffeeRoundRequested(round_id="r1", week_starting=WEEK), at=requested_at)
     assert set().union(*members_of(outputs)) == {"ada", "bob"}
     assert "cy" in set().union(*members_of(matcher.round("r2", WEEK + timedelta(weeks=1))))
@@ -159,8 +172,11 @@ def test_a_pair_that_did_not_meet_may_meet_again_sooner() -> None:
         matcher.join("b", team="y")
         (first,) = groups(matcher.round("r1"))
         for member_id in ("a", "b"):
-            matcher.send(CoffeeFeedbackGiven(round_id="r1", group_id=first.group_id,
-                                             member_id=member_id, met=met))  # fmt: skip
+            matcher.send(
+                CoffeeFeedbackGiven(
+                    round_id="r1", group_id=first.group_id, member_id=member_id, met=met
+                )
+            )
         (again,) = groups(matcher.round("r2", WEEK + timedelta(weeks=1)))
         return again.reasons
 
@@ -175,10 +191,14 @@ def test_feedback_is_counted() -> None:
     matcher.join("a", team="x")
     matcher.join("b", team="y")
     (group,) = groups(matcher.round("r1"))
-    matcher.send(CoffeeFeedbackGiven(round_id="r1", group_id=group.group_id, member_id="a",
-                                     met=True, rating=5))  # fmt: skip
-    matcher.send(CoffeeFeedbackGiven(round_id="r1", group_id=group.group_id, member_id="b",
-                                     met=False))  # fmt: skip
+    matcher.send(
+        CoffeeFeedbackGiven(
+            round_id="r1", group_id=group.group_id, member_id="a", met=True, rating=5
+        )
+    )
+    matcher.send(
+        CoffeeFeedbackGiven(round_id="r1", group_id=group.group_id, member_id="b", met=False)
+    )
     measures = matcher.processor.measures()
     assert (measures["feedback_met"], measures["feedback_did_not_meet"]) == (1, 1)
 
@@ -290,3 +310,14 @@ def test_clock_ticks_request_the_weekly_round_once() -> None:
     assert groups(matcher.published)  # the matcher decided the round it requested
     later = monday + timedelta(hours=3)
     assert matcher.send(ClockTicked(now=later, sequence=3), at=later) == []
+
+
+def test_slots_leave_notice_after_the_request() -> None:
+    matcher = Matcher()
+    for n in range(6):
+        matcher.join(f"m{n}", team=f"t{n}", timezone=("Europe/London", "America/New_York")[n % 2])
+    requested = datetime(2026, 3, 2, 8, tzinfo=UTC)  # Monday morning of the round's week
+    outputs = matcher.send(CoffeeRoundRequested(round_id="r1", week_starting=WEEK), at=requested)
+    starts = [g.slot_start for g in groups(outputs)]
+    assert len(starts) == 3
+    assert all(start >= requested + timedelta(hours=20) for start in starts)

@@ -1,0 +1,1 @@
+"""The living demo behind ``make run``: a generated organisation, twelve simulated weeks."""

@@ -1,0 +1,52 @@
+"""Follows topics in a background thread and keeps what it read, for the demo's console."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from infra.kafka import KafkaSettings
+from schemas import CloudEvent
+from services.common.adapters.history import read_records
+
+
+class Follower:
+    def __init__(self, kafka: KafkaSettings, topic_names: Iterable[str]) -> None:
+        self._events: list[CloudEvent[Any]] = []
+        self._ids: set[Any] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._follow, args=(kafka, list(topic_names)), daemon=True, name="follower"
+        )
+
+    def start(self) -> Follower:
+        self._thread.start()
+        return self
+
+    def _follow(self, kafka: KafkaSettings, topic_names: list[str]) -> None:
+        for record in read_records(
+            kafka, topic_names, follow=True, idle_ms=200, stopped=self._stop.is_set
+        ):
+            event = record.event()
+            if event is None:
+                continue
+            with self._lock:
+                if event.id not in self._ids:
+                    self._ids.add(event.id)
+                    self._events.append(event)
+
+    def events(
+        self, where: Callable[[CloudEvent[Any]], bool] = lambda _: True
+    ) -> list[CloudEvent[Any]]:
+        with self._lock:
+            return [e for e in self._events if where(e)]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

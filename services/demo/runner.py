@@ -1,0 +1,212 @@
+"""Runs the demo: the platform as processes on a broker, a generated organisation, and a
+simulated clock that advances the weeks through ``rituals.clock.ticked``. Nothing is faked
+around the broker: the console only shows what the services published."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infra.kafka import KafkaSettings
+from infra.topics import Topic, TopicSettings, provision_topics
+from schemas import CloudEvent, new_event
+from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
+from schemas.members import MemberJoined
+from services.cli.platform import (
+    SERVICES,
+    ServiceProcess,
+    kafka_address,
+    stop_all,
+    wait_until_consuming,
+)
+from services.clock.ticks import ticks
+from services.common.adapters.publisher import EventPublisher
+from services.demo.console import heading, in_week, week_report
+from services.demo.follower import Follower
+from services.demo.script import DemoShape, Scripted, feedback_for, script
+
+SOURCE = "/rituals/demo"
+ROUND_TIMEOUT = 60.0
+
+
+@dataclass
+class DemoRun:
+    """What a finished demo leaves behind, for the console and the end-to-end test."""
+
+    shape: DemoShape
+    kafka: KafkaSettings
+    topics: TopicSettings
+    out_dir: Path
+    events: list[CloudEvent[Any]] = field(default_factory=list)
+
+
+@contextmanager
+def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[list[ServiceProcess]]:
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    environment = {
+        "RITUALS_TOPIC_PREFIX": topics.prefix,
+        "RITUALS_LOG_FORMAT": "json",
+        "RITUALS_SESSION_TIMEOUT_MS": "3000",
+        "RITUALS_HEARTBEAT_INTERVAL_MS": "500",
+        "RITUALS_NOTIFIER_DEFAULT_CHANNEL": "console",
+        "RITUALS_NOTIFIER_EMAIL_OUTBOX_DIR": str(out_dir / "outbox"),
+        "RITUALS_NOTIFIER_POLL_INTERVAL_SECONDS": "0.2",
+    }
+    with ExitStack() as files:
+        processes = [
+            ServiceProcess(
+                name,
+                servers,
+                environment=environment,
+                output=files.enter_context((logs / f"{name}.log").open("wb")),
+            )
+            for name in SERVICES
+        ]
+        try:
+            wait_until_consuming(processes)
+            yield processes
+        finally:
+            stop_all(processes)
+
+
+def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = None) -> DemoRun:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with kafka_address(configured_servers) as servers:
+        kafka = KafkaSettings(bootstrap_servers=servers)
+        topics = TopicSettings(prefix=f"demo{uuid.uuid4().hex[:8]}.")
+        provision_topics(kafka, topics)
+        run = DemoRun(shape, kafka, topics, out_dir)
+        typer.echo(f"Kafka at {servers}; topics {topics.prefix}rituals.*; logs in {out_dir}/logs")
+        with platform(servers, topics, out_dir), EventPublisher(kafka, topics) as publisher:
+            follower = Follower(
+                kafka,
+                [topics.name(t) for t in (Topic.COFFEE, Topic.ONBOARDING, Topic.NOTIFICATIONS)],
+            ).start()
+            try:
+                _simulate(run, publisher, follower)
+                _settle(follower)
+                run.events = follower.events()
+            finally:
+                follower.stop()
+        return run
+
+
+def _simulate(run: DemoRun, publisher: EventPublisher, follower: Follower) -> None:
+    shape = run.shape
+    pending = script(shape)
+    names = {
+        s.payload.member_id: s.payload.display_name
+        for s in pending
+        if isinstance(s.payload, MemberJoined)
+    }
+    typer.echo(
+        f"Organisation {shape.organisation}: {shape.members} people in {shape.teams} "
+        f"teams, {shape.new_hires} new hires arriving; {shape.weeks} weeks simulated"
+    )
+    answered: set[str] = set()
+    moment, sequence = shape.start, 0
+    for week in range(shape.weeks):
+        monday = shape.first_monday + timedelta(weeks=week)
+        for _ in range(7 * 24):
+            pending += _feedback_on_new_groups(follower, answered)
+            due = sorted((s for s in pending if s.at <= moment), key=lambda s: s.at)
+            pending = [s for s in pending if s.at > moment]
+            batch = [_envelope(shape, s) for s in due]
+            batch += ticks([shape.organisation], moment, sequence)
+            publisher.publish(batch)
+            moment, sequence = moment + timedelta(hours=1), sequence + 1
+        _wait_for_round(follower, f"coffee-{monday.isoformat()}")
+        _settle(follower, quiet=0.8, limit=10)
+        week_report(
+            week + 1,
+            monday,
+            follower.events(in_week(monday)),
+            names,
+            _console_lines(run.out_dir, monday),
+            _outbox_count(run.out_dir),
+        )
+
+
+def _envelope(shape: DemoShape, scripted: Scripted) -> CloudEvent[Any]:
+    return new_event(
+        scripted.payload,
+        source=SOURCE,
+        orgid=shape.organisation,
+        time=scripted.at,
+        subject=scripted.subject,
+    )
+
+
+def _feedback_on_new_groups(follower: Follower, answered: set[str]) -> list[Scripted]:
+    fresh = [
+        e.data
+        for e in follower.events(lambda e: isinstance(e.data, CoffeeMatched))
+        if e.data.group_id not in answered
+    ]
+    answered.update(g.group_id for g in fresh)
+    return [f for group in fresh for f in feedback_for(group)]
+
+
+def _wait_for_round(follower: Follower, round_id: str) -> bool:
+    def done() -> bool:
+        return bool(
+            follower.events(
+                lambda e: isinstance(e.data, CoffeeRoundCompleted) and e.data.round_id == round_id
+            )
+        )
+
+    return _wait(done, ROUND_TIMEOUT)
+
+
+def _settle(follower: Follower, quiet: float = 2.0, limit: float = 60.0) -> None:
+    """Wait until nothing new arrives for ``quiet`` seconds (the services caught up)."""
+    deadline = time.monotonic() + limit
+    seen, since = follower.count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = follower.count()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _console_lines(out_dir: Path, monday: Any) -> list[str]:
+    """Messages the notifier wrote to its console channel (its log file; JSON lines are logs)."""
+    path = out_dir / "logs" / "notifier.log"
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("{")][-2:]
+
+
+def _outbox_count(out_dir: Path) -> int:
+    outbox = out_dir / "outbox"
+    return sum(1 for _ in outbox.glob("*.eml")) if outbox.exists() else 0
+
+
+def finish(run: DemoRun) -> None:
+    heading("The end")
+    typer.echo(
+        f"{len(run.events)} events from the services; the history is on the broker "
+        f"under {run.topics.prefix}"
+    )
+    _ = datetime  # reserved for the insights at the end of the demo
