@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create the virtual environment and install everything
 
-run: $(STAMP) ## Start the embedded broker, provision topics and run the platform (Ctrl-C stops)
-	$(BIN)/rituals up
+run: $(STAMP) ## The living demo: embedded broker, topics, the services, twelve simulated weeks
+	$(BIN)/rituals demo
 
 test: $(STAMP) ## Run the whole test suite (unit, integration on a real broker, end-to-end)
 	$(BIN)/pytest
