@@ -82,6 +82,7 @@ class ServiceRuntime:
         """Set once the state was first rebuilt: the instance is consuming live from then on."""
         self._ready = asyncio.Event()
         """Clear while a rebuild runs: records fetched meanwhile wait for the new state."""
+        self._ready.set()  # nothing is fetched before the first assignment clears it
         self.broker = KafkaBroker(
             self.kafka.bootstrap_servers,
             security=self.kafka.faststream_security(),
