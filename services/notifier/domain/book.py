@@ -1,0 +1,265 @@
+"""The notifier's state: what is still to be delivered, what was, and the time per organisation.
+
+Everything here is folded from the log, the notifier's own ``notification.sent`` and
+``notification.failed`` events included; that is what makes the deduplication durable. After a
+restart the replay rebuilds the same book: the notices of every source event, minus the
+notifications the log shows as done.
+
+- A source event (coffee, onboarding) makes one notice per recipient; a clock tick makes the
+  ritual reminders that became due. A notice expands to one delivery per channel of the
+  recipient when it is ready.
+- ``notification.sent`` / ``failed`` mark a notification id done; a notice whose every channel is
+  done leaves the book (its id is kept, so a replayed tick does not make it again).
+- A delivery is ready when the recipient is known and the organisation's time (its latest clock
+  tick) is inside the recipient's working hours: that is how quiet hours wait for the morning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Container, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas import CloudEvent
+from schemas.clock import ClockTicked
+from schemas.members import MemberLeft
+from schemas.notifications import NotificationFailed, NotificationSent
+from schemas.rituals import RitualCancelled, RitualScheduled
+from services.common.domain.directory import Member, MemberDirectory, MemberStatus
+from services.notifier.domain.notices import (
+    Delivery,
+    Notice,
+    notice_id_of,
+    notices_for,
+    people_named,
+    reminder_notice,
+)
+from services.notifier.domain.policy import PolicyLookup, channels_for
+from services.notifier.domain.quiet_hours import is_working_time, next_working_time
+from services.notifier.domain.rituals import RitualPlan, plan_ritual, reminders_due
+from services.notifier.domain.templates import language_for
+
+
+class Waiting(StrEnum):
+    """Why a notice is not delivered yet."""
+
+    MEMBER_UNKNOWN = "member_unknown"
+    """The recipient's member.joined has not been seen (another topic, read independently)."""
+    QUIET_HOURS = "quiet_hours"
+    NO_CLOCK = "no_clock"
+
+
+@dataclass(frozen=True)
+class NoticeStatus:
+    notice: Notice
+    waiting: Waiting | None
+    """None when ready."""
+    ready_at: datetime | None = None
+    """When quiet hours end (UTC), for a notice waiting for them."""
+
+
+class NotificationBook:
+    def __init__(self, directory: MemberDirectory, policy: PolicyLookup) -> None:
+        self.directory = directory
+        self.policy = policy
+        self.pending: dict[str, Notice] = {}
+        self.done: dict[str, bool] = {}
+        """Notification id -> delivered (False: failed for good)."""
+        self.settled: set[str] = set()
+        """Notices that left the book because every channel is done."""
+        self.rituals: dict[tuple[str, str], RitualPlan] = {}
+        self.clocks: dict[str, datetime] = {}
+        """Organisation -> ``now`` of its latest clock tick."""
+        self.event_times: dict[str, datetime] = {}
+        """Organisation -> domain time of its latest source event (the clock before any tick)."""
+        self.counts: Counter[str] = Counter()
+
+    # -- folding events in -------------------------------------------------------------------
+
+    def apply(self, event: CloudEvent[Any]) -> None:
+        """Fold one event in (the directory was already updated with member events)."""
+        payload = event.data
+        match payload:
+            case ClockTicked():
+                self._tick(event.orgid, payload.now)
+            case NotificationSent() | NotificationFailed():
+                self._done(payload)
+            case RitualScheduled():
+                self._schedule(event, payload)
+            case RitualCancelled():
+                self._cancel(event.orgid, payload)
+            case MemberLeft():
+                self._drop(
+                    lambda n: n.org_id == event.orgid and n.recipient_id == payload.member_id
+                )
+            case _:
+                notices = notices_for(event)
+                if notices:
+                    latest = self.event_times.get(event.orgid, event.time)
+                    self.event_times[event.orgid] = max(latest, event.time)
+                for notice in notices:
+                    self._add(notice)
+
+    def _add(self, notice: Notice) -> None:
+        if notice.notice_id in self.pending or notice.notice_id in self.settled:
+            return
+        member = self.directory.member(notice.org_id, notice.recipient_id)
+        if member is not None and member.status is MemberStatus.LEFT:
+            self.counts["skipped_left"] += 1
+            return
+        self.pending[notice.notice_id] = notice
+        self._settle_if_complete(notice)
+
+    def _done(self, payload: NotificationSent | NotificationFailed) -> None:
+        if payload.notification_id in self.done:
+            return
+        delivered = isinstance(payload, NotificationSent)
+        self.done[payload.notification_id] = delivered
+        self.counts["sent" if delivered else "failed"] += 1
+        notice = self.pending.get(notice_id_of(payload.notification_id))
+        if notice is not None:
+            self._settle_if_complete(notice)
+
+    def _settle_if_complete(self, notice: Notice) -> None:
+        """Take a notice out once every channel of its recipient is done."""
+        member = self.directory.member(notice.org_id, notice.recipient_id)
+        if member is None:
+            return
+        channels = channels_for(member.profile, self.policy(notice.org_id))
+        if all(notice.notification_id(channel) in self.done for channel in channels):
+            del self.pending[notice.notice_id]
+            self.settled.add(notice.notice_id)
+
+    def _tick(self, org_id: str, now: datetime) -> None:
+        self.clocks[org_id] = max(now, self.clocks.get(org_id, now))
+        now = self.clocks[org_id]
+        expired = [
+            notice
+            for notice in self.pending.values()
+            if notice.org_id == org_id
+            and notice.expires_at is not None
+            and now >= notice.expires_at
+        ]
+        for notice in expired:
+            del self.pending[notice.notice_id]
+            self.settled.add(notice.notice_id)
+            self.counts["expired"] += 1
+        for (org, ritual_id), plan in self.rituals.items():
+            if org == org_id:
+                self._remind(plan, ritual_id, now)
+
+    def _remind(self, plan: RitualPlan, ritual_id: str, now: datetime) -> None:
+        due = reminders_due(plan, now)
+        if not due:
+            return
+        team = plan.ritual.team
+        participants = [
+            member
+            for member in self.directory.taking_part(plan.scheduled.orgid, now.date())
+            if member.profile.team == team
+        ]
+        for occurrence in due:
+            for member in participants:
+                self._add(reminder_notice(plan.scheduled, ritual_id, occurrence, member.member_id))
+
+    def _schedule(self, event: CloudEvent[Any], payload: RitualScheduled) -> None:
+        plan = plan_ritual(event)  # raises on an unreadable rule, before anything changes
+        key = (event.orgid, payload.ritual_id)
+        self._drop_reminders(key, occurrence=None)  # remade from the new plan
+        self.rituals[key] = plan
+        ticked = self.clocks.get(event.orgid)
+        if ticked is not None:
+            # Topics are read independently: the tick that makes a reminder due may have been
+            # read before the ritual's schedule.
+            self._remind(plan, payload.ritual_id, ticked)
+
+    def _cancel(self, org_id: str, payload: RitualCancelled) -> None:
+        key = (org_id, payload.ritual_id)
+        plan = self.rituals.get(key)
+        if plan is None:
+            return
+        self.rituals[key] = plan.cancel(payload.occurrence_start)
+        self._drop_reminders(key, occurrence=payload.occurrence_start)
+
+    def _drop_reminders(self, key: tuple[str, str], occurrence: datetime | None) -> None:
+        def about(notice: Notice) -> bool:
+            data = notice.source.data
+            return (
+                notice.occurrence is not None
+                and isinstance(data, RitualScheduled)
+                and (notice.org_id, data.ritual_id) == key
+                and (occurrence is None or notice.occurrence == occurrence)
+            )
+
+        self._drop(about)
+
+    def _drop(self, which: Callable[[Notice], bool]) -> None:
+        for notice_id in [n.notice_id for n in self.pending.values() if which(n)]:
+            del self.pending[notice_id]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def now(self, org_id: str) -> datetime | None:
+        """The organisation's domain time: its latest clock tick (or, before the first tick, the
+        time of its latest source event)."""
+        return self.clocks.get(org_id) or self.event_times.get(org_id)
+
+    def status(self, notice: Notice) -> tuple[NoticeStatus, Member | None]:
+        member = self.directory.member(notice.org_id, notice.recipient_id)
+        if member is None:
+            return NoticeStatus(notice, Waiting.MEMBER_UNKNOWN), None
+        now = self.now(notice.org_id)
+        if now is None:
+            return NoticeStatus(notice, Waiting.NO_CLOCK), member
+        profile = member.profile
+        zone = ZoneInfo(profile.timezone)
+        if not is_working_time(now, profile.working_hours, zone):
+            ready_at = next_working_time(now, profile.working_hours, zone)
+            return NoticeStatus(notice, Waiting.QUIET_HOURS, ready_at), member
+        return NoticeStatus(notice, None), member
+
+    def ready(self, skip_notices: Container[str] = frozenset()) -> Iterator[Delivery]:
+        """Deliveries that may go out now and were never done, in the order notices came in;
+        ``skip_notices`` are not looked at (the worker's notices in flight: a cheap scan)."""
+        for notice in list(self.pending.values()):
+            if notice.notice_id in skip_notices:
+                continue
+            status, member = self.status(notice)
+            if status.waiting is not None or member is None:
+                continue
+            yield from self._deliveries(notice, member)
+
+    def _deliveries(self, notice: Notice, member: Member) -> Iterator[Delivery]:
+        policy = self.policy(notice.org_id)
+        profile = member.profile
+        channels = [
+            channel
+            for channel in channels_for(profile, policy)
+            if notice.notification_id(channel) not in self.done
+        ]
+        if not channels:
+            return
+        language = language_for(profile.languages, policy.default_language)
+        people = {
+            member_id: known.profile
+            for member_id in people_named(notice)
+            if (known := self.directory.member(notice.org_id, member_id)) is not None
+        }
+        for channel in channels:
+            yield Delivery(notice, channel, profile, language, people)
+
+    def measures(self) -> dict[str, float]:
+        waiting = Counter(self.status(notice)[0].waiting for notice in self.pending.values())
+        return {
+            "notices_pending": float(len(self.pending)),
+            "notices_ready": float(waiting[None]),
+            **{f"notices_waiting_{reason.value}": float(waiting[reason]) for reason in Waiting},
+            "notifications_sent": float(self.counts["sent"]),
+            "notifications_failed": float(self.counts["failed"]),
+            "reminders_expired": float(self.counts["expired"]),
+            "rituals_scheduled": float(len(self.rituals)),
+        }

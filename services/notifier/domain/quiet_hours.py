@@ -1,0 +1,49 @@
+"""Quiet hours: a message reaches a person only inside their working hours, in their time zone.
+
+Times are compared as wall-clock times in the recipient's zone (what "09:00" means to them, also
+across daylight-saving changes); results are returned in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from schemas.base import WorkingHours
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _local_moment(day: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time on a day in a zone; a time that does not exist (skipped by a
+    daylight-saving change) becomes the first instant after the gap."""
+    naive = datetime.combine(day.date(), at)
+    aware = naive.replace(tzinfo=zone)
+    return aware.astimezone(UTC).astimezone(zone)
+
+
+def is_working_time(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> bool:
+    """Whether ``moment`` falls inside the working hours (start included, end excluded). Without
+    working days nothing is known about the person's hours: every moment is working time."""
+    if not hours.days:
+        return True
+    local = moment.astimezone(zone)
+    if _WEEKDAYS[local.weekday()] not in hours.days:
+        return False
+    return hours.start <= local.time() < hours.end
+
+
+def next_working_time(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> datetime:
+    """``moment`` itself when it is working time, else the start of the next working window (UTC).
+    A week always holds a working day when ``hours.days`` is not empty."""
+    if is_working_time(moment, hours, zone):
+        return moment.astimezone(UTC)
+    local = moment.astimezone(zone)
+    for offset in range(8):
+        day = local + timedelta(days=offset)
+        if _WEEKDAYS[day.weekday()] not in hours.days:
+            continue
+        start = _local_moment(day, hours.start, zone)
+        if start > moment:
+            return start.astimezone(UTC)
+    raise AssertionError("unreachable: a working day recurs within a week")

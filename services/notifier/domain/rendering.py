@@ -1,0 +1,222 @@
+"""From a delivery to a message in the recipient's language, with times in their time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from babel.lists import format_list
+
+from schemas.coffee import CoffeeMatched, CoffeeUnmatched
+from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
+from schemas.rituals import RitualScheduled
+from services.notifier.domain.message import Attendee, Fact, Invitation, Message
+from services.notifier.domain.notices import Delivery, Template
+from services.notifier.domain.templates import PHRASEBOOKS, Phrasebook, Texts
+
+CHECKIN_MINUTES = 30
+"""Length of the calendar slot of an onboarding check-in."""
+
+
+class _Values(dict[str, str]):
+    """Placeholder values; an unknown placeholder renders empty rather than failing a send (the
+    phrasebook tests catch typos)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class _Renderer:
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self.book: Phrasebook = PHRASEBOOKS[delivery.language]
+        self.zone = ZoneInfo(delivery.recipient.timezone)
+        self.values = _Values(name=delivery.recipient.display_name)
+
+    def name(self, member_id: str) -> str:
+        profile = self.delivery.people.get(member_id)
+        return profile.display_name if profile is not None else member_id
+
+    def names(self, member_ids: list[str]) -> str:
+        return format_list([self.name(m) for m in member_ids], locale=self.book.language)
+
+    def when(self, moment: datetime) -> str:
+        local = moment.astimezone(self.zone)
+        return self.book.when.format(
+            date=format_date(local, "full", locale=self.book.language),
+            time=format_time(local, "short", locale=self.book.language),
+            zone=self.zone.key,
+        )
+
+    def text(self, template: str) -> str:
+        return template.format_map(self.values)
+
+    def attendee(self, member_id: str) -> Attendee | None:
+        profile = self.delivery.people.get(member_id)
+        return Attendee(profile.display_name, profile.email) if profile is not None else None
+
+    def attendees(self, member_ids: list[str]) -> tuple[Attendee, ...]:
+        found = (self.attendee(member_id) for member_id in member_ids)
+        return tuple(attendee for attendee in found if attendee is not None)
+
+    def message(self, texts: Texts, **parts: Any) -> Message:
+        book = self.book
+        return Message(
+            template=self.delivery.notice.template.value,
+            language=book.language,
+            subject=self.text(texts.subject),
+            greeting=self.text(book.greeting),
+            lead=self.text(texts.lead),
+            reasons_heading=book.reasons_heading,
+            sign_off=self.text(book.sign_off),
+            **parts,
+        )
+
+
+def render(delivery: Delivery) -> Message:
+    """The message of a delivery (pure: the same delivery always gives the same message)."""
+    renderer = _Renderer(delivery)
+    return _RENDERERS[delivery.notice.template](renderer)
+
+
+def _coffee_matched(r: _Renderer) -> Message:
+    matched: CoffeeMatched = r.delivery.notice.source.data
+    book = r.book
+    others = [
+        p.member_id for p in matched.participants if p.member_id != r.delivery.recipient.member_id
+    ]
+    r.values.update(
+        others=r.names(others),
+        when=r.when(matched.slot_start),
+        minutes=str(matched.slot_minutes),
+        office=matched.office or "",
+        starter=matched.conversation_starter,
+    )
+    if matched.mode == "video":
+        texts, how = book.coffee_matched_video, book.video
+    else:
+        texts = book.coffee_matched_in_person
+        how = book.in_person_at if matched.office else book.in_person
+    everyone = [p.member_id for p in matched.participants]
+    invitation = Invitation(
+        uid=f"coffee-{matched.round_id}-{matched.group_id}@{r.delivery.notice.org_id}.rituals",
+        start=matched.slot_start,
+        minutes=matched.slot_minutes,
+        summary=r.text(book.coffee_title),
+        description=r.text(texts.lead),
+        location=matched.office if matched.mode == "in_person" else r.text(book.video),
+        attendees=r.attendees(everyone),
+        stamp=r.delivery.notice.source.time,
+    )
+    return r.message(
+        texts,
+        facts=(
+            Fact(book.label_when, r.values["when"]),
+            Fact(book.label_length, r.text(book.duration)),
+            Fact(book.label_how, r.text(how)),
+            Fact(book.label_with, r.values["others"]),
+        ),
+        reasons=matched.reasons,
+        closing=r.text(book.starter) if matched.conversation_starter else "",
+        invitation=invitation,
+    )
+
+
+def _coffee_unmatched(r: _Renderer) -> Message:
+    unmatched: CoffeeUnmatched = r.delivery.notice.source.data
+    return r.message(
+        r.book.coffee_unmatched, reasons=(unmatched.reason,), closing=r.book.unmatched_closing
+    )
+
+
+def _buddy_message(r: _Renderer, texts: Texts) -> Message:
+    payload: BuddyAssigned | BuddyReassigned = r.delivery.notice.source.data
+    r.values.update(new_hire=r.name(payload.new_hire_id), buddy=r.name(payload.buddy_id))
+    reasons = payload.reasons
+    if isinstance(payload, BuddyReassigned):
+        reasons = (payload.reason, *payload.reasons)
+    return r.message(texts, reasons=reasons)
+
+
+def _checkin_due(r: _Renderer) -> Message:
+    due: CheckinDue = r.delivery.notice.source.data
+    book = r.book
+    recipient = r.delivery.recipient.member_id
+    other = due.buddy_id if recipient == due.new_hire_id else due.new_hire_id
+    r.values.update(
+        other=r.name(other),
+        new_hire=r.name(due.new_hire_id),
+        buddy=r.name(due.buddy_id),
+        label=due.label,
+        when=r.when(due.due_at),
+        minutes=str(CHECKIN_MINUTES),
+    )
+    invitation = Invitation(
+        uid=f"checkin-{due.new_hire_id}-{due.checkin_id}@{r.delivery.notice.org_id}.rituals",
+        start=due.due_at,
+        minutes=CHECKIN_MINUTES,
+        summary=r.text(book.checkin_title),
+        description=r.text(book.checkin_due.lead),
+        location=None,
+        attendees=r.attendees([due.new_hire_id, due.buddy_id]),
+        stamp=r.delivery.notice.source.time,
+    )
+    return r.message(
+        book.checkin_due,
+        facts=(
+            Fact(book.label_when, r.values["when"]),
+            Fact(book.label_length, r.text(book.duration)),
+            Fact(book.label_with, r.values["other"]),
+        ),
+        invitation=invitation,
+    )
+
+
+def _ritual_reminder(r: _Renderer) -> Message:
+    ritual: RitualScheduled = r.delivery.notice.source.data
+    occurrence = r.delivery.notice.occurrence or r.delivery.notice.source.time
+    book = r.book
+    r.values.update(
+        title=ritual.title,
+        when=r.when(occurrence),
+        minutes=str(ritual.duration_minutes),
+        office=ritual.office or "",
+    )
+    facts = [
+        Fact(book.label_when, r.values["when"]),
+        Fact(book.label_length, r.text(book.duration)),
+    ]
+    if ritual.office:
+        facts.append(Fact(book.label_where, ritual.office))
+    link = safe_link(ritual.online_url)
+    return r.message(
+        book.ritual_reminder, facts=tuple(facts), link=link, link_label=book.label_link
+    )
+
+
+def safe_link(url: str | None) -> str | None:
+    """A link worth showing: http(s) only (a ``javascript:`` link in a message is an attack)."""
+    if url is None or not url.lower().startswith(("https://", "http://")):
+        return None
+    return url
+
+
+def slot_end(invitation: Invitation) -> datetime:
+    return invitation.start + timedelta(minutes=invitation.minutes)
+
+
+_RENDERERS: dict[Template, Callable[[_Renderer], Message]] = {
+    Template.COFFEE_MATCHED: _coffee_matched,
+    Template.COFFEE_UNMATCHED: _coffee_unmatched,
+    Template.BUDDY_ASSIGNED_NEW_HIRE: lambda r: _buddy_message(r, r.book.buddy_assigned_new_hire),
+    Template.BUDDY_ASSIGNED_BUDDY: lambda r: _buddy_message(r, r.book.buddy_assigned_buddy),
+    Template.BUDDY_REASSIGNED_NEW_HIRE: lambda r: _buddy_message(
+        r, r.book.buddy_reassigned_new_hire
+    ),
+    Template.BUDDY_REASSIGNED_BUDDY: lambda r: _buddy_message(r, r.book.buddy_reassigned_buddy),
+    Template.CHECKIN_DUE: _checkin_due,
+    Template.RITUAL_REMINDER: _ritual_reminder,
+}

@@ -1,0 +1,61 @@
+"""English templates."""
+
+from services.notifier.domain.templates.phrasebook import Phrasebook, Texts
+
+ENGLISH = Phrasebook(
+    language="en",
+    greeting="Hi {name},",
+    sign_off="Have a good one! The Rituals team",
+    when="{date} at {time} ({zone})",
+    duration="{minutes} minutes",
+    label_when="When",
+    label_length="Length",
+    label_how="How",
+    label_with="With",
+    label_where="Where",
+    label_link="Join",
+    reasons_heading="Why this match",
+    video="Video call",
+    in_person="In person",
+    in_person_at="In person at {office}",
+    starter="To break the ice: {starter}",
+    coffee_matched_video=Texts(
+        subject="Coffee with {others}",
+        lead="You are matched with {others} for a coffee over video.",
+    ),
+    coffee_matched_in_person=Texts(
+        subject="Coffee with {others}",
+        lead="You are matched with {others} for a coffee at the office.",
+    ),
+    coffee_title="Coffee with {others}",
+    coffee_unmatched=Texts(
+        subject="No coffee match this round",
+        lead="We could not find a coffee match for you this round, sorry.",
+    ),
+    unmatched_closing="You are in the next round again.",
+    buddy_assigned_new_hire=Texts(
+        subject="Meet your onboarding buddy, {buddy}",
+        lead="Welcome aboard! {buddy} is your buddy for your first weeks: ask them anything.",
+    ),
+    buddy_assigned_buddy=Texts(
+        subject="You are the onboarding buddy of {new_hire}",
+        lead="Thank you for volunteering: you are {new_hire}'s buddy for their first weeks.",
+    ),
+    buddy_reassigned_new_hire=Texts(
+        subject="Your onboarding buddy is now {buddy}",
+        lead="{buddy} takes over as your buddy.",
+    ),
+    buddy_reassigned_buddy=Texts(
+        subject="You are now the onboarding buddy of {new_hire}",
+        lead="{new_hire} needs a new buddy, and it is you. Thank you!",
+    ),
+    checkin_due=Texts(
+        subject="Onboarding check-in ({label}) with {other}",
+        lead="It is time for the {label} check-in with {other}.",
+    ),
+    checkin_title="Onboarding check-in ({label})",
+    ritual_reminder=Texts(
+        subject="Reminder: {title}",
+        lead="{title} starts on {when}.",
+    ),
+)

@@ -1,0 +1,61 @@
+"""Nederlandse teksten."""
+
+from services.notifier.domain.templates.phrasebook import Phrasebook, Texts
+
+DUTCH = Phrasebook(
+    language="nl",
+    greeting="Hoi {name},",
+    sign_off="Fijne dag! Het Rituals-team",
+    when="{date} om {time} ({zone})",
+    duration="{minutes} minuten",
+    label_when="Wanneer",
+    label_length="Duur",
+    label_how="Hoe",
+    label_with="Met",
+    label_where="Waar",
+    label_link="Deelnemen",
+    reasons_heading="Waarom deze match",
+    video="Videogesprek",
+    in_person="Op kantoor",
+    in_person_at="Op kantoor in {office}",
+    starter="Om het ijs te breken: {starter}",
+    coffee_matched_video=Texts(
+        subject="Koffie met {others}",
+        lead="Je bent gekoppeld aan {others} voor een kop koffie via video.",
+    ),
+    coffee_matched_in_person=Texts(
+        subject="Koffie met {others}",
+        lead="Je bent gekoppeld aan {others} voor een kop koffie op kantoor.",
+    ),
+    coffee_title="Koffie met {others}",
+    coffee_unmatched=Texts(
+        subject="Deze ronde geen koffiematch",
+        lead="We konden deze ronde helaas geen koffiematch voor je vinden.",
+    ),
+    unmatched_closing="Je doet in de volgende ronde weer mee.",
+    buddy_assigned_new_hire=Texts(
+        subject="Maak kennis met je onboarding-buddy, {buddy}",
+        lead="Welkom! {buddy} is je buddy in je eerste weken: je kunt alles vragen.",
+    ),
+    buddy_assigned_buddy=Texts(
+        subject="Je bent de onboarding-buddy van {new_hire}",
+        lead="Bedankt dat je je aanmeldde: je bent de buddy van {new_hire} in de eerste weken.",
+    ),
+    buddy_reassigned_new_hire=Texts(
+        subject="Je onboarding-buddy is nu {buddy}",
+        lead="{buddy} neemt het over als je buddy.",
+    ),
+    buddy_reassigned_buddy=Texts(
+        subject="Je bent nu de onboarding-buddy van {new_hire}",
+        lead="{new_hire} heeft een nieuwe buddy nodig, en dat ben jij. Bedankt!",
+    ),
+    checkin_due=Texts(
+        subject="Onboarding-check-in ({label}) met {other}",
+        lead="Het is tijd voor de check-in ({label}) met {other}.",
+    ),
+    checkin_title="Onboarding-check-in ({label})",
+    ritual_reminder=Texts(
+        subject="Herinnering: {title}",
+        lead="{title} begint op {when}.",
+    ),
+)

@@ -1,0 +1,297 @@
+"""The notification book: notices from events, deliveries per channel, durable deduplication by
+the notifier's own outcome events, quiet hours and ritual reminders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import CloudEvent
+from schemas.base import Channel
+from schemas.clock import ClockTicked
+from schemas.coffee import CoffeeMatched, CoffeeUnmatched
+from schemas.members import MemberLeft, MemberPaused, MemberProfileUpdated
+from schemas.notifications import NotificationFailed, NotificationSent
+from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
+from schemas.rituals import RitualCancelled, RitualScheduled
+from services.common.processing import Emit, Ledger
+from services.notifier.domain.book import NotificationBook, Waiting
+from services.notifier.domain.notices import Delivery, Template
+from services.notifier.handlers import NotifierProcessor
+from tests.factories import T0, event, member_profile, sample_payload
+from tests.unit.notifier.support import SOURCE, joined, policy_with
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def processor_with(*events: CloudEvent[Any]) -> NotifierProcessor:
+    processor = NotifierProcessor(policy_with("slack", "webhook"))
+    for item in events:
+        processor.apply(item)
+    return processor
+
+
+def ready_ids(book: NotificationBook) -> list[str]:
+    return [delivery.notification_id for delivery in book.ready()]
+
+
+def tick(now: datetime, sequence: int = 1) -> CloudEvent[Any]:
+    return event(ClockTicked(now=now, sequence=sequence), time=now)
+
+
+def outcome(delivery: Delivery, *, sent: bool = True) -> CloudEvent[Any]:
+    """The event the worker publishes for a delivery (same envelope as through the ledger)."""
+    payload = (
+        NotificationSent(
+            notification_id=delivery.notification_id,
+            source_event_id=str(delivery.notice.source.id),
+            recipient_id=delivery.recipient.member_id,
+            channel=delivery.channel,
+            template=delivery.notice.template.value,
+            language=delivery.language,
+        )
+        if sent
+        else NotificationFailed(
+            notification_id=delivery.notification_id,
+            source_event_id=str(delivery.notice.source.id),
+            recipient_id=delivery.recipient.member_id,
+            channel=delivery.channel,
+            reason="http 400",
+            permanent=True,
+            attempts=1,
+        )
+    )
+    kind = "sent" if sent else "failed"
+    (output,) = Ledger(NotifierProcessor(), SOURCE).outputs(
+        delivery.notice.source, [Emit(payload, key=f"{kind}/{delivery.notification_id}")]
+    )
+    return output
+
+
+MATCHED = event(sample_payload(CoffeeMatched))  # m-1 (Amsterdam) and m-2 (New York)
+NEW_YORK_DAY = {"start": "03:00", "end": "17:00"}  # so 09:00 UTC is working time for m-2 too
+
+
+def test_a_coffee_match_gives_each_participant_one_delivery_per_channel() -> None:
+    processor = processor_with(
+        joined("m-1", notification_channels=("email", "slack")),
+        joined("m-2", timezone="America/New_York", working_hours=NEW_YORK_DAY),
+        MATCHED,
+    )
+    assert ready_ids(processor.book) == [
+        f"{MATCHED.id}/m-1/email",
+        f"{MATCHED.id}/m-1/slack",
+        f"{MATCHED.id}/m-2/console",  # no preference: the organisation's default
+    ]
+    assert {d.notice.template for d in processor.book.ready()} == {Template.COFFEE_MATCHED}
+
+
+def test_a_channel_the_organisation_has_not_configured_gives_way_to_the_default() -> None:
+    processor = processor_with(joined("m-3", notification_channels=("teams",)))
+    processor.apply(event(sample_payload(CoffeeUnmatched)))
+    assert [d.channel for d in processor.book.ready()] == ["console"]
+
+
+def test_a_recorded_outcome_is_never_delivered_again_and_the_notice_leaves_the_book() -> None:
+    processor = processor_with(joined("m-1", notification_channels=("email", "slack")))
+    processor.apply(event(sample_payload(CoffeeUnmatched, member_id="m-1")))
+    email, slack = processor.book.ready()
+
+    processor.apply(outcome(email))
+    assert [d.channel for d in processor.book.ready()] == ["slack"]
+    processor.apply(outcome(slack, sent=False))  # a permanent failure is an outcome too
+    assert ready_ids(processor.book) == []
+    assert processor.book.pending == {}
+    assert processor.measures()["notifications_sent"] == 1
+    assert processor.measures()["notifications_failed"] == 1
+
+
+@settings(max_examples=50)
+@given(st.permutations(range(4)))
+def test_whatever_the_replay_order_an_outcome_in_the_log_suppresses_its_delivery(
+    order: list[int],
+) -> None:
+    members = [
+        joined("m-1", notification_channels=("email", "webhook")),
+        joined("m-2", timezone="America/New_York", working_hours=NEW_YORK_DAY),
+    ]
+    every = list(processor_with(*members, MATCHED).book.ready())
+    done = every[:2]  # m-1's two channels were delivered before the restart
+    log = [MATCHED, *(outcome(d) for d in done), tick(T0)]
+    rebuilt = processor_with(*members, *(log[i] for i in order))
+    assert ready_ids(rebuilt.book) == [every[2].notification_id]
+
+
+def test_onboarding_events_notify_the_new_hire_and_the_buddy() -> None:
+    members = [joined("m-9"), joined("m-1"), joined("m-2")]
+    assigned = event(sample_payload(BuddyAssigned))
+    reassigned = event(sample_payload(BuddyReassigned), time=T0 + timedelta(minutes=1))
+    due = event(sample_payload(CheckinDue), time=T0 + timedelta(minutes=2))
+    processor = processor_with(*members, assigned, reassigned, due)
+    templates = [(d.recipient.member_id, d.notice.template) for d in processor.book.ready()]
+    assert templates == [
+        ("m-9", Template.BUDDY_ASSIGNED_NEW_HIRE),
+        ("m-1", Template.BUDDY_ASSIGNED_BUDDY),
+        ("m-9", Template.BUDDY_REASSIGNED_NEW_HIRE),
+        ("m-2", Template.BUDDY_REASSIGNED_BUDDY),
+        ("m-9", Template.CHECKIN_DUE),
+        ("m-1", Template.CHECKIN_DUE),
+    ]
+
+
+def test_a_recipient_not_yet_in_the_directory_waits_for_their_join() -> None:
+    processor = processor_with(event(sample_payload(CoffeeUnmatched)))  # m-3, unknown yet
+    (notice,) = processor.book.pending.values()
+    assert processor.book.status(notice)[0].waiting is Waiting.MEMBER_UNKNOWN
+    assert ready_ids(processor.book) == []
+    processor.apply(joined("m-3"))
+    assert len(ready_ids(processor.book)) == 1
+
+
+def test_a_member_who_left_is_not_notified() -> None:
+    processor = processor_with(joined("m-3"), event(sample_payload(CoffeeUnmatched)))
+    processor.apply(event(MemberLeft(member_id="m-3")))
+    assert processor.book.pending == {}
+    processor.apply(event(sample_payload(CoffeeUnmatched), time=T0 + timedelta(hours=1)))
+    assert processor.book.pending == {}
+
+
+def test_at_night_a_delivery_waits_for_a_morning_tick_in_the_recipients_zone() -> None:
+    night = utc(2025, 3, 3, 2, 0)  # 03:00 in Amsterdam
+    processor = processor_with(joined("m-3"), tick(night))
+    processor.apply(event(sample_payload(CoffeeUnmatched), time=night))
+    (notice,) = processor.book.pending.values()
+    status = processor.book.status(notice)[0]
+    assert status.waiting is Waiting.QUIET_HOURS
+    assert status.ready_at == utc(2025, 3, 3, 8, 0)
+    assert processor.measures()["notices_waiting_quiet_hours"] == 1
+
+    processor.apply(tick(utc(2025, 3, 3, 7, 59), 2))
+    assert ready_ids(processor.book) == []
+    processor.apply(tick(utc(2025, 3, 3, 8, 0), 3))
+    assert len(ready_ids(processor.book)) == 1
+
+
+def test_before_any_tick_the_organisations_clock_is_its_latest_event_time() -> None:
+    night = utc(2025, 3, 3, 2, 0)
+    processor = processor_with(joined("m-3"))
+    processor.apply(event(sample_payload(CoffeeUnmatched), time=night))
+    assert processor.book.now("acme") == night
+    assert ready_ids(processor.book) == []
+    processor.apply(event(sample_payload(CoffeeUnmatched), time=utc(2025, 3, 3, 9, 0)))
+    assert len(ready_ids(processor.book)) == 2  # the night's notice too, now it is morning
+
+
+def test_the_language_is_the_members_first_supported_one_else_the_organisations() -> None:
+    processor = processor_with(
+        joined("m-1", languages=("de", "nl")),
+        joined("m-2", languages=("en-GB",), timezone="Europe/London"),
+        joined("m-3", languages=("fr",)),
+        event(sample_payload(CoffeeUnmatched, member_id="m-1")),
+        event(sample_payload(CoffeeUnmatched, member_id="m-2")),
+        event(sample_payload(CoffeeUnmatched, member_id="m-3")),
+    )
+    assert [d.language for d in processor.book.ready()] == ["nl", "en", "en"]
+
+
+# -- ritual reminders -----------------------------------------------------------------------
+
+OCCURRENCE = utc(2025, 3, 7, 15, 30)  # first Friday drinks, 16:30 in Amsterdam
+REMIND_AT = OCCURRENCE - timedelta(minutes=60)
+SCHEDULED = event(sample_payload(RitualScheduled), time=utc(2025, 3, 3, 9, 0))
+
+
+def ritual_team() -> list[CloudEvent[Any]]:
+    return [
+        joined("m-1"),
+        joined("m-2"),
+        joined("m-3", team="Data"),
+        joined("m-4"),
+        event(MemberPaused(member_id="m-4")),
+    ]
+
+
+def test_a_tick_at_the_reminder_moment_reminds_each_active_team_member_once() -> None:
+    processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT - timedelta(minutes=1)))
+    assert ready_ids(processor.book) == []
+    processor.apply(tick(REMIND_AT, 2))
+    reminders = list(processor.book.ready())
+    assert [d.recipient.member_id for d in reminders] == ["m-1", "m-2"]
+    assert {d.notice.occurrence for d in reminders} == {OCCURRENCE}
+    assert reminders[0].notification_id == "acme:friday-drinks@20250307T153000Z/m-1/console"
+
+    processor.apply(tick(REMIND_AT + timedelta(minutes=5), 3))
+    assert len(ready_ids(processor.book)) == 2  # the same two, not two more
+    for delivery in reminders:
+        processor.apply(outcome(delivery))
+    processor.apply(tick(REMIND_AT + timedelta(minutes=10), 4))
+    assert ready_ids(processor.book) == []
+
+
+def test_rescheduling_the_ritual_does_not_remind_twice_of_the_same_occurrence() -> None:
+    processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
+    for delivery in list(processor.book.ready()):
+        processor.apply(outcome(delivery))
+    rescheduled = event(sample_payload(RitualScheduled, title="Drinks!"), time=REMIND_AT)
+    processor.apply(rescheduled)
+    processor.apply(tick(REMIND_AT + timedelta(minutes=1), 2))
+    assert ready_ids(processor.book) == []
+
+
+def test_a_reminder_not_delivered_before_the_occurrence_starts_expires() -> None:
+    processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
+    assert len(processor.book.pending) == 2
+    processor.apply(tick(OCCURRENCE, 2))
+    assert processor.book.pending == {}
+    assert processor.measures()["reminders_expired"] == 2
+
+
+def test_a_cancelled_occurrence_drops_its_pending_reminders_and_makes_none() -> None:
+    processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
+    processor.apply(event(RitualCancelled(ritual_id="friday-drinks", occurrence_start=OCCURRENCE)))
+    assert processor.book.pending == {}
+    processor.apply(tick(REMIND_AT + timedelta(minutes=1), 2))
+    assert processor.book.pending == {}
+    next_week = OCCURRENCE + timedelta(days=7) - timedelta(minutes=60)
+    processor.apply(tick(next_week, 3))
+    assert len(processor.book.pending) == 2
+
+
+def test_a_cancelled_series_reminds_nobody() -> None:
+    processor = processor_with(*ritual_team(), SCHEDULED)
+    processor.apply(event(RitualCancelled(ritual_id="friday-drinks")))
+    processor.apply(tick(REMIND_AT))
+    assert processor.book.pending == {}
+
+
+def test_a_reminder_outcome_replayed_before_its_tick_still_suppresses_it() -> None:
+    """In replay order an outcome shares its cause's time: the ritual.scheduled event, earlier
+    than the tick that made the reminder."""
+    first = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
+    outcomes = [outcome(d) for d in first.book.ready()]
+    rebuilt = processor_with(*ritual_team(), SCHEDULED, *outcomes, tick(REMIND_AT))
+    assert rebuilt.book.pending == {}
+    assert ready_ids(rebuilt.book) == []
+
+
+def test_channels_follow_the_members_preference_when_the_delivery_is_ready() -> None:
+    processor = processor_with(joined("m-3"), event(sample_payload(CoffeeUnmatched)))
+    channels: tuple[Channel, ...] = ("webhook", "email")
+    updated = MemberProfileUpdated.model_validate(
+        member_profile("m-3", notification_channels=channels)
+    )
+    processor.apply(event(updated))
+    assert [d.channel for d in processor.book.ready()] == ["webhook", "email"]
+
+
+def test_a_schedule_read_after_the_tick_that_makes_its_reminder_due_still_reminds() -> None:
+    """Topics are consumed independently: the clock may be read ahead of the rituals topic."""
+    processor = processor_with(*ritual_team(), tick(REMIND_AT), SCHEDULED)
+    assert sorted(d.recipient.member_id for d in processor.book.ready()) == ["m-1", "m-2"]
