@@ -1,0 +1,289 @@
+"""Choosing a buddy: who is eligible, who is preferred, and how the load is shared.
+
+Eligible (every rule must hold, at the domain time of the decision): takes part that day (not
+paused, opted out or left), shares a language, has been in the organisation for the minimum
+tenure, is neither in the new hire's reporting line nor a new hire being onboarded, shares the
+minimum stretch of working time, volunteered (only when the policy says so) and looks after fewer
+new hires than the cap.
+
+Among the eligible, the order of preference is, rule by rule: volunteers; same department but a
+different team; the fewest new hires looked after now; an office day in common; the fewest new
+hires looked after ever; then a tie-break hashed from the organisation, the new hire and the
+candidate, so that ties spread over people and a replay makes the same choice.
+
+The search reads the candidate index tier by tier (volunteers of the department first) and stops
+at the first tier with an eligible candidate: every member of a tier ranks before every member of
+the next, so the choice is the one a scan of the whole organisation would make (tested).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import IntEnum
+from typing import Protocol
+
+from services.common.domain.directory import MemberDirectory
+from services.onboarding.domain.candidates import MemberFacts, OrgCandidates
+from services.onboarding.domain.policy import BuddyPolicy
+from services.onboarding.domain.reasons import (
+    Stage,
+    assignment_reasons,
+    common_office_days,
+)
+from services.onboarding.domain.working_time import (
+    longest_shared_stretch,
+    months_before,
+    week_monday,
+)
+
+
+class Loads(Protocol):
+    """How many new hires people look after, and who is being onboarded."""
+
+    def active(self, buddy_id: str) -> int:
+        """New hires the person looks after now."""
+
+    def lifetime(self, buddy_id: str) -> int:
+        """New hires the person was ever given."""
+
+    def is_onboarding(self, member_id: str) -> bool:
+        """Whether the person is a new hire being onboarded."""
+
+
+@dataclass(frozen=True)
+class BuddySearch:
+    """Everything a choice depends on; nothing in it changes during the search."""
+
+    org_id: str
+    policy: BuddyPolicy
+    today: date
+    directory: MemberDirectory
+    candidates: OrgCandidates
+    loads: Loads
+    use_index: bool = True
+    """False scans every member of the organisation (the reference the index is tested and
+    benchmarked against)."""
+
+
+@dataclass(frozen=True)
+class BuddyChoice:
+    buddy_id: str
+    reasons: tuple[str, ...]
+
+
+class Rule(IntEnum):
+    """The eligibility rules, in the order they are checked and explained."""
+
+    TAKES_PART = 0
+    LANGUAGE = 1
+    TENURE = 2
+    REPORTING_LINE = 3
+    OVERLAP = 4
+    VOLUNTEER = 5
+    ROOM = 6
+
+
+@dataclass(frozen=True)
+class _Seeker:
+    """The new hire, prepared once for a search."""
+
+    facts: MemberFacts
+    reporting_line: frozenset[str]
+    excluded: frozenset[str]
+    monday: date
+    """The reference week of the working-time overlap: the week onboarding starts."""
+    tenure_cutoff: date
+    min_overlap: timedelta
+
+
+def choose_buddy(
+    search: BuddySearch, new_hire_id: str, *, exclude: Iterable[str] = ()
+) -> BuddyChoice | None:
+    """The best eligible buddy, or None when nobody is eligible."""
+    seeker = _seeker(search, new_hire_id, exclude)
+    if seeker is None:
+        return None
+    for tier in _tiers(search, seeker):
+        best: tuple[tuple[int | str, ...], str] | None = None
+        for candidate_id in tier:
+            if failing_rule(search, seeker, candidate_id) is None:
+                ranked = (_rank(search, seeker, candidate_id), candidate_id)
+                if best is None or ranked < best:
+                    best = ranked
+        if best is not None:
+            return _choice(search, seeker, best[1])
+    return None
+
+
+def could_be_buddy(search: BuddySearch, new_hire_id: str, candidate_ids: Iterable[str]) -> bool:
+    """Whether any of the given members is eligible for the new hire (a cheap test before a
+    full search)."""
+    seeker = _seeker(search, new_hire_id, ())
+    return seeker is not None and any(
+        failing_rule(search, seeker, candidate_id) is None for candidate_id in candidate_ids
+    )
+
+
+def in_reporting_line(search: BuddySearch, new_hire_id: str, buddy_id: str) -> bool:
+    return buddy_id in search.candidates.reporting_line(new_hire_id)
+
+
+def eligibility_stages(
+    search: BuddySearch, new_hire_id: str, *, exclude: Iterable[str] = ()
+) -> list[Stage]:
+    """How many colleagues pass each rule in turn: the explanation when nobody is eligible."""
+    seeker = _seeker(search, new_hire_id, exclude)
+    failures = [0] * len(Rule)
+    colleagues = 0
+    if seeker is not None:
+        for candidate_id in search.candidates.facts:
+            if candidate_id == new_hire_id:
+                continue
+            colleagues += 1
+            rule = failing_rule(search, seeker, candidate_id)
+            if rule is not None:
+                failures[rule] += 1
+    stages: list[Stage] = []
+    passing = colleagues
+    for rule in Rule:
+        if rule is Rule.VOLUNTEER and not search.policy.volunteers_only:
+            continue
+        passing -= failures[rule]
+        stages.append(Stage(*_rule_words(rule, search.policy), passing=passing))
+    return stages
+
+
+def failing_rule(search: BuddySearch, seeker: _Seeker, candidate_id: str) -> Rule | None:
+    """The first rule a candidate breaks, or None when they are eligible."""
+    candidates = search.candidates
+    facts = candidates.facts.get(candidate_id)
+    if (
+        facts is None
+        or candidate_id not in candidates.available
+        or candidate_id == seeker.facts.member_id
+        or candidate_id in seeker.excluded
+    ):
+        return Rule.TAKES_PART
+    member = search.directory.member(search.org_id, candidate_id)
+    if member is None or not member.takes_part_on(search.today):
+        return Rule.TAKES_PART
+    if facts.languages.isdisjoint(seeker.facts.languages):
+        return Rule.LANGUAGE
+    if facts.start_date > seeker.tenure_cutoff:
+        return Rule.TENURE
+    if candidate_id in seeker.reporting_line or search.loads.is_onboarding(candidate_id):
+        return Rule.REPORTING_LINE
+    if longest_shared_stretch(seeker.facts.hours, facts.hours, seeker.monday) < seeker.min_overlap:
+        return Rule.OVERLAP
+    if search.policy.volunteers_only and not facts.volunteer:
+        return Rule.VOLUNTEER
+    if search.loads.active(candidate_id) >= search.policy.max_active_buddies:
+        return Rule.ROOM
+    return None
+
+
+def _seeker(search: BuddySearch, new_hire_id: str, exclude: Iterable[str]) -> _Seeker | None:
+    facts = search.candidates.facts.get(new_hire_id)
+    if facts is None:
+        return None
+    return _Seeker(
+        facts=facts,
+        reporting_line=search.candidates.reporting_line(new_hire_id),
+        excluded=frozenset(exclude),
+        monday=week_monday(max(search.today, facts.start_date)),
+        tenure_cutoff=months_before(search.today, search.policy.min_tenure_months),
+        min_overlap=timedelta(hours=search.policy.min_overlap_hours),
+    )
+
+
+def _tiers(search: BuddySearch, seeker: _Seeker) -> Iterator[Iterable[str]]:
+    """Candidates in groups of equal preference for the first two rules of the ranking (volunteer,
+    same department and other team), best group first."""
+    candidates = search.candidates
+    if not search.use_index:
+        yield (member.member_id for member in search.directory.members(search.org_id))
+        return
+    facts = candidates.facts
+    department, team = seeker.facts.department, seeker.facts.team
+
+    def close(candidate_id: str) -> bool:
+        return seeker.facts.same_department_other_team(facts[candidate_id])
+
+    yield (c for c in candidates.volunteers_in(department) if facts[c].team != team)
+    yield (c for c in candidates.volunteers if not close(c))
+    if search.policy.volunteers_only:
+        return
+    volunteers = candidates.volunteers
+    yield (c for c in candidates.in_department(department) if c not in volunteers and close(c))
+    yield (c for c in candidates.available if c not in volunteers and not close(c))
+
+
+def _rank(search: BuddySearch, seeker: _Seeker, candidate_id: str) -> tuple[int, ...]:
+    """Smaller is better; see the module's docstring for the order."""
+    facts = search.candidates.facts[candidate_id]
+    return (
+        0 if facts.volunteer else 1,
+        0 if seeker.facts.same_department_other_team(facts) else 1,
+        search.loads.active(candidate_id),
+        0 if common_office_days(seeker.facts, facts) else 1,
+        search.loads.lifetime(candidate_id),
+        tie_break(search.org_id, seeker.facts.member_id, candidate_id),
+    )
+
+
+def tie_break(org_id: str, new_hire_id: str, candidate_id: str) -> int:
+    """A number that orders candidates differently for every new hire, the same in every run."""
+    digest = hashlib.blake2b(
+        f"{org_id}\x1f{new_hire_id}\x1f{candidate_id}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _choice(search: BuddySearch, seeker: _Seeker, buddy_id: str) -> BuddyChoice:
+    buddy = search.candidates.facts[buddy_id]
+    shared = longest_shared_stretch(seeker.facts.hours, buddy.hours, seeker.monday)
+    reasons = assignment_reasons(
+        seeker.facts,
+        buddy,
+        shared=shared,
+        load=search.loads.active(buddy_id),
+        today=search.today,
+    )
+    return BuddyChoice(buddy_id=buddy_id, reasons=reasons)
+
+
+def _rule_words(rule: Rule, policy: BuddyPolicy) -> tuple[str, str]:
+    """What passing a rule means, said of one colleague and of several."""
+    hours = f"{policy.min_overlap_hours:g} h"
+    cap = policy.max_active_buddies
+    words: dict[Rule, tuple[str, str]] = {
+        Rule.TAKES_PART: (
+            "takes part in the programme now",
+            "take part in the programme now",
+        ),
+        Rule.LANGUAGE: (
+            "shares a language with the new hire",
+            "share a language with the new hire",
+        ),
+        Rule.TENURE: (
+            f"has been in the organisation for at least {policy.min_tenure_months} months",
+            f"have been in the organisation for at least {policy.min_tenure_months} months",
+        ),
+        Rule.REPORTING_LINE: (
+            "is outside the new hire's reporting line and not a new hire too",
+            "are outside the new hire's reporting line and not new hires too",
+        ),
+        Rule.OVERLAP: (
+            f"shares at least {hours} of working time a day with the new hire",
+            f"share at least {hours} of working time a day with the new hire",
+        ),
+        Rule.VOLUNTEER: ("volunteered to be a buddy", "volunteered to be a buddy"),
+        Rule.ROOM: (
+            f"looks after fewer than {cap} new hires already",
+            f"look after fewer than {cap} new hires already",
+        ),
+    }
+    return words[rule]

@@ -1,0 +1,118 @@
+"""Working time across time zones: how long two people can meet, and when a check-in is due.
+
+Overlaps are measured on a reference week in UTC, so that each person's own time zone rules
+(daylight saving included) apply to that very week. The results depend only on the arguments and
+are cached: most members share a handful of time zones and working patterns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from schemas.members import MemberProfile
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday names of the contract, indexed by ``date.weekday()``."""
+
+Interval = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """When someone works, in their own time zone."""
+
+    timezone: str
+    start: time
+    end: time
+    days: frozenset[int]
+    """Working weekdays, as ``date.weekday()`` numbers."""
+
+    @classmethod
+    def of(cls, profile: MemberProfile) -> WeeklyHours:
+        hours = profile.working_hours
+        return cls(
+            timezone=profile.timezone,
+            start=hours.start,
+            end=hours.end,
+            days=frozenset(WEEKDAYS.index(day) for day in hours.days),
+        )
+
+    def works_on(self, day: date) -> bool:
+        return day.weekday() in self.days
+
+
+def week_monday(day: date) -> date:
+    """The Monday of the week a day is in."""
+    return day - timedelta(days=day.weekday())
+
+
+@lru_cache(maxsize=65_536)
+def longest_shared_stretch(first: WeeklyHours, second: WeeklyHours, monday: date) -> timedelta:
+    """The longest time both work without a break, on any day of the week starting ``monday``."""
+    longest = timedelta(0)
+    for a_start, a_end in _utc_week(first, monday):
+        for b_start, b_end in _utc_week(second, monday):
+            shared = min(a_end, b_end) - max(a_start, b_start)
+            longest = max(longest, shared)
+    return longest
+
+
+@lru_cache(maxsize=8_192)
+def _utc_week(hours: WeeklyHours, monday: date) -> tuple[Interval, ...]:
+    """Working stretches in UTC that fall inside the UTC week starting ``monday``: local days
+    either side are included, because a time zone far from UTC moves work across the edges."""
+    zone = ZoneInfo(hours.timezone)
+    week_start = datetime.combine(monday, time(0), tzinfo=UTC)
+    week_end = week_start + timedelta(days=7)
+    stretches: list[Interval] = []
+    for offset in range(-1, 8):
+        day = monday + timedelta(days=offset)
+        if not hours.works_on(day):
+            continue
+        start = datetime.combine(day, hours.start, tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(day, hours.end, tzinfo=zone).astimezone(UTC)
+        start, end = max(start, week_start), min(end, week_end)
+        if start < end:
+            stretches.append((start, end))
+    return tuple(stretches)
+
+
+def checkin_moment(hours: WeeklyHours, day: date, minutes_after_start: int) -> datetime:
+    """When a check-in planned for ``day`` is due (UTC): on that day or the next working day,
+    ``minutes_after_start`` into the working day, or at its start if the day is shorter."""
+    working_day = next_working_day(hours, day)
+    start = datetime.combine(working_day, hours.start)
+    end = datetime.combine(working_day, hours.end)
+    local = start + timedelta(minutes=minutes_after_start)
+    if local >= end:
+        local = start
+    return local.replace(tzinfo=ZoneInfo(hours.timezone)).astimezone(UTC)
+
+
+def next_working_day(hours: WeeklyHours, day: date) -> date:
+    """``day`` itself when it is a working day, else the first working day after it."""
+    if not hours.days:
+        return day
+    while not hours.works_on(day):
+        day += timedelta(days=1)
+    return day
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day of the month ``months`` earlier (the month's last day when it is shorter)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    last_day = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last_day))
+
+
+def whole_months_between(start: date, end: date) -> int:
+    """Completed months from ``start`` to ``end`` (0 when ``end`` is not after ``start``)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if end.day < start.day:
+        months -= 1
+    return max(months, 0)
