@@ -12,7 +12,9 @@ SUITES = (
 
 
 def main() -> None:
-    for name in sys.argv[1:] or SUITES:
+    names = sys.argv[1:] or SUITES
+    del sys.argv[1:]  # each suite parses its own options: here, its defaults
+    for name in names:
         try:
             module = importlib.import_module(name if "." in name else f"benchmarks.{name}")
         except ModuleNotFoundError:
