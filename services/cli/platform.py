@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import structlog
+from kafka import TopicPartition
 
 from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings, provision_topics
+from infra.topics import Topic, TopicSettings, provision_topics
+from services.common.adapters.history import consumer_lag, wait_until
+from services.common.runtime import ServiceDefinition, consumer_group
 
 SERVICES = ("matcher", "onboarding", "notifier")
 PROCESSES = (*SERVICES, "clock")
@@ -94,6 +98,36 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def subscribed_topics(service: str) -> tuple[Topic, ...]:
+    """The topics a service consumes, from its composition root."""
+    definition: ServiceDefinition = importlib.import_module(f"services.{service}.app").DEFINITION
+    return definition.topics
+
+
+def wait_until_caught_up(
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    services: Sequence[str],
+    seen: Callable[[], Mapping[TopicPartition, int]],
+    timeout: float,
+) -> bool:
+    """Wait until every service's consumer group has committed every record ``seen()`` reports
+    (next offsets by partition) on the topics it consumes."""
+    subscriptions = {
+        consumer_group(topics, name): {topics.name(t) for t in subscribed_topics(name)}
+        for name in services
+    }
+
+    def caught_up() -> bool:
+        ends = seen()
+        return all(
+            consumer_lag(kafka, group, {tp: n for tp, n in ends.items() if tp.topic in names}) == 0
+            for group, names in subscriptions.items()
+        )
+
+    return wait_until(caught_up, timeout, interval=0.1)
 
 
 def wait_until_consuming(services: Sequence[ServiceProcess], timeout: float = 120.0) -> None:

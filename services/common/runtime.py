@@ -61,6 +61,11 @@ class ServiceDefinition:
         return f"/rituals/{self.name}"
 
 
+def consumer_group(topics: TopicSettings, service: str) -> str:
+    """The consumer group of a service's instances (they share its partitions)."""
+    return f"{topics.prefix}rituals-{service}"
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -99,7 +104,7 @@ class ServiceRuntime:
 
     @property
     def group_id(self) -> str:
-        return f"{self.topics.prefix}rituals-{self.definition.name}"
+        return consumer_group(self.topics, self.definition.name)
 
     @property
     def topic_names(self) -> list[str]:

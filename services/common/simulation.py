@@ -114,7 +114,21 @@ class OrganisationShape:
     )
     dutch_share: float = 0.4
     volunteer_share: float = 0.2
+    email_share: float = 0.0
+    """Members who prefer e-mail; the others take the organisation's default channel."""
     today: date = date(2026, 3, 2)
+
+
+def distinct_names(seed: int, count: int) -> list[str]:
+    """``count`` different display names: two colleagues with the same name would make a report
+    ambiguous. Beyond the combinations of first and last names, a number tells them apart."""
+    combinations = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    random.Random(f"names/{seed}").shuffle(combinations)
+    return [
+        combinations[n % len(combinations)]
+        + (f" {n // len(combinations) + 1}" if n >= len(combinations) else "")
+        for n in range(count)
+    ]
 
 
 def generate_members(
@@ -129,6 +143,7 @@ def generate_members(
     )
     managers: dict[str, str] = {}
     members = []
+    names = distinct_names(seed, shape.members)
     for number in range(shape.members):
         team, department = teams[number % len(teams)]
         member_id = f"m{number:06d}"
@@ -136,10 +151,11 @@ def generate_members(
         start = rng.choice((time(8, 0), time(8, 30), time(9, 0), time(9, 30), time(10, 0)))
         end = time(start.hour + 8, start.minute)
         languages = ("nl", "en") if rng.random() < shape.dutch_share else ("en",)
+        prefers_email = shape.email_share > 0 and rng.random() < shape.email_share
         members.append(
             MemberJoined(
                 member_id=member_id,
-                display_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                display_name=names[number],
                 email=f"{member_id}@example.org",
                 team=team,
                 department=department,
@@ -152,6 +168,7 @@ def generate_members(
                 interests=tuple(rng.sample(INTERESTS, rng.randint(1, 4))),
                 start_date=shape.today - timedelta(days=rng.randint(200, 3000)),
                 buddy_volunteer=rng.random() < shape.volunteer_share,
+                notification_channels=("email",) if prefers_email else (),
             )
         )
         managers.setdefault(team, member_id)

@@ -21,6 +21,7 @@ from schemas.onboarding import (
 )
 
 SAMPLE_GROUPS = 3
+MESSAGE_LINES = 14
 
 
 def heading(text: str) -> None:
@@ -31,14 +32,18 @@ def week_report(
     week: int,
     monday: date,
     events: Sequence[CloudEvent[Any]],
+    arrived: Sequence[CloudEvent[Any]],
     names: Mapping[str, str],
-    console_lines: Sequence[str],
+    console_messages: Sequence[str],
     outbox_files: int,
 ) -> None:
+    """``events`` happened in the week (domain time); ``arrived`` were published while the week
+    was simulated: deliveries wait for the recipients' working hours, so they are counted when
+    they happen, whatever the time of the event that caused them."""
     heading(f"Week {week} · {monday:%d %b %Y}")
     _round(events, names)
     _onboarding(events, names)
-    _notifications(events, console_lines, outbox_files)
+    _notifications(arrived, console_messages, outbox_files)
 
 
 def _name(names: Mapping[str, str], member_id: str) -> str:
@@ -94,7 +99,7 @@ def _onboarding(events: Sequence[CloudEvent[Any]], names: Mapping[str, str]) -> 
 
 
 def _notifications(
-    events: Sequence[CloudEvent[Any]], console_lines: Sequence[str], outbox_files: int
+    events: Sequence[CloudEvent[Any]], console_messages: Sequence[str], outbox_files: int
 ) -> None:
     sent = Counter(n.channel for n in _of(events, NotificationSent))
     failed = len(_of(events, NotificationFailed))
@@ -105,8 +110,10 @@ def _notifications(
         f"Notifications: {sum(sent.values())} sent ({channels}), {failed} failed; "
         f"{outbox_files} e-mails with invitations in the outbox so far"
     )
-    for line in console_lines[:2]:
-        typer.echo(f"  console> {line}")
+    if console_messages:
+        typer.echo("  One of them, as the console channel printed it:")
+        for line in console_messages[-1].splitlines()[:MESSAGE_LINES]:
+            typer.echo(f"  │ {line}")
 
 
 def in_week(monday: date) -> Callable[[CloudEvent[Any]], bool]:

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from kafka import TopicPartition
+
 from infra.kafka import KafkaSettings
 from schemas import CloudEvent
 from services.common.adapters.history import read_records
@@ -15,6 +17,7 @@ class Follower:
     def __init__(self, kafka: KafkaSettings, topic_names: Iterable[str]) -> None:
         self._events: list[CloudEvent[Any]] = []
         self._ids: set[Any] = set()
+        self._next: dict[TopicPartition, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -30,10 +33,9 @@ class Follower:
             kafka, topic_names, follow=True, idle_ms=200, stopped=self._stop.is_set
         ):
             event = record.event()
-            if event is None:
-                continue
             with self._lock:
-                if event.id not in self._ids:
+                self._next[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                if event is not None and event.id not in self._ids:
                     self._ids.add(event.id)
                     self._events.append(event)
 
@@ -42,6 +44,11 @@ class Follower:
     ) -> list[CloudEvent[Any]]:
         with self._lock:
             return [e for e in self._events if where(e)]
+
+    def seen(self) -> dict[TopicPartition, int]:
+        """The next offset of every partition read so far."""
+        with self._lock:
+            return dict(self._next)
 
     def count(self) -> int:
         with self._lock:

@@ -23,6 +23,9 @@ from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.simulation import OrganisationShape, generate_members
 
 DEMO_ZONES = ("Europe/Amsterdam", "Europe/London", "America/New_York", "Europe/Lisbon")
+EMAIL_SHARE = 0.25
+"""Members who prefer e-mail (written with their invitations to the outbox); the others get the
+console, the demo's default channel."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,11 @@ def script(shape: DemoShape) -> list[Scripted]:
     people = generate_members(
         shape.seed,
         OrganisationShape(
-            members=shape.members, teams=shape.teams, timezones=DEMO_ZONES, today=shape.first_monday
+            members=shape.members,
+            teams=shape.teams,
+            timezones=DEMO_ZONES,
+            email_share=EMAIL_SHARE,
+            today=shape.first_monday,
         ),
     )
     founders, newcomers = people[: shape.members - shape.new_hires], people[-shape.new_hires :]

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
@@ -103,6 +103,23 @@ def read_events(
             events.append(event)
     events.sort(key=lambda e: e.time)
     return events
+
+
+def consumer_lag(kafka: KafkaSettings, group_id: str, ends: Mapping[TopicPartition, int]) -> int:
+    """Records before ``ends`` (the next offset of each partition, e.g. as far as a reader has
+    seen: the embedded broker's own end offsets are unreliable) that the group has not committed
+    yet. Zero means the group processed everything up to there."""
+    if not ends:
+        return 0
+    admin = KafkaAdminClient(**kafka.kafka_python_params())
+    try:
+        committed = admin.list_group_offsets({group_id: list(ends)}).get(group_id, {})
+    finally:
+        admin.close()
+    return sum(
+        max(0, end - max(0, committed[tp].offset if tp in committed else 0))
+        for tp, end in ends.items()
+    )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
