@@ -4,6 +4,7 @@ around the broker: the console only shows what the services published."""
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import typer
 
 from infra.kafka import KafkaSettings
-from infra.topics import Topic, TopicSettings, provision_topics
+from infra.topics import TopicSettings, provision_topics
 from schemas import CloudEvent, new_event
 from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
 from schemas.members import MemberJoined
@@ -25,9 +26,11 @@ from services.cli.platform import (
     ServiceProcess,
     kafka_address,
     stop_all,
+    wait_until_caught_up,
     wait_until_consuming,
 )
 from services.clock.ticks import ticks
+from services.common.adapters.history import domain_topics
 from services.common.adapters.publisher import EventPublisher
 from services.demo.console import heading, in_week, week_report
 from services.demo.follower import Follower
@@ -35,6 +38,7 @@ from services.demo.script import DemoShape, Scripted, feedback_for, script
 
 SOURCE = "/rituals/demo"
 ROUND_TIMEOUT = 60.0
+CATCH_UP_TIMEOUT = 60.0
 
 
 @dataclass
@@ -79,6 +83,7 @@ def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[lis
 
 
 def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = None) -> DemoRun:
+    shutil.rmtree(out_dir / "outbox", ignore_errors=True)  # the e-mails of this run only
     out_dir.mkdir(parents=True, exist_ok=True)
     with kafka_address(configured_servers) as servers:
         kafka = KafkaSettings(bootstrap_servers=servers)
@@ -87,10 +92,7 @@ def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = N
         run = DemoRun(shape, kafka, topics, out_dir)
         typer.echo(f"Kafka at {servers}; topics {topics.prefix}rituals.*; logs in {out_dir}/logs")
         with platform(servers, topics, out_dir), EventPublisher(kafka, topics) as publisher:
-            follower = Follower(
-                kafka,
-                [topics.name(t) for t in (Topic.COFFEE, Topic.ONBOARDING, Topic.NOTIFICATIONS)],
-            ).start()
+            follower = Follower(kafka, domain_topics(topics)).start()
             try:
                 _simulate(run, publisher, follower)
                 _settle(follower)
@@ -113,6 +115,7 @@ def _simulate(run: DemoRun, publisher: EventPublisher, follower: Follower) -> No
         f"teams, {shape.new_hires} new hires arriving; {shape.weeks} weeks simulated"
     )
     answered: set[str] = set()
+    reported = printed = 0
     moment, sequence = shape.start, 0
     for week in range(shape.weeks):
         monday = shape.first_monday + timedelta(weeks=week)
@@ -125,15 +128,23 @@ def _simulate(run: DemoRun, publisher: EventPublisher, follower: Follower) -> No
             publisher.publish(batch)
             moment, sequence = moment + timedelta(hours=1), sequence + 1
         _wait_for_round(follower, f"coffee-{monday.isoformat()}")
-        _settle(follower, quiet=0.8, limit=10)
+        # The services consume at their own pace: the week is over when each has processed it.
+        wait_until_caught_up(
+            run.kafka, run.topics, SERVICES, follower.seen, timeout=CATCH_UP_TIMEOUT
+        )
+        _settle(follower, quiet=0.5, limit=10)
+        arrived = follower.events()
         week_report(
             week + 1,
             monday,
             follower.events(in_week(monday)),
+            arrived[reported:],
             names,
-            _console_lines(run.out_dir, monday),
+            _console_messages(run.out_dir)[printed:],
             _outbox_count(run.out_dir),
         )
+        reported = len(arrived)
+        printed = len(_console_messages(run.out_dir))
 
 
 def _envelope(shape: DemoShape, scripted: Scripted) -> CloudEvent[Any]:
@@ -189,13 +200,15 @@ def _wait(condition: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def _console_lines(out_dir: Path, monday: Any) -> list[str]:
-    """Messages the notifier wrote to its console channel (its log file; JSON lines are logs)."""
+def _console_messages(out_dir: Path) -> list[str]:
+    """Messages the notifier printed on its console channel (its output; JSON lines are logs)."""
     path = out_dir / "logs" / "notifier.log"
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("{")][-2:]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if not line.startswith("{")]
+    messages = "\n".join(lines).split("--- notification ")[1:]
+    return [message.split("\n", 1)[-1].strip() for message in messages]
 
 
 def _outbox_count(out_dir: Path) -> int:
