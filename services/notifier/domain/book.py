@@ -10,8 +10,11 @@ notifications the log shows as done.
   recipient when it is ready.
 - ``notification.sent`` / ``failed`` mark a notification id done; a notice whose every channel is
   done leaves the book (its id is kept, so a replayed tick does not make it again).
-- A delivery is ready when the recipient is known and the organisation's time (its latest clock
-  tick) is inside the recipient's working hours: that is how quiet hours wait for the morning.
+- A notice is *released* by the first moment of the organisation's time (its latest clock tick)
+  inside the recipient's working hours: that is how quiet hours wait for the morning. Once
+  released, its deliveries are ready until done, and it no longer expires: the worker may get to
+  it after the clock moved on (seconds in production; a simulated clock runs faster than any
+  delivery), and it was due while it was still useful.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class NotificationBook:
         """Notification id -> delivered (False: failed for good)."""
         self.settled: set[str] = set()
         """Notices that left the book because every channel is done."""
+        self.released: set[str] = set()
+        """Pending notices whose recipient's working hours were reached."""
         self.rituals: dict[tuple[str, str], RitualPlan] = {}
         self.clocks: dict[str, datetime] = {}
         """Organisation -> ``now`` of its latest clock tick."""
@@ -112,7 +117,15 @@ class NotificationBook:
             self.counts["skipped_left"] += 1
             return
         self.pending[notice.notice_id] = notice
+        self._release_if_working_time(notice)
         self._settle_if_complete(notice)
+
+    def _release_if_working_time(self, notice: Notice) -> None:
+        if notice.notice_id in self.released:
+            return
+        status, _ = self._clock_status(notice)
+        if status.waiting is None:
+            self.released.add(notice.notice_id)
 
     def _done(self, payload: NotificationSent | NotificationFailed) -> None:
         if payload.notification_id in self.done:
@@ -131,7 +144,7 @@ class NotificationBook:
             return
         channels = channels_for(member.profile, self.policy(notice.org_id))
         if all(notice.notification_id(channel) in self.done for channel in channels):
-            del self.pending[notice.notice_id]
+            self._remove(notice.notice_id)
             self.settled.add(notice.notice_id)
 
     def _tick(self, org_id: str, now: datetime) -> None:
@@ -141,13 +154,17 @@ class NotificationBook:
             notice
             for notice in self.pending.values()
             if notice.org_id == org_id
+            and notice.notice_id not in self.released
             and notice.expires_at is not None
             and now >= notice.expires_at
         ]
         for notice in expired:
-            del self.pending[notice.notice_id]
+            self._remove(notice.notice_id)
             self.settled.add(notice.notice_id)
             self.counts["expired"] += 1
+        for notice in list(self.pending.values()):
+            if notice.org_id == org_id:
+                self._release_if_working_time(notice)
         for (org, ritual_id), plan in self.rituals.items():
             if org == org_id:
                 self._remind(plan, ritual_id, now)
@@ -199,7 +216,11 @@ class NotificationBook:
 
     def _drop(self, which: Callable[[Notice], bool]) -> None:
         for notice_id in [n.notice_id for n in self.pending.values() if which(n)]:
-            del self.pending[notice_id]
+            self._remove(notice_id)
+
+    def _remove(self, notice_id: str) -> None:
+        del self.pending[notice_id]
+        self.released.discard(notice_id)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -209,6 +230,13 @@ class NotificationBook:
         return self.clocks.get(org_id) or self.event_times.get(org_id)
 
     def status(self, notice: Notice) -> tuple[NoticeStatus, Member | None]:
+        status, member = self._clock_status(notice)
+        if notice.notice_id in self.released and member is not None:
+            return NoticeStatus(notice, None), member
+        return status, member
+
+    def _clock_status(self, notice: Notice) -> tuple[NoticeStatus, Member | None]:
+        """The status by the organisation's time now, whether released or not."""
         member = self.directory.member(notice.org_id, notice.recipient_id)
         if member is None:
             return NoticeStatus(notice, Waiting.MEMBER_UNKNOWN), None

@@ -245,12 +245,20 @@ def test_rescheduling_the_ritual_does_not_remind_twice_of_the_same_occurrence() 
     assert ready_ids(processor.book) == []
 
 
-def test_a_reminder_not_delivered_before_the_occurrence_starts_expires() -> None:
+def test_a_reminder_released_in_working_hours_goes_out_even_after_the_clock_moved_on() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
-    assert len(processor.book.pending) == 2
+    processor.apply(tick(OCCURRENCE + timedelta(hours=6), 2))  # evening: quiet hours again
+    assert [d.recipient.member_id for d in processor.book.ready()] == ["m-1", "m-2"]
+    assert processor.measures()["reminders_expired"] == 0
+
+
+def test_a_reminder_still_in_quiet_hours_when_the_occurrence_starts_expires() -> None:
+    team = [*ritual_team(), joined("m-5", working_hours={"start": "17:00", "end": "23:00"})]
+    processor = processor_with(*team, SCHEDULED, tick(REMIND_AT))
+    assert [d.recipient.member_id for d in processor.book.ready()] == ["m-1", "m-2"]
     processor.apply(tick(OCCURRENCE, 2))
-    assert processor.book.pending == {}
-    assert processor.measures()["reminders_expired"] == 2
+    assert sorted(n.recipient_id for n in processor.book.pending.values()) == ["m-1", "m-2"]
+    assert processor.measures()["reminders_expired"] == 1
 
 
 def test_a_cancelled_occurrence_drops_its_pending_reminders_and_makes_none() -> None:

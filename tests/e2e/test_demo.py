@@ -1,0 +1,110 @@
+"""A shortened demo through the real broker, checked from the exported history alone: what the
+services decided is read back with ``rituals events export``, as an auditor would."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from schemas import CloudEvent, decode_event
+from schemas.clock import ClockTicked
+from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
+from schemas.members import MemberJoined, MemberLeft
+from schemas.notifications import NotificationFailed, NotificationSent
+from schemas.onboarding import BuddyAssigned, CheckinDue, CheckinScheduled
+from services.cli import app
+from services.demo.runner import DemoRun, run_demo
+from services.demo.script import DemoShape
+from services.onboarding.domain.policy import DEFAULT_RHYTHM
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+
+SHAPE = DemoShape(seed=11, members=40, teams=4, weeks=3, new_hires=3, pauses=2, departures=1)
+
+
+@pytest.fixture(scope="module")
+def demo(kafka_servers: str, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    return run_demo(SHAPE, tmp_path_factory.mktemp("demo"), kafka_servers)
+
+
+@pytest.fixture(scope="module")
+def history(
+    demo: DemoRun, kafka_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> list[CloudEvent[Any]]:
+    exported = tmp_path_factory.mktemp("export") / "history.jsonl"
+    result = CliRunner().invoke(
+        app,
+        ["events", "export", "--out", str(exported), "--org", SHAPE.organisation],
+        env={"KAFKA_BOOTSTRAP_SERVERS": kafka_servers, "RITUALS_TOPIC_PREFIX": demo.topics.prefix},
+    )
+    assert result.exit_code == 0, result.output
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    return [decode_event(line.encode()) for line in lines]
+
+
+def of(history: list[CloudEvent[Any]], kind: type[Any]) -> Iterator[Any]:
+    return (event.data for event in history if isinstance(event.data, kind))
+
+
+def test_every_new_hire_got_a_buddy_and_the_whole_rhythm_of_check_ins(
+    history: list[CloudEvent[Any]],
+) -> None:
+    new_hires = {m.member_id for m in of(history, MemberJoined) if m.new_hire}
+    assert len(new_hires) == SHAPE.new_hires
+    buddies = {a.new_hire_id: a.buddy_id for a in of(history, BuddyAssigned)}
+    assert set(buddies) == new_hires
+    scheduled = Counter(c.new_hire_id for c in of(history, CheckinScheduled))
+    assert all(scheduled[hire] >= len(DEFAULT_RHYTHM) for hire in new_hires)
+
+    last_tick = max(t.now for t in of(history, ClockTicked))
+    came_due = {(c.new_hire_id, c.checkin_id) for c in of(history, CheckinDue)}
+    for planned in of(history, CheckinScheduled):
+        if planned.due_at <= last_tick - timedelta(hours=1):
+            assert (planned.new_hire_id, planned.checkin_id) in came_due
+
+
+def test_a_round_every_week_and_no_pair_twice(history: list[CloudEvent[Any]]) -> None:
+    mondays = [SHAPE.first_monday + timedelta(weeks=week) for week in range(SHAPE.weeks)]
+    completed = {r.round_id for r in of(history, CoffeeRoundCompleted)}
+    assert {f"coffee-{monday.isoformat()}" for monday in mondays} <= completed
+
+    pairs = Counter(
+        frozenset(pair)
+        for group in of(history, CoffeeMatched)
+        for pair in itertools.combinations([p.member_id for p in group.participants], 2)
+    )
+    assert pairs, "the rounds matched nobody"
+    assert max(pairs.values()) == 1
+
+
+def test_every_participant_of_a_match_was_notified_exactly_once(
+    history: list[CloudEvent[Any]],
+) -> None:
+    last_tick = max(t.now for t in of(history, ClockTicked))
+    sent = list(of(history, NotificationSent))
+    assert sent, "nothing was notified"
+    # One notification id per (source event, recipient, channel; occurrence for a reminder).
+    assert max(Counter(n.notification_id for n in sent).values()) == 1
+    assert not list(of(history, NotificationFailed))
+    told = Counter((n.source_event_id, n.recipient_id) for n in sent)  # one channel each here
+    departed = {left.member_id for left in of(history, MemberLeft)}  # not told once they left
+    for event in history:
+        match = event.data
+        # Deliveries wait for the recipient's working hours: the last day's may not be due.
+        if isinstance(match, CoffeeMatched) and match.slot_start.date() < last_tick.date():
+            for participant in match.participants:
+                if participant.member_id in departed:
+                    continue
+                assert told[(str(event.id), participant.member_id)] == 1
+
+
+def test_the_demo_writes_e_mails_with_invitations_to_the_outbox(demo: DemoRun) -> None:
+    messages = list((demo.out_dir / "outbox").glob("*.eml"))
+    assert messages
+    assert any(b"text/calendar" in path.read_bytes() for path in messages)
