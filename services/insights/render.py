@@ -1,0 +1,181 @@
+"""The report as text (a readable console report) or JSON (the model, for integrations); the
+HTML page is in ``page``. The organisation view holds no names: only the team view shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from services.insights.domain.model import Insights
+from services.insights.page import html_page
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    HTML = "html"
+
+
+def render(insights: Insights, output: Format) -> str:
+    if output is Format.JSON:
+        return insights.model_dump_json(indent=2) + "\n"
+    if output is Format.HTML:
+        return html_page(insights)
+    return text_report(insights)
+
+
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
+    rows = list(rows)
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        ("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def text_report(insights: Insights) -> str:
+    scope = f"team {insights.team}" if insights.team else "organisation view, aggregates only"
+    now = insights.now.strftime("%Y-%m-%d %H:%M UTC") if insights.now else "no events yet"
+    status = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in insights.members_by_status.items())
+    lines = [
+        f"Connection insights: {insights.organisation} ({scope}), at {now}",
+        f"Members: {status}; {len(insights.teams)} teams; {insights.events} events",
+        "",
+        *_coffee(insights),
+        "",
+        *_rituals(insights),
+        "",
+        *_connections(insights),
+        "",
+        *_watchlist(insights),
+    ]
+    if insights.view == "team":
+        lines += ["", *_members(insights)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _coffee(insights: Insights) -> list[str]:
+    coffee = insights.coffee
+    lines = [
+        "Coffee",
+        f"  rounds {coffee.rounds}; participation {percent(coffee.participation)} "
+        f"(member-rounds); reach {percent(coffee.reach)} of active members",
+        f"  coffees that happened {percent(coffee.happened_share)} "
+        f"({coffee.groups_met} of {coffee.groups_with_feedback} groups with feedback; "
+        f"{coffee.groups} groups)",
+    ]
+    if insights.rounds:
+        lines += _table(
+            ("week", "active", "matched", "participation", "cross-team"),
+            (
+                (
+                    r.week_starting.isoformat(),
+                    str(r.active),
+                    str(r.participants),
+                    percent(r.participation),
+                    percent(r.cross_team_share),
+                )
+                for r in insights.rounds
+            ),
+        )
+    return lines
+
+
+def _rituals(insights: Insights) -> list[str]:
+    lines = [f"Rituals: attendance {percent(insights.ritual_attendance)}"]
+    if insights.rituals:
+        lines += _table(
+            ("team", "ritual", "held", "attendance"),
+            (
+                (r.team, r.title, str(r.occurrences), percent(r.attendance))
+                for r in insights.rituals
+            ),
+        )
+    return lines
+
+
+def _connections(insights: Insights) -> list[str]:
+    c = insights.connections
+    kinds = ", ".join(f"{n} {kind}" for kind, n in c.by_kind.items())
+    sizes = ", ".join(map(str, c.component_sizes[:8])) + (
+        ", ..." if len(c.component_sizes) > 8 else ""
+    )
+    lines = [
+        "Connections",
+        f"  {c.connections} connections ({kinds}); cross-team {percent(c.cross_team_share)}",
+        f"  colleagues met per active member: mean {number(c.colleagues_met_mean)}, "
+        f"median {number(c.colleagues_met_median)}",
+        f"  {c.components} connected component(s) of {c.members} members"
+        + (f" (sizes {sizes})" if sizes else "")
+        + f"; {c.isolated} without any connection",
+    ]
+    fragile = [p for p in insights.team_pairs if p.bridges or p.connectors]
+    lines.append(
+        f"  team pairs connected: {sum(p.connections > 0 for p in insights.team_pairs)}; "
+        f"held by a single link or person: {len(fragile)}"
+    )
+    if insights.team_pairs:
+        lines += _table(
+            ("teams", "connections", "bridges", "connectors"),
+            (
+                (
+                    f"{p.teams[0]} - {p.teams[1]}",
+                    str(p.connections),
+                    str(p.bridges),
+                    str(p.connectors),
+                )
+                for p in insights.team_pairs
+            ),
+        )
+    for connector in insights.connectors:
+        links = ", ".join(f"{a} - {b}" for a, b in connector.links)
+        lines.append(f"  connector: {connector.name} ({connector.team}) alone links {links}")
+    return lines
+
+
+def _watchlist(insights: Insights) -> list[str]:
+    w = insights.watchlist
+    lines = [
+        f"Watchlist: active members without a social touchpoint in {w.quiet_weeks} weeks; "
+        f"new hires with fewer than {w.min_new_hire_connections} connections after "
+        f"{w.new_hire_days} days",
+        *_table(
+            ("team", "active", "quiet", "new hires"),
+            (
+                (c.team, str(c.active), str(c.quiet), str(c.new_hires_few_connections))
+                for c in w.counts
+            ),
+        ),
+    ]
+    for entry in w.people:
+        reason = "quiet" if entry.reason == "quiet" else "new hire"
+        lines.append(f"  - {entry.name}: {reason}, {entry.detail}")
+    return lines
+
+
+def _members(insights: Insights) -> list[str]:
+    return [
+        "Members",
+        *_table(
+            ("name", "connections", "cross-team", "last touchpoint"),
+            (
+                (
+                    m.name + (" (new hire)" if m.new_hire else ""),
+                    str(m.connections),
+                    str(m.cross_team),
+                    "never"
+                    if m.last_touchpoint is None
+                    else f"{m.last_touchpoint.date().isoformat()} ({m.last_kind})",
+                )
+                for m in insights.members
+            ),
+        ),
+    ]
