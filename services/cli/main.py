@@ -23,6 +23,7 @@ from services.common.logging import configure_logging
 from services.common.settings import ServiceSettings
 from services.demo.runner import finish, run_demo
 from services.demo.script import DemoShape
+from services.insights.cli import insights
 
 app = typer.Typer(
     help="Rituals: coffee matching, onboarding buddies and team rituals for hybrid teams.",
@@ -36,6 +37,7 @@ app.add_typer(round_app, name="round")
 app.add_typer(ritual_app, name="ritual")
 app.add_typer(events_app, name="events")
 app.command("feedback")(feedback)
+app.command("insights")(insights)
 
 
 @app.command()

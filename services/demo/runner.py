@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,14 @@ from services.cli.platform import (
     wait_until_consuming,
 )
 from services.clock.ticks import ticks
-from services.common.adapters.history import domain_topics
+from services.common.adapters.history import domain_topics, read_events
 from services.common.adapters.publisher import EventPublisher
 from services.demo.console import heading, in_week, week_report
 from services.demo.follower import Follower
 from services.demo.script import DemoShape, Scripted, feedback_for, script
+from services.insights.domain import project
+from services.insights.page import html_page
+from services.insights.render import text_report
 
 SOURCE = "/rituals/demo"
 ROUND_TIMEOUT = 60.0
@@ -222,4 +225,10 @@ def finish(run: DemoRun) -> None:
         f"{len(run.events)} events from the services; the history is on the broker "
         f"under {run.topics.prefix}"
     )
-    _ = datetime  # reserved for the insights at the end of the demo
+    history = read_events(run.kafka, run.topics, organisation=run.shape.organisation)
+    insights = project(history, run.shape.organisation)
+    heading("Is the organisation connected?")
+    typer.echo(text_report(insights), nl=False)
+    page = run.out_dir / "insights.html"
+    page.write_text(html_page(insights), encoding="utf-8")
+    typer.echo(f"\nThe insights page: {page.resolve()}")
