@@ -15,8 +15,15 @@ from schemas.onboarding import BuddyAssigned, BuddyReassigned
 from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.domain.directory import MemberDirectory
 
-_FIRST = ("rituals.member.", "rituals.clock.", "rituals.ritual.scheduled")
-"""At equal times, the directory and the clock move before what depends on them."""
+_FIRST = (
+    "rituals.member.joined",
+    "rituals.member.",
+    "rituals.clock.",
+    "rituals.ritual.scheduled",
+    "rituals.coffee.round_requested",
+)
+"""At equal times, a join comes before anything else about the member, the directory and the
+clock move before what depends on them, and a round's request before its groups."""
 
 
 def ordered(events: Iterable[CloudEvent[Any]], organisation: str) -> list[CloudEvent[Any]]:
@@ -27,7 +34,7 @@ def ordered(events: Iterable[CloudEvent[Any]], organisation: str) -> list[CloudE
 
 
 def _order_key(event: CloudEvent[Any]) -> tuple[datetime, int, str]:
-    rank = next((n for n, prefix in enumerate(_FIRST) if event.type.startswith(prefix)), 9)
+    rank = next((n for n, prefix in enumerate(_FIRST) if event.type.startswith(prefix)), 99)
     return event.time, rank, str(event.id)
 
 
