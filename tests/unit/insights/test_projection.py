@@ -173,7 +173,7 @@ def test_new_hires_with_few_connections_after_thirty_days() -> None:
         buddy("n1", "a1", T0),
         buddy("n2", "a1", T0),
         held("x", T0 + 4 * WEEK, ("n2", "a1", "a2", "a3")),
-        held("x", T0 + 4 * WEEK, ("n1", "a1")),
+        held("x", T0 + 3 * WEEK, ("n1", "a1")),
         tick(T0 + timedelta(days=30)),
     ]
     watch = project(events, ORG, team="A").watchlist
