@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import structlog
-from kafka import TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import KafkaSettings
@@ -120,14 +120,19 @@ def wait_until_caught_up(
         for name in services
     }
 
+    admin = KafkaAdminClient(**kafka.kafka_python_params())
+
     def caught_up() -> bool:
         ends = seen()
         return all(
-            consumer_lag(kafka, group, {tp: n for tp, n in ends.items() if tp.topic in names}) == 0
+            consumer_lag(admin, group, {tp: n for tp, n in ends.items() if tp.topic in names}) == 0
             for group, names in subscriptions.items()
         )
 
-    return wait_until(caught_up, timeout, interval=0.1)
+    try:
+        return wait_until(caught_up, timeout, interval=0.05)
+    finally:
+        admin.close()
 
 
 def wait_until_consuming(services: Sequence[ServiceProcess], timeout: float = 120.0) -> None:

@@ -61,6 +61,9 @@ class ServiceDefinition:
         return f"/rituals/{self.name}"
 
 
+STATE_REFRESH_SECONDS = 0.25
+
+
 def consumer_group(topics: TopicSettings, service: str) -> str:
     """The consumer group of a service's instances (they share its partitions)."""
     return f"{topics.prefix}rituals-{service}"
@@ -97,6 +100,7 @@ class ServiceRuntime:
         )
         self.app = FastStream(self.broker, logger=logging.getLogger(f"rituals.{definition.name}"))
         self._workers: list[asyncio.Task[None]] = []
+        self._state_refresh: asyncio.TimerHandle | None = None
         self._subscribe()
         self.app.on_startup(self._serve_metrics)
         self.app.after_startup(self.start_workers)
@@ -149,7 +153,21 @@ class ServiceRuntime:
         """Publish outputs decided outside the consumer (by a worker) and fold them in."""
         outputs = self.ledger.outputs(cause, emits)
         await self._publish_outputs(outputs)
+        self._show_state_soon()
         return outputs
+
+    def _show_state_soon(self) -> None:
+        """Refresh the state gauges shortly: a worker's outputs are folded in as they are
+        published (they are skipped when they come back), and measuring after every one of many
+        quick sends would cost more than the sends."""
+        if self._state_refresh is None:
+            self._state_refresh = asyncio.get_running_loop().call_later(
+                STATE_REFRESH_SECONDS, self._show_state
+            )
+
+    def _show_state(self) -> None:
+        self._state_refresh = None
+        self.metrics.show_state(self.ledger.processor.measures())
 
     async def consume(self, record: Any) -> None:
         """Handle one record from the live consumer."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kafka import TopicPartition
@@ -49,6 +49,11 @@ class Follower:
         """The next offset of every partition read so far."""
         with self._lock:
             return dict(self._next)
+
+    def has_read(self, written: Mapping[TopicPartition, int]) -> bool:
+        """Whether every record before these next offsets was read."""
+        seen = self.seen()
+        return all(seen.get(partition, 0) >= end for partition, end in written.items())
 
     def count(self) -> int:
         with self._lock:

@@ -30,7 +30,7 @@ from services.cli.platform import (
     wait_until_consuming,
 )
 from services.clock.ticks import ticks
-from services.common.adapters.history import domain_topics, read_events
+from services.common.adapters.history import domain_topics, read_events, wait_until
 from services.common.adapters.publisher import EventPublisher
 from services.demo.console import heading, in_week, week_report
 from services.demo.follower import Follower
@@ -94,18 +94,27 @@ def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = N
         provision_topics(kafka, topics)
         run = DemoRun(shape, kafka, topics, out_dir)
         typer.echo(f"Kafka at {servers}; topics {topics.prefix}rituals.*; logs in {out_dir}/logs")
-        with platform(servers, topics, out_dir), EventPublisher(kafka, topics) as publisher:
+        with (
+            platform(servers, topics, out_dir) as processes,
+            EventPublisher(kafka, topics) as publisher,
+        ):
             follower = Follower(kafka, domain_topics(topics)).start()
             try:
-                _simulate(run, publisher, follower)
+                _simulate(run, publisher, follower, processes)
                 _settle(follower)
-                run.events = follower.events()
+                # The whole history, read while the broker runs (an embedded one stops with us).
+                run.events = read_events(kafka, topics, organisation=shape.organisation)
             finally:
                 follower.stop()
         return run
 
 
-def _simulate(run: DemoRun, publisher: EventPublisher, follower: Follower) -> None:
+def _simulate(
+    run: DemoRun,
+    publisher: EventPublisher,
+    follower: Follower,
+    processes: list[ServiceProcess],
+) -> None:
     shape = run.shape
     pending = script(shape)
     names = {
@@ -130,12 +139,10 @@ def _simulate(run: DemoRun, publisher: EventPublisher, follower: Follower) -> No
             batch += ticks([shape.organisation], moment, sequence)
             publisher.publish(batch)
             moment, sequence = moment + timedelta(hours=1), sequence + 1
+            if moment.hour == 0:
+                _keep_pace(run, publisher, follower)
         _wait_for_round(follower, f"coffee-{monday.isoformat()}")
-        # The services consume at their own pace: the week is over when each has processed it.
-        wait_until_caught_up(
-            run.kafka, run.topics, SERVICES, follower.seen, timeout=CATCH_UP_TIMEOUT
-        )
-        _settle(follower, quiet=0.5, limit=10)
+        _catch_up(run, publisher, follower, processes)
         arrived = follower.events()
         week_report(
             week + 1,
@@ -148,6 +155,43 @@ def _simulate(run: DemoRun, publisher: EventPublisher, follower: Follower) -> No
         )
         reported = len(arrived)
         printed = len(_console_messages(run.out_dir))
+
+
+def _keep_pace(run: DemoRun, publisher: EventPublisher, follower: Follower) -> None:
+    """Let the services finish the simulated day before the clock moves on. Topics are consumed
+    independently: without this, a service could read a whole week of ticks before the match
+    made on Monday, and deliver on Monday next week what a real clock would deliver on Monday."""
+    _wait(lambda: follower.has_read(publisher.written), CATCH_UP_TIMEOUT)
+    wait_until_caught_up(run.kafka, run.topics, SERVICES, follower.seen, timeout=CATCH_UP_TIMEOUT)
+
+
+def _catch_up(
+    run: DemoRun, publisher: EventPublisher, follower: Follower, processes: list[ServiceProcess]
+) -> None:
+    """The services consume at their own pace, and the notifier delivers beside its consumer:
+    the week is over when the console has read everything the demo wrote, every service has
+    processed everything the console read, nothing is left ready to deliver, and that stays so
+    while the console reads on (one service's outputs are another's input)."""
+    (notifier,) = [p for p in processes if p.name == "notifier"]
+
+    def processed() -> bool:
+        ready = notifier.metric("rituals_state", service="notifier", measure="notices_ready")
+        return ready == 0 and wait_until_caught_up(
+            run.kafka, run.topics, SERVICES, follower.seen, timeout=CATCH_UP_TIMEOUT
+        )
+
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT
+    _wait(lambda: follower.has_read(publisher.written), CATCH_UP_TIMEOUT)
+    while time.monotonic() < deadline:
+        read_before = follower.count()
+        if _wait(processed, deadline - time.monotonic()):
+            _settle(follower, quiet=0.5, limit=10)
+            if follower.count() == read_before and processed():
+                return
+    typer.secho(
+        f"(the services did not catch up within {CATCH_UP_TIMEOUT:.0f} s: see the logs)",
+        fg="yellow",
+    )
 
 
 def _envelope(shape: DemoShape, scripted: Scripted) -> CloudEvent[Any]:
@@ -195,12 +239,7 @@ def _settle(follower: Follower, quiet: float = 2.0, limit: float = 60.0) -> None
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_until(condition, timeout, interval=0.05)
 
 
 def _console_messages(out_dir: Path) -> list[str]:
@@ -221,12 +260,8 @@ def _outbox_count(out_dir: Path) -> int:
 
 def finish(run: DemoRun) -> None:
     heading("The end")
-    typer.echo(
-        f"{len(run.events)} events from the services; the history is on the broker "
-        f"under {run.topics.prefix}"
-    )
-    history = read_events(run.kafka, run.topics, organisation=run.shape.organisation)
-    insights = project(history, run.shape.organisation)
+    typer.echo(f"{len(run.events)} events in the history (topics {run.topics.prefix}rituals.*)")
+    insights = project(run.events, run.shape.organisation)
     heading("Is the organisation connected?")
     typer.echo(text_report(insights), nl=False)
     page = run.out_dir / "insights.html"

@@ -112,17 +112,13 @@ def read_events(
     return events
 
 
-def consumer_lag(kafka: KafkaSettings, group_id: str, ends: Mapping[TopicPartition, int]) -> int:
+def consumer_lag(admin: KafkaAdminClient, group_id: str, ends: Mapping[TopicPartition, int]) -> int:
     """Records before ``ends`` (the next offset of each partition, e.g. as far as a reader has
     seen: the embedded broker's own end offsets are unreliable) that the group has not committed
     yet. Zero means the group processed everything up to there."""
     if not ends:
         return 0
-    admin = KafkaAdminClient(**kafka.kafka_python_params())
-    try:
-        committed = admin.list_group_offsets({group_id: list(ends)}).get(group_id, {})
-    finally:
-        admin.close()
+    committed = admin.list_group_offsets({group_id: list(ends)}).get(group_id, {})
     return sum(
         max(0, end - max(0, committed[tp].offset if tp in committed else 0))
         for tp, end in ends.items()

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from kafka import KafkaProducer
+from kafka import KafkaProducer, TopicPartition
 
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
@@ -19,6 +19,8 @@ class EventPublisher:
     def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
         self.topics = topics
         self._producer = KafkaProducer(acks="all", linger_ms=5, **kafka.kafka_python_params())
+        self.written: dict[TopicPartition, int] = {}
+        """The next offset of every partition written to, after what this publisher wrote."""
 
     def publish(self, events: Iterable[CloudEvent[Any]]) -> int:
         """Send and wait until every event is stored; returns how many."""
@@ -32,7 +34,9 @@ class EventPublisher:
             )
         self._producer.flush()
         for future in futures:
-            future.get(timeout=30)
+            stored = future.get(timeout=30)
+            partition = TopicPartition(stored.topic, stored.partition)
+            self.written[partition] = max(self.written.get(partition, 0), stored.offset + 1)
         return len(futures)
 
     def close(self) -> None:
