@@ -74,7 +74,7 @@ def line_chart(title: str, labels: Sequence[str], values: Sequence[float | None]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="#4e79a7" stroke-width="2"/>')
         parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#4e79a7"/>' for x, y in points]
-    every = max(1, len(labels) // 8)
+    every = max(1, -(-len(labels) // 6))  # at most six dates: they must not overlap
     for n, label in enumerate(labels):
         if n % every == 0:
             x, _ = xy(n, 0)

@@ -16,6 +16,10 @@ class Format(StrEnum):
     HTML = "html"
 
 
+WEAKEST_PAIRS = 10
+"""Pairs of teams the text report lists."""
+
+
 def render(insights: Insights, output: Format) -> str:
     if output is Format.JSON:
         return insights.model_dump_json(indent=2) + "\n"
@@ -122,7 +126,19 @@ def _connections(insights: Insights) -> list[str]:
         f"  team pairs connected: {sum(p.connections > 0 for p in insights.team_pairs)}; "
         f"held by a single link or person: {len(fragile)}"
     )
-    if insights.team_pairs:
+    # The weakest pairs first: the fragile ones, then the fewest connections.
+    weakest = sorted(
+        insights.team_pairs, key=lambda p: (-(p.bridges + p.connectors), p.connections, p.teams)
+    )
+    if weakest:
+        lines.append(
+            f"  the {min(len(weakest), WEAKEST_PAIRS)} least connected pairs of teams"
+            + (
+                f" (of {len(weakest)}; all in --format json or html)"
+                if len(weakest) > WEAKEST_PAIRS
+                else ""
+            )
+        )
         lines += _table(
             ("teams", "connections", "bridges", "connectors"),
             (
@@ -132,7 +148,7 @@ def _connections(insights: Insights) -> list[str]:
                     str(p.bridges),
                     str(p.connectors),
                 )
-                for p in insights.team_pairs
+                for p in weakest[:WEAKEST_PAIRS]
             ),
         )
     for connector in insights.connectors:
