@@ -4,6 +4,8 @@ services decided is read back with ``rituals events export``, as an auditor woul
 from __future__ import annotations
 
 import itertools
+import json
+import statistics
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,10 +16,18 @@ from typer.testing import CliRunner
 
 from schemas import CloudEvent, decode_event
 from schemas.clock import ClockTicked
-from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
-from schemas.members import MemberJoined, MemberLeft
+from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundCompleted
+from schemas.members import (
+    MemberJoined,
+    MemberLeft,
+    MemberOptedOut,
+    MemberPaused,
+    MemberProfileUpdated,
+    MemberResumed,
+)
 from schemas.notifications import NotificationFailed, NotificationSent
-from schemas.onboarding import BuddyAssigned, CheckinDue, CheckinScheduled
+from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue, CheckinScheduled
+from schemas.rituals import RitualHeld
 from services.cli import app
 from services.demo.runner import DemoRun, run_demo
 from services.demo.script import DemoShape
@@ -111,3 +121,115 @@ def test_the_demo_writes_e_mails_with_invitations_to_the_outbox(demo: DemoRun) -
     messages = list((demo.out_dir / "outbox").glob("*.eml"))
     assert messages
     assert any(b"text/calendar" in path.read_bytes() for path in messages)
+
+
+# Insights, computed again from the exported history with nothing but the definitions in
+# docs/insights.md: no projection code of the platform is used here.
+
+
+def latest_profiles(history: list[CloudEvent[Any]]) -> tuple[dict[str, str], set[str], set[str]]:
+    """Team of every member now, the members present now (not left), and active now."""
+    now = max(t.now for t in of(history, ClockTicked))
+    team: dict[str, str] = {}
+    status: dict[str, str] = {}
+    for event in history:
+        data = event.data
+        if isinstance(data, MemberJoined | MemberProfileUpdated):
+            team[data.member_id] = data.team
+            if isinstance(data, MemberJoined):
+                status[data.member_id] = "active"
+        elif isinstance(data, MemberPaused):
+            paused_until_later = data.until is None or data.until > now.date()
+            status[data.member_id] = "paused" if paused_until_later else "active"
+        elif isinstance(data, MemberResumed):
+            status[data.member_id] = "active"
+        elif isinstance(data, MemberOptedOut):
+            status[data.member_id] = "opted_out"
+        elif isinstance(data, MemberLeft):
+            status[data.member_id] = "left"
+    present = {m for m, s in status.items() if s != "left"}
+    active = {m for m, s in status.items() if s == "active"}
+    return team, present, active
+
+
+def latest_answers(history: list[CloudEvent[Any]]) -> dict[str, dict[str, bool]]:
+    """Group id -> member -> whether they said they met (their latest answer)."""
+    answers: dict[str, dict[str, bool]] = {}
+    for feedback in of(history, CoffeeFeedbackGiven):
+        answers.setdefault(feedback.group_id, {})[feedback.member_id] = feedback.met
+    return answers
+
+
+def edges_by_kind(history: list[CloudEvent[Any]]) -> dict[frozenset[str], set[str]]:
+    answers = latest_answers(history)
+    edges: dict[frozenset[str], set[str]] = {}
+
+    def link(people: list[str], kind: str) -> None:
+        for pair in itertools.combinations(sorted(set(people)), 2):
+            edges.setdefault(frozenset(pair), set()).add(kind)
+
+    for group in of(history, CoffeeMatched):
+        said = answers.get(group.group_id, {})
+        if not said or any(said.values()):
+            link([p.member_id for p in group.participants], "coffee")
+    for kind in (BuddyAssigned, BuddyReassigned):
+        for buddy in of(history, kind):
+            link([buddy.new_hire_id, buddy.buddy_id], "buddy")
+    for held in of(history, RitualHeld):
+        link(list(held.attendee_ids), "ritual")
+    return edges
+
+
+def components(nodes: set[str], edges: list[frozenset[str]]) -> int:
+    parent = {node: node for node in nodes}
+
+    def root(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for first, second in (tuple(edge) for edge in edges):
+        parent[root(first)] = root(second)
+    return len({root(node) for node in nodes})
+
+
+def test_the_insights_equal_an_independent_computation_from_the_exported_history(
+    demo: DemoRun, kafka_servers: str, history: list[CloudEvent[Any]]
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["insights", "--org", SHAPE.organisation, "--format", "json"],
+        env={"KAFKA_BOOTSTRAP_SERVERS": kafka_servers, "RITUALS_TOPIC_PREFIX": demo.topics.prefix},
+    )
+    assert result.exit_code == 0, result.output
+    reported = json.loads(result.output)
+
+    answers = latest_answers(history)
+    groups = list(of(history, CoffeeMatched))
+    with_feedback = [g for g in groups if g.group_id in answers]
+    met = [g for g in with_feedback if any(answers[g.group_id].values())]
+    coffee = reported["coffee"]
+    assert coffee["rounds"] == len({g.round_id for g in groups})
+    assert (coffee["groups"], coffee["groups_with_feedback"], coffee["groups_met"]) == (
+        len(groups),
+        len(with_feedback),
+        len(met),
+    )
+    participants = Counter(g.round_id for g in groups for _ in g.participants)
+    assert {r["round_id"]: r["participants"] for r in reported["rounds"]} == dict(participants)
+
+    team, present, active = latest_profiles(history)
+    edges = [e for e in edges_by_kind(history) if e <= present]
+    kinds = edges_by_kind(history)
+    degree = Counter(member for edge in edges for member in edge)
+    met_by_active = sorted(degree[m] for m in active)
+    figures = reported["connections"]
+    assert figures["members"] == len(present)
+    assert figures["connections"] == len(edges)
+    assert figures["by_kind"] == dict(Counter(k for e in edges for k in kinds[e]))
+    assert figures["cross_team"] == sum(1 for e in edges if len({team[m] for m in e}) == 2)
+    assert figures["colleagues_met_mean"] == pytest.approx(statistics.mean(met_by_active))
+    assert figures["colleagues_met_median"] == pytest.approx(statistics.median(met_by_active))
+    assert figures["components"] == components(present, edges)
+    assert figures["isolated"] == len(present - set(degree))
