@@ -25,13 +25,13 @@ from schemas.coffee import (
 from schemas.onboarding import BuddyAssigned, OnboardingCompleted
 from services.common.domain.directory import Member
 from services.common.domain.projection import DirectoryProcessor
+from services.common.domain.working_hours import WeeklyHours
 from services.common.processing import Emit
 from services.matcher.domain.cadence import due_week, scheduled_round_id
 from services.matcher.domain.history import OrganisationHistory
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.domain.pool import Candidate
 from services.matcher.domain.rounds import RoundPlan, RoundRequest, plan_round
-from services.matcher.domain.schedule import WeeklyHours
 from services.matcher.settings import Policies
 
 
@@ -163,12 +163,7 @@ def _candidate(
         team=profile.team,
         department=profile.department,
         manager_id=profile.manager_id,
-        hours=WeeklyHours(
-            profile.timezone,
-            profile.working_hours.start,
-            profile.working_hours.end,
-            tuple(profile.working_hours.days),
-        ),
+        hours=WeeklyHours.of(profile),
         languages=tuple(profile.languages),
         interests=tuple(profile.interests),
         office=profile.office,

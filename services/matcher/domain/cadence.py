@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from services.common.domain.working_hours import WEEKDAYS
 from services.matcher.domain.policy import Cadence
-from services.matcher.domain.schedule import WEEKDAYS
 
 
 def due_week(cadence: Cadence, now: datetime) -> date | None:

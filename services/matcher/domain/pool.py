@@ -17,9 +17,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from services.matcher.domain.history import OrganisationHistory, PairRecord
-from services.matcher.domain.policy import CoffeePolicy
-from services.matcher.domain.schedule import (
+from services.common.domain.working_hours import (
     WEEKDAYS,
     Interval,
     WeeklyHours,
@@ -28,6 +26,8 @@ from services.matcher.domain.schedule import (
     total_minutes,
     utc_intervals,
 )
+from services.matcher.domain.history import OrganisationHistory, PairRecord
+from services.matcher.domain.policy import CoffeePolicy
 
 Indexes = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float64]

@@ -10,18 +10,16 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from services.common.domain.working_hours import WEEKDAYS, Interval, total_minutes
 from services.matcher.domain.grouping import FormedGroup, form_groups
 from services.matcher.domain.history import OrganisationHistory, PairRecord
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.domain.pool import Candidate, Pool, seed_of
 from services.matcher.domain.schedule import (
     MINUTES_PER_DAY,
-    WEEKDAYS,
-    Interval,
     at_minute,
     describe_minutes,
     slot_in,
-    total_minutes,
 )
 from services.matcher.domain.words import (
     DAY_NAMES,

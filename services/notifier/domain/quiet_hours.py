@@ -10,8 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.base import WorkingHours
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from services.common.domain.working_hours import WEEKDAYS
 
 
 def _local_moment(day: datetime, at: time, zone: ZoneInfo) -> datetime:
@@ -28,7 +27,7 @@ def is_working_time(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> bo
     if not hours.days:
         return True
     local = moment.astimezone(zone)
-    if _WEEKDAYS[local.weekday()] not in hours.days:
+    if WEEKDAYS[local.weekday()] not in hours.days:
         return False
     return hours.start <= local.time() < hours.end
 
@@ -41,7 +40,7 @@ def next_working_time(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> 
     local = moment.astimezone(zone)
     for offset in range(8):
         day = local + timedelta(days=offset)
-        if _WEEKDAYS[day.weekday()] not in hours.days:
+        if WEEKDAYS[day.weekday()] not in hours.days:
             continue
         start = _local_moment(day, hours.start, zone)
         if start > moment:

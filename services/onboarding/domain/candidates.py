@@ -13,7 +13,7 @@ from datetime import date
 
 from schemas.members import MemberProfile
 from services.common.domain.directory import Member, MemberStatus
-from services.onboarding.domain.working_time import WeeklyHours
+from services.common.domain.working_hours import WeeklyHours
 
 _CANDIDATE_STATUSES = frozenset({MemberStatus.ACTIVE, MemberStatus.PAUSED})
 """Members who may be a buddy on some day (a pause ends); left and opted-out members may not."""

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.common.domain.working_hours import WEEKDAYS
 from services.onboarding.domain.candidates import MemberFacts
-from services.onboarding.domain.working_time import WEEKDAYS, whole_months_between
+from services.onboarding.domain.working_time import whole_months_between
 
 WEEKDAY_NAMES: dict[str, str] = dict(
     zip(

@@ -7,41 +7,11 @@ are cached: most members share a handful of time zones and working patterns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from schemas.members import MemberProfile
-
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-"""Weekday names of the contract, indexed by ``date.weekday()``."""
-
-Interval = tuple[datetime, datetime]
-
-
-@dataclass(frozen=True)
-class WeeklyHours:
-    """When someone works, in their own time zone."""
-
-    timezone: str
-    start: time
-    end: time
-    days: frozenset[int]
-    """Working weekdays, as ``date.weekday()`` numbers."""
-
-    @classmethod
-    def of(cls, profile: MemberProfile) -> WeeklyHours:
-        hours = profile.working_hours
-        return cls(
-            timezone=profile.timezone,
-            start=hours.start,
-            end=hours.end,
-            days=frozenset(WEEKDAYS.index(day) for day in hours.days),
-        )
-
-    def works_on(self, day: date) -> bool:
-        return day.weekday() in self.days
+from services.common.domain.working_hours import WeeklyHours, longest_common_stretch
 
 
 def week_monday(day: date) -> date:
@@ -51,33 +21,8 @@ def week_monday(day: date) -> date:
 
 @lru_cache(maxsize=65_536)
 def longest_shared_stretch(first: WeeklyHours, second: WeeklyHours, monday: date) -> timedelta:
-    """The longest time both work without a break, on any day of the week starting ``monday``."""
-    longest = timedelta(0)
-    for a_start, a_end in _utc_week(first, monday):
-        for b_start, b_end in _utc_week(second, monday):
-            shared = min(a_end, b_end) - max(a_start, b_start)
-            longest = max(longest, shared)
-    return longest
-
-
-@lru_cache(maxsize=8_192)
-def _utc_week(hours: WeeklyHours, monday: date) -> tuple[Interval, ...]:
-    """Working stretches in UTC that fall inside the UTC week starting ``monday``: local days
-    either side are included, because a time zone far from UTC moves work across the edges."""
-    zone = ZoneInfo(hours.timezone)
-    week_start = datetime.combine(monday, time(0), tzinfo=UTC)
-    week_end = week_start + timedelta(days=7)
-    stretches: list[Interval] = []
-    for offset in range(-1, 8):
-        day = monday + timedelta(days=offset)
-        if not hours.works_on(day):
-            continue
-        start = datetime.combine(day, hours.start, tzinfo=zone).astimezone(UTC)
-        end = datetime.combine(day, hours.end, tzinfo=zone).astimezone(UTC)
-        start, end = max(start, week_start), min(end, week_end)
-        if start < end:
-            stretches.append((start, end))
-    return tuple(stretches)
+    """The longest time both work without a break, in the week starting ``monday``."""
+    return timedelta(minutes=longest_common_stretch(first, second, monday))
 
 
 def checkin_moment(hours: WeeklyHours, day: date, minutes_after_start: int) -> datetime:

@@ -11,7 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused
-from services.matcher.domain.schedule import WeeklyHours, intersect, total_minutes, utc_intervals
+from services.common.domain.working_hours import (
+    WeeklyHours,
+    intersect,
+    total_minutes,
+    utc_intervals,
+)
 from tests.unit.matcher.support import WEEK, Matcher, members_of, unmatched
 
 ZONES = ("Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Kolkata")

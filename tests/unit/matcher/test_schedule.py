@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from services.matcher.domain.cadence import due_week
-from services.matcher.domain.policy import Cadence
-from services.matcher.domain.schedule import (
+from services.common.domain.working_hours import (
     WeeklyHours,
-    at_minute,
     intersect,
-    slot_in,
     total_minutes,
     utc_intervals,
 )
+from services.matcher.domain.cadence import due_week
+from services.matcher.domain.policy import Cadence
+from services.matcher.domain.schedule import at_minute, slot_in
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 MONDAY = date(2026, 3, 2)

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue, OnboardingCompleted
+from services.common.domain.working_hours import WeeklyHours
 from services.onboarding.domain.candidates import language_family
 from services.onboarding.domain.policy import BuddyPolicy
 from services.onboarding.domain.working_time import (
-    WeeklyHours,
     longest_shared_stretch,
     months_before,
     week_monday,

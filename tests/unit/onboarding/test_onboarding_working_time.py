@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from services.common.domain.working_hours import WeeklyHours
 from services.onboarding.domain.working_time import (
-    WeeklyHours,
     checkin_moment,
     longest_shared_stretch,
     months_before,
@@ -15,11 +15,11 @@ from services.onboarding.domain.working_time import (
     whole_months_between,
 )
 
-WEEKDAYS = frozenset(range(5))
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
 def hours(
-    zone: str, start: str = "09:00", end: str = "17:00", days: frozenset[int] = WEEKDAYS
+    zone: str, start: str = "09:00", end: str = "17:00", days: tuple[str, ...] = WEEKDAYS
 ) -> WeeklyHours:
     return WeeklyHours(zone, time.fromisoformat(start), time.fromisoformat(end), days)
 
@@ -46,13 +46,13 @@ def test_the_overlap_across_the_date_line_counts_work_on_different_local_days() 
     auckland = hours("Pacific/Auckland", "08:00", "12:00")
     los_angeles = hours("America/Los_Angeles", "12:00", "17:00")
     assert longest_shared_stretch(auckland, los_angeles, date(2025, 6, 2)) == timedelta(hours=4)
-    only_mondays = hours("Pacific/Auckland", "08:00", "12:00", days=frozenset({0}))
+    only_mondays = hours("Pacific/Auckland", "08:00", "12:00", days=("mon",))
     # Auckland's Monday morning is Los Angeles' Sunday: no working time in common.
     assert longest_shared_stretch(only_mondays, los_angeles, date(2025, 6, 2)) == timedelta(0)
 
 
 def test_no_common_working_day_means_no_overlap() -> None:
-    weekend = hours("Europe/Amsterdam", days=frozenset({5, 6}))
+    weekend = hours("Europe/Amsterdam", days=("sat", "sun"))
     assert longest_shared_stretch(hours("Europe/Amsterdam"), weekend, date(2025, 6, 2)) == (
         timedelta(0)
     )
@@ -67,7 +67,7 @@ def test_a_checkin_is_due_an_hour_into_the_working_day_in_utc() -> None:
 
 
 def test_a_checkin_moves_to_the_next_working_day_and_stays_inside_short_hours() -> None:
-    short = hours("Asia/Tokyo", "09:00", "09:30", days=frozenset({2}))  # Wednesdays only
+    short = hours("Asia/Tokyo", "09:00", "09:30", days=("wed",))  # Wednesdays only
     assert checkin_moment(short, date(2025, 3, 10), 60) == datetime(2025, 3, 12, 0, 0, tzinfo=UTC)
 
 
