@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -69,8 +70,20 @@ def publish(events: list[CloudEvent[Any]]) -> int:
 
 
 def history(organisation: str | None = None) -> list[CloudEvent[Any]]:
-    with kafka_errors_explained():
-        return read_events(KafkaSettings(), TopicSettings(), organisation=organisation)
+    """Every event (of one organisation), with a progress bar on standard error: standard output
+    may be the command's report."""
+    with (
+        kafka_errors_explained(),
+        typer.progressbar(length=1, label="reading the history", file=sys.stderr) as progress,
+    ):
+
+        def advance(read: int, total: int) -> None:
+            progress.length = total
+            progress.update(read - progress.pos)
+
+        return read_events(
+            KafkaSettings(), TopicSettings(), organisation=organisation, on_progress=advance
+        )
 
 
 def directory_of(organisation: str) -> MemberDirectory:

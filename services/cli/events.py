@@ -11,7 +11,7 @@ import typer
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from schemas import CloudEvent, encode_event
-from services.cli.context import kafka_errors_explained
+from services.cli.context import history, kafka_errors_explained
 from services.common.adapters.history import domain_topics, read_events, read_records
 
 events_app = typer.Typer(help="The event history.", no_args_is_help=True)
@@ -72,15 +72,7 @@ def export(
     org: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
 ) -> None:
     """Every event, once each, in domain-time order, as CloudEvents JSON lines."""
-    with kafka_errors_explained(), typer.progressbar(length=1, label="reading") as progress:
-
-        def advance(read: int, total: int) -> None:
-            progress.length = total
-            progress.update(read - progress.pos)
-
-        events = read_events(
-            KafkaSettings(), TopicSettings(), organisation=org, on_progress=advance
-        )
+    events = history(org)
     with out.open("w", encoding="utf-8") as file:
         for event in events:
             file.write(json.dumps(json.loads(encode_event(event)), sort_keys=True) + "\n")

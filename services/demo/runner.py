@@ -5,6 +5,7 @@ around the broker: the console only shows what the services published."""
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -131,18 +132,22 @@ def _simulate(
     moment, sequence = shape.start, 0
     for week in range(shape.weeks):
         monday = shape.first_monday + timedelta(weeks=week)
-        for _ in range(7 * 24):
-            pending += _feedback_on_new_groups(follower, answered)
-            due = sorted((s for s in pending if s.at <= moment), key=lambda s: s.at)
-            pending = [s for s in pending if s.at > moment]
-            batch = [_envelope(shape, s) for s in due]
-            batch += ticks([shape.organisation], moment, sequence)
-            publisher.publish(batch)
-            moment, sequence = moment + timedelta(hours=1), sequence + 1
-            if moment.hour == 0:
-                _keep_pace(run, publisher, follower)
-        _wait_for_round(follower, f"coffee-{monday.isoformat()}")
-        _catch_up(run, publisher, follower, processes)
+        hours = typer.progressbar(
+            range(7 * 24), label=f"week {week + 1}: the clock runs", file=sys.stderr
+        )
+        with hours:
+            for _ in hours:
+                pending += _feedback_on_new_groups(follower, answered)
+                due = sorted((s for s in pending if s.at <= moment), key=lambda s: s.at)
+                pending = [s for s in pending if s.at > moment]
+                batch = [_envelope(shape, s) for s in due]
+                batch += ticks([shape.organisation], moment, sequence)
+                publisher.publish(batch)
+                moment, sequence = moment + timedelta(hours=1), sequence + 1
+                if moment.hour == 0:
+                    _keep_pace(run, publisher, follower)
+            _wait_for_round(follower, f"coffee-{monday.isoformat()}")
+            _catch_up(run, publisher, follower, processes)
         arrived = follower.events()
         week_report(
             week + 1,

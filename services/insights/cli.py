@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings
-from services.cli.context import fail, kafka_errors_explained
-from services.common.adapters.history import read_events
+from services.cli.context import fail, history
 from services.insights.domain import project
 from services.insights.render import Format, render
 
@@ -37,8 +34,7 @@ def insights(
 ) -> None:
     """Is this team connected? Participation, coffees that happened, who met whom, bridges
     between teams, ritual attendance and a watchlist, from the whole event history."""
-    with kafka_errors_explained():
-        events = read_events(KafkaSettings(), TopicSettings(), organisation=org)
+    events = history(org)
     if not events:
         fail(f"no events for organisation {org!r}")
     report = project(

@@ -203,7 +203,7 @@ def test_the_insights_equal_an_independent_computation_from_the_exported_history
         env={"KAFKA_BOOTSTRAP_SERVERS": kafka_servers, "RITUALS_TOPIC_PREFIX": demo.topics.prefix},
     )
     assert result.exit_code == 0, result.output
-    reported = json.loads(result.output)
+    reported = json.loads(result.stdout)
 
     answers = latest_answers(history)
     groups = list(of(history, CoffeeMatched))
