@@ -47,7 +47,11 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedBroker:
-        self._process = subprocess.Popen(broker_command(self.port), stdin=subprocess.DEVNULL)
+        # Its own session: a Ctrl-C in the terminal stops the services first, and the broker
+        # only when they are gone (``stop``), so nothing loses its broker while shutting down.
+        self._process = subprocess.Popen(
+            broker_command(self.port), stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_until_listening()
         return self
 
