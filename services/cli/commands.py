@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -56,7 +57,7 @@ def import_members(
         return
     moment = now_or(at)
     events = [envelope(p, org, moment, subject=getattr(p, "member_id", None)) for p in payloads]
-    with typer.progressbar(length=len(events), label="publishing") as progress:
+    with typer.progressbar(length=len(events), label="publishing", file=sys.stderr) as progress:
         for start in range(0, len(events), 500):
             chunk = events[start : start + 500]
             publish(chunk)
