@@ -33,6 +33,7 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, RejectionReason, decode_event
 from schemas.envelope import CloudEventAttributes
+from services.common.collector import collector_paused
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
 from services.common.processing import Emit, Ledger, Processor
@@ -189,7 +190,8 @@ class ServiceRuntime:
                 log.debug("duplicate skipped")
             return
         try:
-            outputs = self.ledger.handle(event)
+            with collector_paused():
+                outputs = self.ledger.handle(event)
         except Exception as error:  # one failing event must not stop the partition
             log.error("handler failed", error_type=type(error).__name__)
             await self._dead_letter(
@@ -212,7 +214,8 @@ class ServiceRuntime:
                 # log before the redelivered record is handled, so the decision is made again.
                 self._stale = True
                 raise
-            outputs = self.ledger.record_published(outputs)
+            with collector_paused():
+                outputs = self.ledger.record_published(outputs)
 
     async def _dead_letter(self, record: Any, reason: RejectionReason, detail: str) -> None:
         letter = DeadLetter(
@@ -294,7 +297,8 @@ class ServiceRuntime:
 
     async def _replay_event(self, event: CloudEvent[Any]) -> int:
         try:
-            outputs = self.ledger.handle(event)
+            with collector_paused():
+                outputs = self.ledger.handle(event)
         except Exception as error:  # dead-lettered by the live consumer when it reaches it
             log.warning("replayed event failed", error_type=type(error).__name__)
             return 0
