@@ -35,7 +35,7 @@ from services.common.adapters.history import domain_topics, read_events, wait_un
 from services.common.adapters.publisher import EventPublisher
 from services.demo.console import heading, in_week, week_report
 from services.demo.follower import Follower
-from services.demo.script import DemoShape, Scripted, feedback_for, script
+from services.demo.script import DemoShape, Scripted, feedback_for, script, take_due
 from services.insights.domain import project
 from services.insights.page import html_page
 from services.insights.render import text_report
@@ -128,6 +128,7 @@ def _simulate(
         f"teams, {shape.new_hires} new hires arriving; {shape.weeks} weeks simulated"
     )
     answered: set[str] = set()
+    departed: set[str] = set()
     reported = printed = 0
     moment, sequence = shape.start, 0
     for week in range(shape.weeks):
@@ -138,8 +139,7 @@ def _simulate(
         with hours:
             for _ in hours:
                 pending += _feedback_on_new_groups(follower, answered)
-                due = sorted((s for s in pending if s.at <= moment), key=lambda s: s.at)
-                pending = [s for s in pending if s.at > moment]
+                due, pending = take_due(pending, moment, departed)
                 batch = [_envelope(shape, s) for s in due]
                 batch += ticks([shape.organisation], moment, sequence)
                 publisher.publish(batch)

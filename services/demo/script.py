@@ -200,3 +200,18 @@ def feedback_for(matched: CoffeeMatched) -> list[Scripted]:
         )
         for p in matched.participants
     ]
+
+
+def take_due(
+    pending: list[Scripted], moment: datetime, departed: set[str]
+) -> tuple[list[Scripted], list[Scripted]]:
+    """What the script says by this moment, in order, and what is left for later. Feedback comes
+    two days after the slot: someone who left meanwhile gives none."""
+    due = sorted((s for s in pending if s.at <= moment), key=lambda s: s.at)
+    departed.update(s.payload.member_id for s in due if isinstance(s.payload, MemberLeft))
+    given = [
+        s
+        for s in due
+        if not (isinstance(s.payload, CoffeeFeedbackGiven) and s.payload.member_id in departed)
+    ]
+    return given, [s for s in pending if s.at > moment]

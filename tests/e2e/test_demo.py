@@ -28,7 +28,7 @@ from schemas.members import (
 from schemas.notifications import NotificationFailed, NotificationSent
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue, CheckinScheduled
 from schemas.rituals import RitualHeld
-from services.cli import app
+from services.cli.main import app
 from services.demo.runner import DemoRun, run_demo
 from services.demo.script import DemoShape
 from services.onboarding.domain.policy import DEFAULT_RHYTHM
@@ -115,6 +115,20 @@ def test_every_participant_of_a_match_was_notified_exactly_once(
         and told[(str(event.id), participant.member_id)] != 1
     ]
     assert missed == []
+
+
+def test_nobody_gives_feedback_after_leaving(history: list[CloudEvent[Any]]) -> None:
+    left_at = {
+        event.data.member_id: event.time for event in history if isinstance(event.data, MemberLeft)
+    }
+    late = [
+        event.data.member_id
+        for event in history
+        if isinstance(event.data, CoffeeFeedbackGiven)
+        and event.data.member_id in left_at
+        and event.time > left_at[event.data.member_id]
+    ]
+    assert late == []
 
 
 def test_the_demo_writes_e_mails_with_invitations_to_the_outbox(demo: DemoRun) -> None:
