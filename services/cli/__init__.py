@@ -1,5 +1,5 @@
-"""The ``rituals`` command line: how an operator or an integration drives the platform."""
+"""The ``rituals`` command line: how an operator or an integration drives the platform.
 
-from services.cli.main import app
-
-__all__ = ["app"]
+The application is ``services.cli.main:app``; this package imports nothing, so that any of its
+modules (the demo uses ``services.cli.platform``) can be imported first.
+"""

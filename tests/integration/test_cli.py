@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from infra.broker import free_port
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
-from services.cli import app
+from services.cli.main import app
 
 pytestmark = pytest.mark.broker
 

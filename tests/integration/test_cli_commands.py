@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import decode_event
-from services.cli import app
+from services.cli.main import app
 from tests.kafka_io import read_all
 
 pytestmark = pytest.mark.broker
