@@ -40,10 +40,24 @@ class Member:
     joined_at: datetime
     """Domain time of the (latest) join: a member takes part in rounds requested after it."""
     paused_until: date | None = None
+    changed_at: datetime | None = None
+    """Domain time of the latest change of status (or join), None for the first join."""
+    before: Member | None = None
+    """The member as they were before that change: what ``as_of`` goes back to."""
 
     @property
     def member_id(self) -> str:
         return self.profile.member_id
+
+    def as_of(self, moment: datetime) -> Member | None:
+        """The member as they stood at a moment: changes of status dated after it are undone
+        (None if they had not joined yet). Topics are consumed independently, so a service may
+        read a pause dated 10:00 before the clock's 08:00 tick: a decision made for 08:00 must
+        not depend on that."""
+        member: Member | None = self
+        while member is not None and member.changed_at is not None and member.changed_at > moment:
+            member = member.before
+        return None if member is None or member.joined_at > moment else member
 
     def takes_part_on(self, day: date) -> bool:
         """Active on ``day``: not left, not opted out, and any pause is over by then."""
@@ -70,7 +84,10 @@ class MemberDirectory:
         current = members.get(getattr(payload, "member_id", ""))
         if current is None:
             return
-        self._store(members, current, _next_state(current, payload))
+        following = _next_state(current, payload)
+        if following.status is not current.status or following.paused_until != current.paused_until:
+            following = replace(following, changed_at=event.time, before=current)
+        self._store(members, current, following)
 
     def _store(self, members: dict[str, Member], old: Member | None, new: Member) -> None:
         if old is not None:
@@ -80,8 +97,16 @@ class MemberDirectory:
 
     @staticmethod
     def _joined(current: Member | None, event: CloudEvent[Any], payload: MemberJoined) -> Member:
-        if current is None or current.status is MemberStatus.LEFT:
+        if current is None:
             return Member(profile=payload, status=MemberStatus.ACTIVE, joined_at=event.time)
+        if current.status is MemberStatus.LEFT:
+            return Member(
+                profile=payload,
+                status=MemberStatus.ACTIVE,
+                joined_at=event.time,
+                changed_at=event.time,
+                before=current,
+            )
         return replace(current, profile=payload)
 
     def member(self, org_id: str, member_id: str) -> Member | None:
@@ -91,12 +116,12 @@ class MemberDirectory:
         """Every member the organisation ever had, in order of first join."""
         return iter(self._organisations.get(org_id, {}).values())
 
-    def taking_part(
-        self, org_id: str, on: date, joined_by: datetime | None = None
-    ) -> Iterator[Member]:
-        """Members who take part on a day (and, if given, had joined by a moment)."""
-        for member in self.members(org_id):
-            if member.takes_part_on(on) and (joined_by is None or member.joined_at <= joined_by):
+    def taking_part(self, org_id: str, on: date, as_of: datetime | None = None) -> Iterator[Member]:
+        """Members who take part on a day; with ``as_of``, as they stood at that moment (joined
+        by then, later changes of status not yet made)."""
+        for current in self.members(org_id):
+            member = current if as_of is None else current.as_of(as_of)
+            if member is not None and member.takes_part_on(on):
                 yield member
 
     def organisations(self) -> Iterator[str]:

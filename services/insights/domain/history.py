@@ -124,7 +124,7 @@ class History:
     ) -> dict[str, str]:
         return {
             member.member_id: member.profile.team
-            for member in self.directory.taking_part(self.organisation, on, joined_by=at)
+            for member in self.directory.taking_part(self.organisation, on, as_of=at)
             if team in (None, member.profile.team)
             and department in (None, member.profile.department)
         }

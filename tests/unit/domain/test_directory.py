@@ -16,6 +16,7 @@ from schemas.members import (
     MemberResumed,
 )
 from services.common.domain.directory import (
+    Member,
     MemberDirectory,
     MemberStatus,
     directory_measures,
@@ -36,6 +37,14 @@ def _join(
     directory.apply(member_joined_event(org, member_id, at))
 
 
+def _apply_at(directory: MemberDirectory, payload: EventPayload, at: datetime) -> None:
+    directory.apply(event(payload, time=at))
+
+
+def _status_of(member: Member | None) -> MemberStatus | None:
+    return None if member is None else member.status
+
+
 def _status(directory: MemberDirectory, member_id: str = "m-1", org: str = ORG) -> MemberStatus:
     member = directory.member(org, member_id)
     assert member is not None, f"{member_id} should be in the directory"
@@ -43,9 +52,9 @@ def _status(directory: MemberDirectory, member_id: str = "m-1", org: str = ORG) 
 
 
 def _taking_part(
-    directory: MemberDirectory, on: date = MONDAY, joined_by: datetime | None = None
+    directory: MemberDirectory, on: date = MONDAY, as_of: datetime | None = None
 ) -> list[str]:
-    return [member.member_id for member in directory.taking_part(ORG, on, joined_by)]
+    return [member.member_id for member in directory.taking_part(ORG, on, as_of)]
 
 
 @pytest.fixture
@@ -207,9 +216,56 @@ def test_taking_part_can_leave_out_members_who_joined_later(directory: MemberDir
     _join(directory, "early", at=T0)
     _join(directory, "late", at=T0 + timedelta(hours=2))
 
-    assert _taking_part(directory, joined_by=T0 + timedelta(hours=1)) == ["early"]
-    assert _taking_part(directory, joined_by=T0 + timedelta(hours=2)) == ["early", "late"]
+    assert _taking_part(directory, as_of=T0 + timedelta(hours=1)) == ["early"]
+    assert _taking_part(directory, as_of=T0 + timedelta(hours=2)) == ["early", "late"]
     assert _taking_part(directory) == ["early", "late"]
+
+
+def test_taking_part_as_of_a_moment_undoes_changes_of_status_dated_later(
+    directory: MemberDirectory,
+) -> None:
+    for member_id in ("paused", "opted-out", "left", "resumed"):
+        _join(directory, member_id, at=T0)
+    _apply_at(directory, MemberPaused(member_id="resumed"), T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=3)
+    _apply_at(directory, MemberPaused(member_id="paused", until=NEXT_MONDAY), later)
+    _apply_at(directory, MemberOptedOut(member_id="opted-out"), later)
+    _apply_at(directory, MemberLeft(member_id="left"), later)
+    _apply_at(directory, MemberResumed(member_id="resumed"), later)
+
+    before = T0 + timedelta(hours=2)
+    assert _taking_part(directory, as_of=before) == ["paused", "opted-out", "left"]
+    assert _taking_part(directory, as_of=later) == ["resumed"]
+    assert _taking_part(directory) == ["resumed"]
+
+
+def test_as_of_a_moment_before_a_rejoin_finds_the_member_who_left(
+    directory: MemberDirectory,
+) -> None:
+    _join(directory, at=T0)
+    _apply_at(directory, MemberLeft(member_id="m-1"), T0 + timedelta(days=1))
+    _join(directory, at=T0 + timedelta(days=3))
+    member = directory.member(ORG, "m-1")
+    assert member is not None
+
+    assert _status_of(member.as_of(T0 + timedelta(hours=1))) is MemberStatus.ACTIVE
+    assert _status_of(member.as_of(T0 + timedelta(days=2))) is MemberStatus.LEFT
+    assert member.as_of(T0 - timedelta(hours=1)) is None
+    assert _taking_part(directory, as_of=T0 + timedelta(days=2)) == []
+
+
+def test_a_profile_update_is_not_a_change_of_status(directory: MemberDirectory) -> None:
+    _join(directory, at=T0)
+    _apply_at(
+        directory,
+        MemberProfileUpdated(**member_profile("m-1", team="Data")),
+        T0 + timedelta(hours=5),
+    )
+    member = directory.member(ORG, "m-1")
+    assert member is not None
+
+    assert member.changed_at is None
+    assert member.before is None
 
 
 def test_taking_part_filters_by_status(directory: MemberDirectory) -> None:

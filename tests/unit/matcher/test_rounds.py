@@ -142,6 +142,31 @@ def test_a_member_who_joined_after_the_request_waits_for_the_next_round() -> Non
     assert "cy" in set().union(*members_of(matcher.round("r2", WEEK + timedelta(weeks=1))))
 
 
+def test_a_pause_or_departure_dated_after_the_request_does_not_change_the_round() -> None:
+    """Members and clock are separate topics: the matcher may read a later pause first."""
+    requested_at = datetime(2026, 3, 1, tzinfo=UTC)
+    in_time_order, read_ahead = Matcher(), Matcher()
+    for matcher in (in_time_order, read_ahead):
+        for member_id in ("ada", "bob", "cy", "dee"):
+            matcher.join(member_id, team=member_id)
+    request = CoffeeRoundRequested(round_id="r1", week_starting=WEEK)
+    later = [
+        MemberPaused(member_id="cy", until=WEEK + timedelta(days=14)),
+        MemberLeft(member_id="dee"),
+    ]
+
+    expected = in_time_order.send(request, at=requested_at)
+    for change in later:
+        in_time_order.send(change, at=requested_at + timedelta(hours=2))
+        read_ahead.send(change, at=requested_at + timedelta(hours=2))
+    outputs = read_ahead.send(request, at=requested_at)
+
+    assert members_of(outputs) == members_of(expected)
+    assert set().union(*members_of(outputs)) == {"ada", "bob", "cy", "dee"}
+    next_round = in_time_order.round("r2", WEEK + timedelta(weeks=1))
+    assert set().union(*members_of(next_round)) == {"ada", "bob"}
+
+
 def test_recent_partners_are_not_paired_again_while_others_are_available() -> None:
     matcher = Matcher()
     for member_id in ("a", "b", "c", "d"):
