@@ -28,7 +28,7 @@ from schemas.onboarding import (
 from services.onboarding.domain.policy import BuddyPolicy
 
 PendingCheckin = tuple[datetime, str, str]
-"""(due at, new hire id, check-in id): sorts by when it is due."""
+"""(comes due at, new hire id, check-in id): sorts by when it comes due."""
 
 
 def needs_onboarding(profile: MemberProfile, today: date, policy: BuddyPolicy) -> bool:
@@ -47,6 +47,13 @@ class PlannedCheckin:
     label: str
     due_at: datetime
     buddy_id: str
+    planned_at: datetime
+    """Domain time of the plan. A tick dated earlier, read late because clock and members are
+    separate topics, must not decide about it: the check-in comes due from then on."""
+
+    @property
+    def comes_due_at(self) -> datetime:
+        return max(self.due_at, self.planned_at)
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ class OrgOnboardings:
                 self._take_buddy(new_hire_id)
                 self._wait(new_hire_id, time)
             case CheckinScheduled():
-                self._plan(new_hire_id, payload)
+                self._plan(new_hire_id, payload, time)
             case CheckinDue(checkin_id=checkin_id):
                 self._mark_due(new_hire_id, checkin_id)
             case OnboardingCompleted():
@@ -202,12 +209,12 @@ class OrgOnboardings:
         if self.onboardings[new_hire_id].is_open:
             self.waiting[new_hire_id] = since
 
-    def _plan(self, new_hire_id: str, payload: CheckinScheduled) -> None:
+    def _plan(self, new_hire_id: str, payload: CheckinScheduled, time: datetime) -> None:
         current = self.onboardings[new_hire_id]
         if payload.checkin_id in current.due:
             return
         planned = PlannedCheckin(
-            payload.checkin_id, payload.label, payload.due_at, payload.buddy_id
+            payload.checkin_id, payload.label, payload.due_at, payload.buddy_id, planned_at=time
         )
         previous = current.checkin(payload.checkin_id)
         if previous is None:
@@ -216,7 +223,7 @@ class OrgOnboardings:
             self._unpend(new_hire_id, previous)
             checkins = tuple(planned if c is previous else c for c in current.checkins)
         self.onboardings[new_hire_id] = replace(current, checkins=checkins)
-        bisect.insort(self.pending, (planned.due_at, new_hire_id, planned.checkin_id))
+        bisect.insort(self.pending, (planned.comes_due_at, new_hire_id, planned.checkin_id))
 
     def _mark_due(self, new_hire_id: str, checkin_id: str) -> None:
         current = self.onboardings[new_hire_id]
@@ -237,7 +244,7 @@ class OrgOnboardings:
         self.onboardings[new_hire_id] = replace(current, completed=True)
 
     def _unpend(self, new_hire_id: str, planned: PlannedCheckin) -> None:
-        item = (planned.due_at, new_hire_id, planned.checkin_id)
+        item = (planned.comes_due_at, new_hire_id, planned.checkin_id)
         position = bisect.bisect_left(self.pending, item)
         if position < len(self.pending) and self.pending[position] == item:
             del self.pending[position]

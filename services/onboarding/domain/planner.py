@@ -130,7 +130,7 @@ class Decision:
         waiting new hires are tried again (pauses end and tenures grow with time alone)."""
         book = self.state.onboardings
         newly_due: dict[str, set[str]] = {}
-        for due_at, new_hire_id, checkin_id in book.pending_until(now):
+        for _, new_hire_id, checkin_id in book.pending_until(now):
             onboarding = book.open_onboarding(new_hire_id)
             if onboarding is None or onboarding.buddy_id is None or not self._present(new_hire_id):
                 continue  # held until the new hire has a buddy and is back
@@ -143,7 +143,7 @@ class Decision:
                     buddy_id=onboarding.buddy_id,
                     checkin_id=checkin_id,
                     label=planned.label,
-                    due_at=due_at,
+                    due_at=planned.due_at,
                 )
             )
             newly_due.setdefault(new_hire_id, set()).add(checkin_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from schemas.members import MemberJoined
 from schemas.onboarding import (
@@ -221,6 +221,19 @@ def test_checkins_come_due_when_the_clock_passes_them_and_then_onboarding_comple
     assert isinstance(rest[-1], OnboardingCompleted)  # after the last check-in
     assert world.state.active("ada") == 0
     assert world.advance(timedelta(days=30)) == []
+
+
+def test_a_tick_dated_before_the_plan_does_not_decide_about_it() -> None:
+    """Clock and members are separate topics: a tick may be read after a later join."""
+    world = World()
+    world.join(colleague("ada"))
+    joined_at = datetime.combine(START, time(12, 0), UTC)  # day 1, after its 09:00 check-in
+    (day_one, *_) = only(world.join(new_hire("n"), at=joined_at), CheckinScheduled)
+    assert day_one.due_at < joined_at
+
+    assert world.tick(joined_at - timedelta(hours=1)) == []  # read late: too early to decide
+    (due,) = only(world.tick(joined_at), CheckinDue)
+    assert (due.checkin_id, due.due_at) == ("day-1", day_one.due_at)
 
 
 def test_a_checkin_is_due_inside_the_new_hires_working_hours_in_their_time_zone() -> None:
