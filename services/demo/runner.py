@@ -140,9 +140,9 @@ def _simulate(
             for _ in hours:
                 pending += _feedback_on_new_groups(follower, answered)
                 due, pending = take_due(pending, moment, departed)
-                batch = [_envelope(shape, s) for s in due]
-                batch += ticks([shape.organisation], moment, sequence)
-                publisher.publish(batch)
+                _publish_hour(
+                    run, publisher, follower, due, ticks([shape.organisation], moment, sequence)
+                )
                 moment, sequence = moment + timedelta(hours=1), sequence + 1
                 if moment.hour == 0:
                     _keep_pace(run, publisher, follower)
@@ -160,6 +160,27 @@ def _simulate(
         )
         reported = len(arrived)
         printed = len(_console_messages(run.out_dir))
+
+
+def _publish_hour(
+    run: DemoRun,
+    publisher: EventPublisher,
+    follower: Follower,
+    due: list[Scripted],
+    tick: list[CloudEvent[Any]],
+) -> None:
+    """The script's events of the hour, then the hour's tick. Members and clock are separate
+    topics: when the hour changes the directory or the rituals, the services read that before
+    the tick, so a check-in or a reminder is decided at the same tick in every run."""
+    scripted = [_envelope(run.shape, s) for s in due]
+    if any(s.payload.event_type.startswith(_TICKS_ACT_ON) for s in due):
+        publisher.publish(scripted)
+        _keep_pace(run, publisher, follower)
+        scripted = []
+    publisher.publish(scripted + tick)
+
+
+_TICKS_ACT_ON = ("rituals.member.", "rituals.ritual.scheduled", "rituals.ritual.cancelled")
 
 
 def _keep_pace(run: DemoRun, publisher: EventPublisher, follower: Follower) -> None:
