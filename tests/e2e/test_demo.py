@@ -131,6 +131,37 @@ def test_nobody_gives_feedback_after_leaving(history: list[CloudEvent[Any]]) -> 
     assert late == []
 
 
+SERVICES = {"/rituals/matcher", "/rituals/onboarding", "/rituals/notifier"}
+
+
+def decisions(history: list[CloudEvent[Any]]) -> Counter[tuple[str, str, str]]:
+    """What the services decided, and at which tick, without the random event ids: a
+    notification names its source event by that event's type, time and subject."""
+    by_id = {str(event.id): event for event in history}
+    decided: Counter[tuple[str, str, str]] = Counter()
+    for event in history:
+        if event.source not in SERVICES:
+            continue
+        data = event.data.model_dump(mode="json")
+        if "source_event_id" in data:
+            source = by_id[data.pop("source_event_id")]
+            data["source"] = [source.type, source.time.isoformat(), source.subject]
+            data.pop("notification_id")
+        decided[(event.type, event.time.isoformat(), json.dumps(data, sort_keys=True))] += 1
+    return decided
+
+
+def test_a_second_run_of_the_same_script_makes_the_same_decisions_at_the_same_ticks(
+    demo: DemoRun, kafka_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    again = run_demo(SHAPE, tmp_path_factory.mktemp("again"), kafka_servers)
+
+    first, second = decisions(demo.events), decisions(again.events)
+    assert sum(first.values()) > 100
+    assert first - second == Counter()
+    assert second - first == Counter()
+
+
 def test_the_demo_writes_e_mails_with_invitations_to_the_outbox(demo: DemoRun) -> None:
     messages = list((demo.out_dir / "outbox").glob("*.eml"))
     assert messages
