@@ -163,6 +163,8 @@ def run_platform(configured_servers: str | None, log_dir: Path | None = None) ->
         log.info("topics ready", created=len(report.created), existing=len(report.existing))
         processes = [ServiceProcess(name, servers) for name in PROCESSES]
         log.info("platform up", kafka=servers, processes=list(PROCESSES))
+        # Both explicitly: a shell that starts us in the background has SIGINT ignored.
+        signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             return _watch(processes)
@@ -183,5 +185,5 @@ def _watch(processes: Sequence[ServiceProcess]) -> int:
 
 
 def _interrupt(*_: object) -> None:
-    """SIGTERM stops the platform the way Ctrl-C does."""
+    """SIGINT (Ctrl-C) and SIGTERM stop the platform the same way."""
     raise KeyboardInterrupt

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
+from typing import IO
 
 import pytest
 from kafka.admin import KafkaAdminClient
@@ -15,6 +19,7 @@ from infra.broker import free_port
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from services.cli.main import app
+from services.common.adapters.history import wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -67,3 +72,43 @@ def test_broker_command_serves_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+
+
+def test_up_runs_the_services_until_interrupted_and_stops_them_cleanly(kafka_servers: str) -> None:
+    environment = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_servers,
+        "RITUALS_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.",
+        "RITUALS_LOG_FORMAT": "json",
+    }
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            # As a shell starts a background job: Ctrl-C must still stop everything.
+            preexec_fn=_ignore_interrupts,
+        )
+        try:
+            assert wait_until(lambda: _read(log).count("state rebuilt") == 3, 90, interval=0.5)
+        finally:
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=60)
+        lines = [json.loads(line) for line in _read(log).splitlines() if line.startswith("{")]
+
+    assert code == 0
+    assert [line for line in lines if line["level"] in ("error", "critical")] == []
+    stopped = {
+        line["service"] for line in lines if line["event"] == "FastStream app shut down gracefully."
+    }
+    assert stopped == {"matcher", "onboarding", "notifier"}
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _read(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode("utf-8", errors="replace")
