@@ -69,7 +69,9 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # The Kafka clients narrate every connection at INFO: their warnings and errors are enough.
+    for client in ("aiokafka", "kafka"):
+        logging.getLogger(client).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
 
