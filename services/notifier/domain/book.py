@@ -42,7 +42,7 @@ from services.notifier.domain.notices import (
     reminder_notice,
 )
 from services.notifier.domain.policy import PolicyLookup, channels_for
-from services.notifier.domain.quiet_hours import is_working_time, next_working_time
+from services.notifier.domain.quiet_hours import next_working_time
 from services.notifier.domain.rituals import RitualPlan, plan_ritual, reminders_due
 from services.notifier.domain.templates import language_for
 
@@ -70,8 +70,8 @@ class NotificationBook:
         self.directory = directory
         self.policy = policy
         self.pending: dict[str, Notice] = {}
-        self.done: dict[str, bool] = {}
-        """Notification id -> delivered (False: failed for good)."""
+        self.done: set[str] = set()
+        """Notification ids delivered or failed for good."""
         self.settled: set[str] = set()
         """Notices that left the book because every channel is done."""
         self.released: set[str] = set()
@@ -114,7 +114,6 @@ class NotificationBook:
             return
         member = self.directory.member(notice.org_id, notice.recipient_id)
         if member is not None and member.status is MemberStatus.LEFT:
-            self.counts["skipped_left"] += 1
             return
         self.pending[notice.notice_id] = notice
         self._release_if_working_time(notice)
@@ -131,7 +130,7 @@ class NotificationBook:
         if payload.notification_id in self.done:
             return
         delivered = isinstance(payload, NotificationSent)
-        self.done[payload.notification_id] = delivered
+        self.done.add(payload.notification_id)
         self.counts["sent" if delivered else "failed"] += 1
         notice = self.pending.get(notice_id_of(payload.notification_id))
         if notice is not None:
@@ -230,10 +229,11 @@ class NotificationBook:
         return self.clocks.get(org_id) or self.event_times.get(org_id)
 
     def status(self, notice: Notice) -> tuple[NoticeStatus, Member | None]:
-        status, member = self._clock_status(notice)
-        if notice.notice_id in self.released and member is not None:
-            return NoticeStatus(notice, None), member
-        return status, member
+        if notice.notice_id in self.released:  # a released notice's member is known
+            member = self.directory.member(notice.org_id, notice.recipient_id)
+            if member is not None:
+                return NoticeStatus(notice, None), member
+        return self._clock_status(notice)
 
     def _clock_status(self, notice: Notice) -> tuple[NoticeStatus, Member | None]:
         """The status by the organisation's time now, whether released or not."""
@@ -244,9 +244,8 @@ class NotificationBook:
         if now is None:
             return NoticeStatus(notice, Waiting.NO_CLOCK), member
         profile = member.profile
-        zone = ZoneInfo(profile.timezone)
-        if not is_working_time(now, profile.working_hours, zone):
-            ready_at = next_working_time(now, profile.working_hours, zone)
+        ready_at = next_working_time(now, profile.working_hours, ZoneInfo(profile.timezone))
+        if ready_at > now:
             return NoticeStatus(notice, Waiting.QUIET_HOURS, ready_at), member
         return NoticeStatus(notice, None), member
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -202,10 +202,6 @@ def safe_link(url: str | None) -> str | None:
     if url is None or not url.lower().startswith(("https://", "http://")):
         return None
     return url
-
-
-def slot_end(invitation: Invitation) -> datetime:
-    return invitation.start + timedelta(minutes=invitation.minutes)
 
 
 _RENDERERS: dict[Template, Callable[[_Renderer], Message]] = {
