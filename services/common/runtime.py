@@ -158,9 +158,9 @@ class ServiceRuntime:
         return outputs
 
     def _show_state_soon(self) -> None:
-        """Refresh the state gauges shortly: a worker's outputs are folded in as they are
-        published (they are skipped when they come back), and measuring after every one of many
-        quick sends would cost more than the sends."""
+        """Refresh the state gauges shortly, once for a burst of events or sends: measuring
+        can cost as much as the state is large (the notifier looks at every pending notice), and
+        doing it after every one of many quick events made a burst cost its size squared."""
         if self._state_refresh is None:
             self._state_refresh = asyncio.get_running_loop().call_later(
                 STATE_REFRESH_SECONDS, self._show_state
@@ -200,7 +200,7 @@ class ServiceRuntime:
             return
         self.metrics.consumed.labels(self.definition.name, event.type).inc()
         await self._publish_outputs(outputs)
-        self.metrics.show_state(self.ledger.processor.measures())
+        self._show_state_soon()
         log.debug("event handled", outputs=len(outputs))
 
     async def _publish_outputs(self, outputs: Sequence[CloudEvent[Any]]) -> None:
