@@ -77,15 +77,16 @@ class MemberDirectory:
     def apply(self, event: CloudEvent[Any]) -> None:
         members = self._organisations.setdefault(event.orgid, {})
         payload = event.data
-        if isinstance(payload, MemberJoined):
-            current = members.get(payload.member_id)
-            self._store(members, current, self._joined(current, event, payload))
-            return
         current = members.get(getattr(payload, "member_id", ""))
-        if current is None:
+        if isinstance(payload, MemberJoined):
+            following = self._joined(current, event, payload)
+        elif current is None:
             return
-        following = _next_state(current, payload)
-        if following.status is not current.status or following.paused_until != current.paused_until:
+        else:
+            following = _next_state(current, payload)
+        if current is not None and (
+            following.status is not current.status or following.paused_until != current.paused_until
+        ):
             following = replace(following, changed_at=event.time, before=current)
         self._store(members, current, following)
 
@@ -97,16 +98,8 @@ class MemberDirectory:
 
     @staticmethod
     def _joined(current: Member | None, event: CloudEvent[Any], payload: MemberJoined) -> Member:
-        if current is None:
+        if current is None or current.status is MemberStatus.LEFT:
             return Member(profile=payload, status=MemberStatus.ACTIVE, joined_at=event.time)
-        if current.status is MemberStatus.LEFT:
-            return Member(
-                profile=payload,
-                status=MemberStatus.ACTIVE,
-                joined_at=event.time,
-                changed_at=event.time,
-                before=current,
-            )
         return replace(current, profile=payload)
 
     def member(self, org_id: str, member_id: str) -> Member | None:
