@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from itertools import combinations
 from typing import Any
@@ -23,7 +23,7 @@ from services.insights.domain.graph import (
     separating_people,
     team_of,
 )
-from services.insights.domain.history import History, Round, fold
+from services.insights.domain.history import Group, History, Occurrence, Round, fold
 from services.insights.domain.model import (
     CoffeeFigures,
     ConnectionFigures,
@@ -60,6 +60,7 @@ def project(
     report = _Report(history, team)
     watchlist = report.watchlist(quiet_weeks, min_new_hire_connections)
     rituals = report.rituals()
+    rounds = report.rounds()
     attended, expected = sum(r.attended for r in rituals), sum(r.expected for r in rituals)
     return Insights(
         organisation=organisation,
@@ -69,8 +70,8 @@ def project(
         events=history.events,
         members_by_status=report.members_by_status(),
         teams=report.teams,
-        coffee=report.coffee(),
-        rounds=report.rounds(),
+        coffee=report.coffee(rounds),
+        rounds=rounds,
         rituals=rituals,
         ritual_attendance=_share(attended, expected),
         connections=report.connections(),
@@ -104,6 +105,11 @@ class _Report:
         self.scope = [m for m in present if self.in_scope(m.profile.team)]
         now = history.now
         self.active = [] if now is None else [m for m in self.scope if m.takes_part_on(now.date())]
+        self.counted_groups: dict[str, list[Group]] = {}
+        """Each round's groups that count (a round's figures need only its own)."""
+        for group in history.groups.values():
+            if history.counted(group):
+                self.counted_groups.setdefault(group.round_id, []).append(group)
 
     def in_scope(self, team: str | None) -> bool:
         return self.team is None or team == self.team
@@ -129,10 +135,7 @@ class _Report:
         active = {m for m, team in round_.active.items() if self.in_scope(team)}
         matched = {p for p in round_.participants if self.in_scope(self._round_team(round_, p))}
         pairs = cross = 0
-        for key in sorted(self.history.groups):
-            group = self.history.groups[key]
-            if group.round_id != round_.round_id or not self.history.counted(group):
-                continue
+        for group in self.counted_groups.get(round_.round_id, ()):
             for a, b in combinations(group.members, 2):
                 team_a, team_b = self._round_team(round_, a), self._round_team(round_, b)
                 if self.in_scope(team_a) or self.in_scope(team_b):
@@ -154,8 +157,7 @@ class _Report:
         ordered = sorted(self.history.rounds.values(), key=lambda r: (r.week_starting, r.round_id))
         return tuple(self._round_figure(r) for r in ordered)
 
-    def coffee(self) -> CoffeeFigures:
-        rounds = self.rounds()
+    def coffee(self, rounds: Sequence[RoundFigure]) -> CoffeeFigures:
         ever_matched = set().union(*(r.participants for r in self.history.rounds.values()))
         groups = [
             group
@@ -183,23 +185,23 @@ class _Report:
     # Rituals
 
     def rituals(self) -> tuple[RitualFigure, ...]:
+        held: dict[str, list[Occurrence]] = {}
+        for (ritual_id, _), occurrence in self.history.occurrences.items():
+            if occurrence.expected is not None:  # the ritual's team was known
+                held.setdefault(ritual_id, []).append(occurrence)
         figures = []
         for ritual_id, ritual in sorted(self.history.rituals.items()):
             if not self.in_scope(ritual.team):
                 continue
-            held = [
-                o
-                for key, o in sorted(self.history.occurrences.items())
-                if key[0] == ritual_id and o.expected is not None
-            ]
-            attended = sum(len(set(o.attendees) & set(o.expected or {})) for o in held)
-            expected = sum(len(o.expected or {}) for o in held)
+            occurrences = held.get(ritual_id, [])
+            attended = sum(len(set(o.attendees) & set(o.expected or {})) for o in occurrences)
+            expected = sum(len(o.expected or {}) for o in occurrences)
             figures.append(
                 RitualFigure(
                     ritual_id=ritual_id,
                     title=ritual.title,
                     team=ritual.team,
-                    occurrences=len(held),
+                    occurrences=len(occurrences),
                     attended=attended,
                     expected=expected,
                     attendance=_share(attended, expected),
@@ -346,7 +348,7 @@ class _Report:
             own = {m.member_id for m in self.scope}
             nodes = sorted(own | {n for m in own for n in self.graph.neighbors(m)})
             keys = {node: node for node in nodes}
-            edges = [e for e in self._scope_edges()]
+            edges = self._scope_edges()
             own_labels = {m.member_id: m.profile.display_name for m in self.scope}
         return Graph(
             nodes=tuple(
