@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -20,7 +20,7 @@ from kafka import KafkaAdminClient, TopicPartition
 from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings, provision_topics
-from services.common.adapters.history import consumer_lag, wait_until
+from services.common.adapters.history import consumer_lag
 from services.common.runtime import ServiceDefinition, consumer_group
 
 SERVICES = ("matcher", "onboarding", "notifier")
@@ -106,33 +106,33 @@ def subscribed_topics(service: str) -> tuple[Topic, ...]:
     return definition.topics
 
 
-def wait_until_caught_up(
-    kafka: KafkaSettings,
-    topics: TopicSettings,
-    services: Sequence[str],
-    seen: Callable[[], Mapping[TopicPartition, int]],
-    timeout: float,
-) -> bool:
-    """Wait until every service's consumer group has committed every record ``seen()`` reports
-    (next offsets by partition) on the topics it consumes."""
-    subscriptions = {
-        consumer_group(topics, name): {topics.name(t) for t in subscribed_topics(name)}
-        for name in services
-    }
+class ConsumerProgress:
+    """Whether every service's consumer group has committed every record a reader has seen, on
+    the topics it consumes; one admin client serves every check."""
 
-    admin = KafkaAdminClient(**kafka.kafka_python_params())
+    def __init__(self, kafka: KafkaSettings, topics: TopicSettings, services: Sequence[str]):
+        self._subscriptions = {
+            consumer_group(topics, name): {topics.name(t) for t in subscribed_topics(name)}
+            for name in services
+        }
+        self._admin = KafkaAdminClient(**kafka.kafka_python_params())
 
-    def caught_up() -> bool:
-        ends = seen()
+    def caught_up(self, seen: Mapping[TopicPartition, int]) -> bool:
+        """``seen``: the next offset of every partition the reader has read."""
         return all(
-            consumer_lag(admin, group, {tp: n for tp, n in ends.items() if tp.topic in names}) == 0
-            for group, names in subscriptions.items()
+            consumer_lag(self._admin, group, {tp: n for tp, n in seen.items() if tp.topic in names})
+            == 0
+            for group, names in self._subscriptions.items()
         )
 
-    try:
-        return wait_until(caught_up, timeout, interval=0.05)
-    finally:
-        admin.close()
+    def close(self) -> None:
+        self._admin.close()
+
+    def __enter__(self) -> ConsumerProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def wait_until_consuming(services: Sequence[ServiceProcess], timeout: float = 120.0) -> None:

@@ -24,10 +24,10 @@ from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
 from schemas.members import MemberJoined
 from services.cli.platform import (
     SERVICES,
+    ConsumerProgress,
     ServiceProcess,
     kafka_address,
     stop_all,
-    wait_until_caught_up,
     wait_until_consuming,
 )
 from services.clock.ticks import ticks
@@ -98,10 +98,12 @@ def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = N
         with (
             platform(servers, topics, out_dir) as processes,
             EventPublisher(kafka, topics) as publisher,
+            ConsumerProgress(kafka, topics, SERVICES) as progress,
         ):
             follower = Follower(kafka, domain_topics(topics)).start()
+            (notifier,) = [p for p in processes if p.name == "notifier"]
             try:
-                _simulate(run, publisher, follower, processes)
+                _simulate(run, _Pace(publisher, follower, progress, notifier))
                 _settle(follower)
                 # The whole history, read while the broker runs (an embedded one stops with us).
                 run.events = read_events(kafka, topics, organisation=shape.organisation)
@@ -110,13 +112,8 @@ def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = N
         return run
 
 
-def _simulate(
-    run: DemoRun,
-    publisher: EventPublisher,
-    follower: Follower,
-    processes: list[ServiceProcess],
-) -> None:
-    shape = run.shape
+def _simulate(run: DemoRun, pace: _Pace) -> None:
+    shape, follower = run.shape, pace.follower
     pending = script(shape)
     names = {
         s.payload.member_id: s.payload.display_name
@@ -140,84 +137,89 @@ def _simulate(
             for _ in hours:
                 pending += _feedback_on_new_groups(follower, answered)
                 due, pending = take_due(pending, moment, departed)
-                _publish_hour(
-                    run, publisher, follower, due, ticks([shape.organisation], moment, sequence)
-                )
+                _publish_hour(shape, pace, due, ticks([shape.organisation], moment, sequence))
                 moment, sequence = moment + timedelta(hours=1), sequence + 1
                 if moment.hour == 0:
-                    _keep_pace(run, publisher, follower)
+                    pace.keep_pace()
             _wait_for_round(follower, f"coffee-{monday.isoformat()}")
-            _catch_up(run, publisher, follower, processes)
-        arrived = follower.events()
+            pace.catch_up()
+        arrived, messages = follower.events(), _console_messages(run.out_dir)
         week_report(
             week + 1,
             monday,
-            follower.events(in_week(monday)),
+            [e for e in arrived if in_week(monday)(e)],
             arrived[reported:],
             names,
-            _console_messages(run.out_dir)[printed:],
+            messages[printed:],
             _outbox_count(run.out_dir),
         )
-        reported = len(arrived)
-        printed = len(_console_messages(run.out_dir))
+        reported, printed = len(arrived), len(messages)
 
 
 def _publish_hour(
-    run: DemoRun,
-    publisher: EventPublisher,
-    follower: Follower,
-    due: list[Scripted],
-    tick: list[CloudEvent[Any]],
+    shape: DemoShape, pace: _Pace, due: list[Scripted], tick: list[CloudEvent[Any]]
 ) -> None:
     """The script's events of the hour, then the hour's tick. Members and clock are separate
     topics: when the hour changes the directory or the rituals, the services read that before
     the tick, so a check-in or a reminder is decided at the same tick in every run."""
-    scripted = [_envelope(run.shape, s) for s in due]
+    scripted = [_envelope(shape, s) for s in due]
     if any(s.payload.event_type.startswith(_TICKS_ACT_ON) for s in due):
-        publisher.publish(scripted)
-        _keep_pace(run, publisher, follower)
+        pace.publisher.publish(scripted)
+        pace.keep_pace()
         scripted = []
-    publisher.publish(scripted + tick)
+    pace.publisher.publish(scripted + tick)
 
 
 _TICKS_ACT_ON = ("rituals.member.", "rituals.ritual.scheduled", "rituals.ritual.cancelled")
 
 
-def _keep_pace(run: DemoRun, publisher: EventPublisher, follower: Follower) -> None:
-    """Let the services finish the simulated day before the clock moves on. Topics are consumed
-    independently: without this, a service could read a whole week of ticks before the match
-    made on Monday, and deliver on Monday next week what a real clock would deliver on Monday."""
-    _wait(lambda: follower.has_read(publisher.written), CATCH_UP_TIMEOUT)
-    wait_until_caught_up(run.kafka, run.topics, SERVICES, follower.seen, timeout=CATCH_UP_TIMEOUT)
+@dataclass
+class _Pace:
+    """Keeps the simulated clock in step with the services."""
 
+    publisher: EventPublisher
+    follower: Follower
+    progress: ConsumerProgress
+    notifier: ServiceProcess
 
-def _catch_up(
-    run: DemoRun, publisher: EventPublisher, follower: Follower, processes: list[ServiceProcess]
-) -> None:
-    """The services consume at their own pace, and the notifier delivers beside its consumer:
-    the week is over when the console has read everything the demo wrote, every service has
-    processed everything the console read, nothing is left ready to deliver, and that stays so
-    while the console reads on (one service's outputs are another's input)."""
-    (notifier,) = [p for p in processes if p.name == "notifier"]
+    def _has_read_everything_written(self) -> bool:
+        return self.follower.has_read(self.publisher.written)
 
-    def processed() -> bool:
-        ready = notifier.metric("rituals_state", service="notifier", measure="notices_ready")
-        return ready == 0 and wait_until_caught_up(
-            run.kafka, run.topics, SERVICES, follower.seen, timeout=CATCH_UP_TIMEOUT
+    def _processed_what_was_read(self) -> bool:
+        return self.progress.caught_up(self.follower.seen())
+
+    def keep_pace(self) -> None:
+        """Let the services finish the simulated day before the clock moves on. Topics are
+        consumed independently: without this, a service could read a whole week of ticks before
+        the match made on Monday, and deliver on Monday next week what a real clock would deliver
+        on Monday."""
+        _wait(self._has_read_everything_written, CATCH_UP_TIMEOUT)
+        _wait(self._processed_what_was_read, CATCH_UP_TIMEOUT)
+
+    def catch_up(self) -> None:
+        """The services consume at their own pace, and the notifier delivers beside its
+        consumer: the week is over when the console has read everything the demo wrote, every
+        service has processed everything the console read, nothing is left ready to deliver, and
+        that stays so while the console reads on (one service's outputs are another's input)."""
+
+        def processed() -> bool:
+            ready = self.notifier.metric(
+                "rituals_state", service="notifier", measure="notices_ready"
+            )
+            return ready == 0 and self._processed_what_was_read()
+
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT
+        _wait(self._has_read_everything_written, CATCH_UP_TIMEOUT)
+        while time.monotonic() < deadline:
+            read_before = self.follower.count()
+            if _wait(processed, deadline - time.monotonic()):
+                _settle(self.follower, quiet=0.5, limit=10)
+                if self.follower.count() == read_before and processed():
+                    return
+        typer.secho(
+            f"(the services did not catch up within {CATCH_UP_TIMEOUT:.0f} s: see the logs)",
+            fg="yellow",
         )
-
-    deadline = time.monotonic() + CATCH_UP_TIMEOUT
-    _wait(lambda: follower.has_read(publisher.written), CATCH_UP_TIMEOUT)
-    while time.monotonic() < deadline:
-        read_before = follower.count()
-        if _wait(processed, deadline - time.monotonic()):
-            _settle(follower, quiet=0.5, limit=10)
-            if follower.count() == read_before and processed():
-                return
-    typer.secho(
-        f"(the services did not catch up within {CATCH_UP_TIMEOUT:.0f} s: see the logs)",
-        fg="yellow",
-    )
 
 
 def _envelope(shape: DemoShape, scripted: Scripted) -> CloudEvent[Any]:
