@@ -53,11 +53,17 @@ async def read_to_end(
 
 async def _past(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
     for partition, asked in ends.items():
-        fetched = consumer.highwater(partition)
-        end = asked if fetched is None else fetched
-        if await consumer.position(partition) < end:
+        if await consumer.position(partition) < partition_end(asked, consumer.highwater(partition)):
             return False
     return True
+
+
+def partition_end(asked: int, fetched: int | None) -> int:
+    """Where a partition's history ends: the high watermark of the last fetch, or before any
+    fetch (none is kept for an empty partition) the end offset asked at the start. The embedded
+    broker answers end-offset requests wrongly; fetches are right. Both history readers (this
+    one on aiokafka, and kafka-python's in ``adapters.history``) stop there."""
+    return asked if fetched is None else fetched
 
 
 def _stored(batches: Iterable[list[Any]]) -> Iterable[StoredRecord]:

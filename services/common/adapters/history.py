@@ -13,6 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, decode_event
+from services.common.replay import partition_end
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,9 @@ def read_records(
 
 
 def _past(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    """Whether every position reached its partition's end: the high watermark of the last fetch,
-    or before any fetch (kafka-python keeps none for an empty partition) the end offset asked at
-    the start. The embedded broker answers end-offset requests wrongly; fetches are right."""
+    """Whether every position reached its partition's end (``partition_end``)."""
     for partition, asked in ends.items():
-        fetched = consumer.highwater(partition)
-        if consumer.position(partition) < (asked if fetched is None else fetched):
+        if consumer.position(partition) < partition_end(asked, consumer.highwater(partition)):
             return False
     return True
 
