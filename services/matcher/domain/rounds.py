@@ -10,24 +10,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from services.common.domain.words import DAY_NAMES, describe_minutes, listing
 from services.common.domain.working_hours import WEEKDAYS, Interval, total_minutes
 from services.matcher.domain.grouping import FormedGroup, form_groups
 from services.matcher.domain.history import OrganisationHistory, PairRecord
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.domain.pool import Candidate, Pool, seed_of
-from services.matcher.domain.schedule import (
-    MINUTES_PER_DAY,
-    at_minute,
-    describe_minutes,
-    slot_in,
-)
-from services.matcher.domain.words import (
-    DAY_NAMES,
-    both_or_all,
-    language_name,
-    listing,
-    starter,
-)
+from services.matcher.domain.schedule import MINUTES_PER_DAY, at_minute, slot_in
+from services.matcher.domain.words import both_or_all, language_name, starter
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,3 @@ def slot_in(
 def at_minute(week_starting: date, minute: int) -> datetime:
     """The UTC moment of a minute of the week."""
     return datetime.combine(week_starting, time(0), tzinfo=UTC) + timedelta(minutes=minute)
-
-
-def describe_minutes(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if hours and rest:
-        return f"{hours} h {rest} min"
-    return f"{hours} h" if hours else f"{rest} min"

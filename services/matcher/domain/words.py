@@ -18,7 +18,6 @@ LANGUAGE_NAMES = {
     "ja": "Japanese",
     "zh": "Chinese",
 }
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 STARTERS = (
     "What is something you learned recently that surprised you?",
@@ -38,13 +37,6 @@ STARTERS = (
 
 def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code.split("-")[0], code)
-
-
-def listing(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def both_or_all(count: int) -> str:

@@ -10,17 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.common.domain.words import DAY_NAMES, describe_minutes, listing
 from services.common.domain.working_hours import WEEKDAYS
 from services.onboarding.domain.candidates import MemberFacts
 from services.onboarding.domain.working_time import whole_months_between
 
-WEEKDAY_NAMES: dict[str, str] = dict(
-    zip(
-        WEEKDAYS,
-        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        strict=True,
-    )
-)
+WEEKDAY_NAMES: dict[str, str] = dict(zip(WEEKDAYS, DAY_NAMES, strict=True))
 
 
 def common_office_days(first: MemberFacts, second: MemberFacts) -> tuple[str, ...]:
@@ -45,11 +40,11 @@ def assignment_reasons(
     if office_days:
         office = buddy.office or new_hire.office
         where = f"the {office} office" if office else "the office"
-        days = enumerate_words([WEEKDAY_NAMES[day] for day in office_days])
+        days = listing([WEEKDAY_NAMES[day] for day in office_days])
         reasons.append(f"both at {where} on {days}")
     reasons.append(
         f"works {buddy.hours.start:%H:%M} to {buddy.hours.end:%H:%M} ({buddy.hours.timezone}), "
-        f"up to {duration_words(shared)} a day in common"
+        f"up to {describe_minutes(int(shared.total_seconds() // 60))} a day in common"
     )
     languages = ", ".join(sorted(new_hire.languages & buddy.languages))
     reasons.append(f"speaks the same language ({languages})")
@@ -83,7 +78,7 @@ def no_buddy_reason(stages: Sequence[Stage]) -> str:
             parts.append(f"none of them {stage.plural}")
             break
         parts.append(f"{stage.passing} of them {_verb(stage)}")
-    return f"No eligible buddy yet: {enumerate_words(parts)}."
+    return f"No eligible buddy yet: {listing(parts)}."
 
 
 REPLACEMENT_REASONS: dict[str, str] = {
@@ -92,21 +87,6 @@ REPLACEMENT_REASONS: dict[str, str] = {
     "left": "the previous buddy left the organisation",
     "reporting_line": "the previous buddy is now in the new hire's reporting line",
 }
-
-
-def enumerate_words(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def duration_words(length: timedelta) -> str:
-    minutes = int(length.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return f"{hours} h {minutes} min"
-    return f"{hours} h" if hours else f"{minutes} min"
 
 
 def tenure_words(start: date, today: date) -> str:
