@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -39,3 +42,9 @@ class ServiceSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(
         default=3_000, ge=100, description="Consumer group heartbeat (under a third of the above)."
     )
+
+
+def read_policy_document(path: Path) -> object:
+    """A service's policy file: TOML when it ends in ``.toml``, JSON otherwise."""
+    text = path.read_text(encoding="utf-8")
+    return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.settings import read_policy_document
 from services.matcher.domain.policy import CoffeePolicy
 
 
@@ -51,8 +50,7 @@ class Policies:
 
 
 def _read(path: Path) -> dict[str, object]:
-    text = path.read_text(encoding="utf-8")
-    document = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    document = read_policy_document(path)
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a table of policies")
     return document

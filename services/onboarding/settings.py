@@ -8,14 +8,13 @@ replaced. Invalid policies stop the service at start-up, naming the field.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.settings import read_policy_document
 from services.onboarding.domain.policy import BuddyPolicy, PolicyBook
 
 PolicyFields = dict[str, Any]
@@ -63,6 +62,4 @@ class OnboardingSettings(BaseSettings):
 
 
 def read_policy_file(path: Path) -> PolicyFile:
-    text = path.read_text(encoding="utf-8")
-    document = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    return PolicyFile.model_validate(document)
+    return PolicyFile.model_validate(read_policy_document(path))
