@@ -40,7 +40,7 @@ class MemberFacts:
     volunteer: bool
 
     @classmethod
-    def of(cls, org_id: str, profile: MemberProfile) -> MemberFacts:
+    def of(cls, profile: MemberProfile) -> MemberFacts:
         return cls(
             member_id=profile.member_id,
             team=profile.team,
@@ -62,7 +62,6 @@ class MemberFacts:
 class IndexChange:
     """What one member event changed in the index."""
 
-    member_id: str
     previous: MemberFacts | None
     current: MemberFacts
 
@@ -75,7 +74,6 @@ class IndexChange:
 class OrgCandidates:
     """One organisation's members as the buddy search sees them."""
 
-    org_id: str = ""
     facts: dict[str, MemberFacts] = field(default_factory=dict)
     """Every member the organisation ever had (latest profile): reporting lines need them all."""
     available: set[str] = field(default_factory=set)
@@ -91,13 +89,13 @@ class OrgCandidates:
         previous = self.facts.get(member.member_id)
         if previous is not None:
             self._forget(previous)
-        current = MemberFacts.of(self.org_id, member.profile)
+        current = MemberFacts.of(member.profile)
         self.facts[current.member_id] = current
         if current.manager_id is not None:
             self.reports.setdefault(current.manager_id, set()).add(current.member_id)
         if member.status in _CANDIDATE_STATUSES:
             self._offer(current)
-        return IndexChange(current.member_id, previous, current)
+        return IndexChange(previous, current)
 
     def _groups_of(self, facts: MemberFacts) -> list[set[str]]:
         groups = [self.available, self.by_department.setdefault(facts.department, set())]
@@ -160,9 +158,9 @@ class CandidateIndex:
         self._organisations: dict[str, OrgCandidates] = {}
 
     def update(self, org_id: str, member: Member) -> IndexChange:
-        return self._organisations.setdefault(org_id, OrgCandidates(org_id)).update(member)
+        return self._organisations.setdefault(org_id, OrgCandidates()).update(member)
 
     def of(self, org_id: str) -> OrgCandidates:
         """The organisation's candidates (an empty, unstored index for an unknown one: reading
         never changes the state)."""
-        return self._organisations.get(org_id) or OrgCandidates(org_id)
+        return self._organisations.get(org_id) or OrgCandidates()
