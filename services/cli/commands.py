@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResu
 from schemas.rituals import RitualHeld, RitualKind, RitualScheduled
 from services.cli.context import directory_of, envelope, fail, now_or, publish
 from services.cli.roster import changes, parse_roster
+from services.common.domain.working_hours import week_monday
 
 members_app = typer.Typer(help="Members of an organisation's programme.", no_args_is_help=True)
 round_app = typer.Typer(help="Coffee rounds.", no_args_is_help=True)
@@ -131,7 +132,7 @@ def request_round(
     """Request a coffee round now; the matcher answers with the groups."""
     moment = now_or(at)
     day = week or moment.date()
-    monday = day - timedelta(days=day.weekday())
+    monday = week_monday(day)
     payload = CoffeeRoundRequested(
         round_id=round_id or f"coffee-{monday.isoformat()}",
         week_starting=monday,

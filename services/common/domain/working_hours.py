@@ -88,6 +88,11 @@ def intersect_all(interval_lists: Iterable[Sequence[Interval]]) -> tuple[Interva
     return common
 
 
+def week_monday(day: date) -> date:
+    """The Monday of the week a day is in."""
+    return day - timedelta(days=day.weekday())
+
+
 def total_minutes(intervals: Iterable[Interval]) -> int:
     return sum(end - start for start, end in intervals)
 

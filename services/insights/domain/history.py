@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from schemas import CloudEvent
@@ -14,6 +14,7 @@ from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundReques
 from schemas.onboarding import BuddyAssigned, BuddyReassigned
 from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.domain.directory import MemberDirectory
+from services.common.domain.working_hours import week_monday
 
 _FIRST = (
     "rituals.member.joined",
@@ -140,7 +141,7 @@ class History:
     def _matched(self, at: datetime, payload: CoffeeMatched) -> None:
         members = tuple(sorted(p.member_id for p in payload.participants))
         if payload.round_id not in self.rounds:
-            monday = at.date() - timedelta(days=at.weekday())
+            monday = week_monday(at.date())
             self.rounds[payload.round_id] = Round(
                 payload.round_id, monday, self._active(at, at.date())
             )

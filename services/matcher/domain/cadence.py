@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.common.domain.working_hours import WEEKDAYS
+from services.common.domain.working_hours import WEEKDAYS, week_monday
 from services.matcher.domain.policy import Cadence
 
 
@@ -15,7 +15,7 @@ def due_week(cadence: Cadence, now: datetime) -> date | None:
     if cadence.every == "off":
         return None
     local = now.astimezone(ZoneInfo(cadence.timezone))
-    monday = local.date() - timedelta(days=local.weekday())
+    monday = week_monday(local.date())
     for week in (monday, monday - timedelta(days=7)):
         moment = datetime.combine(
             week + timedelta(days=WEEKDAYS.index(cadence.weekday)),

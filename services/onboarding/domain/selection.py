@@ -26,6 +26,7 @@ from enum import IntEnum
 from typing import Protocol
 
 from services.common.domain.directory import MemberDirectory
+from services.common.domain.working_hours import week_monday
 from services.onboarding.domain.candidates import MemberFacts, OrgCandidates
 from services.onboarding.domain.policy import BuddyPolicy
 from services.onboarding.domain.reasons import (
@@ -33,11 +34,7 @@ from services.onboarding.domain.reasons import (
     assignment_reasons,
     common_office_days,
 )
-from services.onboarding.domain.working_time import (
-    longest_shared_stretch,
-    months_before,
-    week_monday,
-)
+from services.onboarding.domain.working_time import longest_shared_stretch, months_before
 
 
 class Loads(Protocol):

@@ -14,11 +14,6 @@ from zoneinfo import ZoneInfo
 from services.common.domain.working_hours import WeeklyHours, longest_common_stretch
 
 
-def week_monday(day: date) -> date:
-    """The Monday of the week a day is in."""
-    return day - timedelta(days=day.weekday())
-
-
 @lru_cache(maxsize=65_536)
 def longest_shared_stretch(first: WeeklyHours, second: WeeklyHours, monday: date) -> timedelta:
     """The longest time both work without a break, in the week starting ``monday``."""

@@ -17,14 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue, OnboardingCompleted
-from services.common.domain.working_hours import WeeklyHours
+from services.common.domain.working_hours import WeeklyHours, week_monday
 from services.onboarding.domain.candidates import language_family
 from services.onboarding.domain.policy import BuddyPolicy
-from services.onboarding.domain.working_time import (
-    longest_shared_stretch,
-    months_before,
-    week_monday,
-)
+from services.onboarding.domain.working_time import longest_shared_stretch, months_before
 from tests.unit.onboarding.world import SOURCE, T0, World, colleague, new_hire
 
 ZONES = ("Europe/Amsterdam", "Europe/London", "America/New_York", "Asia/Kolkata", "Asia/Tokyo")

@@ -6,12 +6,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from services.common.domain.working_hours import WeeklyHours
+from services.common.domain.working_hours import WeeklyHours, week_monday
 from services.onboarding.domain.working_time import (
     checkin_moment,
     longest_shared_stretch,
     months_before,
-    week_monday,
     whole_months_between,
 )
 
