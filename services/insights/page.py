@@ -10,6 +10,13 @@ from html import escape
 import networkx as nx
 
 from services.insights.domain.model import Graph, Insights
+from services.insights.phrases import (
+    last_touchpoint,
+    linked_pairs,
+    percent,
+    report_time,
+    team_pair,
+)
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -27,10 +34,6 @@ padding:.6rem 1rem;min-width:10rem}.figure b{display:block;font-size:1.4rem}
 .swatch{display:inline-block;width:.8rem;height:.8rem;border-radius:50%;margin-right:.3rem}
 svg{background:#fff;border:1px solid #eee}
 """
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
 
 
 def _colours(insights: Insights) -> dict[str, str]:
@@ -149,7 +152,7 @@ def html_page(insights: Insights) -> str:
     title = f"Connection insights: {insights.organisation}" + (
         f", team {insights.team}" if insights.team else ""
     )
-    when = insights.now.strftime("%Y-%m-%d %H:%M UTC") if insights.now else "no events yet"
+    when = report_time(insights)
     coffee, c, w = insights.coffee, insights.connections, insights.watchlist
     weeks = [r.week_starting.isoformat() for r in insights.rounds]
     sections = [
@@ -162,11 +165,11 @@ def html_page(insights: Insights) -> str:
         )
         + "</p>",
         '<div class="figures">',
-        _figure("participation (member-rounds)", _percent(coffee.participation)),
-        _figure("coffees that happened", _percent(coffee.happened_share)),
+        _figure("participation (member-rounds)", percent(coffee.participation)),
+        _figure("coffees that happened", percent(coffee.happened_share)),
         _figure("colleagues met, median", f"{c.colleagues_met_median or 0:.0f}"),
-        _figure("cross-team connections", _percent(c.cross_team_share)),
-        _figure("ritual attendance", _percent(insights.ritual_attendance)),
+        _figure("cross-team connections", percent(c.cross_team_share)),
+        _figure("ritual attendance", percent(insights.ritual_attendance)),
         _figure("connected components", str(c.components)),
         "</div>",
         "<h2>Participation per round</h2>",
@@ -182,9 +185,9 @@ def html_page(insights: Insights) -> str:
                     r.week_starting.isoformat(),
                     r.active,
                     r.participants,
-                    _percent(r.participation),
+                    percent(r.participation),
                     r.pairs,
-                    _percent(r.cross_team_share),
+                    percent(r.cross_team_share),
                 )
                 for r in insights.rounds
             ],
@@ -198,27 +201,21 @@ def html_page(insights: Insights) -> str:
         "<h2>Between teams</h2>",
         _table(
             ("teams", "connections", "bridges", "connectors"),
-            [
-                (f"{p.teams[0]} - {p.teams[1]}", p.connections, p.bridges, p.connectors)
-                for p in insights.team_pairs
-            ],
+            [(team_pair(p), p.connections, p.bridges, p.connectors) for p in insights.team_pairs],
         ),
     ]
     if insights.connectors:
         sections.append(
             _table(
                 ("connector", "team", "alone links"),
-                [
-                    (k.name, k.team, ", ".join(f"{a} - {b}" for a, b in k.links))
-                    for k in insights.connectors
-                ],
+                [(k.name, k.team, linked_pairs(k)) for k in insights.connectors],
             )
         )
     sections += [
         "<h2>Rituals</h2>",
         _table(
             ("team", "ritual", "held", "attendance"),
-            [(r.team, r.title, r.occurrences, _percent(r.attendance)) for r in insights.rituals],
+            [(r.team, r.title, r.occurrences, percent(r.attendance)) for r in insights.rituals],
         ),
         "<h2>Watchlist</h2>",
         f'<p class="note">Active members without a social touchpoint in {w.quiet_weeks} weeks; '
@@ -243,9 +240,7 @@ def html_page(insights: Insights) -> str:
                         m.name,
                         m.connections,
                         m.cross_team,
-                        "never"
-                        if m.last_touchpoint is None
-                        else f"{m.last_touchpoint.date().isoformat()} ({m.last_kind})",
+                        last_touchpoint(m),
                     )
                     for m in insights.members
                 ],

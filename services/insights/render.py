@@ -8,6 +8,13 @@ from enum import StrEnum
 
 from services.insights.domain.model import Insights
 from services.insights.page import html_page
+from services.insights.phrases import (
+    last_touchpoint,
+    linked_pairs,
+    percent,
+    report_time,
+    team_pair,
+)
 
 
 class Format(StrEnum):
@@ -28,10 +35,6 @@ def render(insights: Insights, output: Format) -> str:
     return text_report(insights)
 
 
-def percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
@@ -47,7 +50,7 @@ def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str
 
 def text_report(insights: Insights) -> str:
     scope = f"team {insights.team}" if insights.team else "organisation view, aggregates only"
-    now = insights.now.strftime("%Y-%m-%d %H:%M UTC") if insights.now else "no events yet"
+    now = report_time(insights)
     status = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in insights.members_by_status.items())
     lines = [
         f"Connection insights: {insights.organisation} ({scope}), at {now}",
@@ -143,7 +146,7 @@ def _connections(insights: Insights) -> list[str]:
             ("teams", "connections", "bridges", "connectors"),
             (
                 (
-                    f"{p.teams[0]} - {p.teams[1]}",
+                    team_pair(p),
                     str(p.connections),
                     str(p.bridges),
                     str(p.connectors),
@@ -152,8 +155,10 @@ def _connections(insights: Insights) -> list[str]:
             ),
         )
     for connector in insights.connectors:
-        links = ", ".join(f"{a} - {b}" for a, b in connector.links)
-        lines.append(f"  connector: {connector.name} ({connector.team}) alone links {links}")
+        lines.append(
+            f"  connector: {connector.name} ({connector.team}) alone links "
+            f"{linked_pairs(connector)}"
+        )
     return lines
 
 
@@ -187,9 +192,7 @@ def _members(insights: Insights) -> list[str]:
                     m.name + (" (new hire)" if m.new_hire else ""),
                     str(m.connections),
                     str(m.cross_team),
-                    "never"
-                    if m.last_touchpoint is None
-                    else f"{m.last_touchpoint.date().isoformat()} ({m.last_kind})",
+                    last_touchpoint(m),
                 )
                 for m in insights.members
             ),
