@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
-from typing import Any
 
 import networkx as nx
 
@@ -81,7 +80,7 @@ def _linked_pairs(graph: nx.Graph, parts: Iterable[Iterable[str]]) -> set[TeamPa
     return linked
 
 
-def _lost_pairs(graph: nx.Graph, before: set[str], view: Any) -> set[TeamPairKey]:
+def _lost_pairs(graph: nx.Graph, before: set[str], view: nx.Graph) -> set[TeamPairKey]:
     """Team pairs linked within ``before`` that no part of ``view`` links any more."""
     after = _linked_pairs(graph, nx.connected_components(view))
     return _linked_pairs(graph, [before]) - after
@@ -92,8 +91,7 @@ def separating_people(graph: nx.Graph) -> dict[str, set[TeamPairKey]]:
     found: dict[str, set[TeamPairKey]] = {}
     for person in sorted(nx.articulation_points(graph)):
         component = nx.node_connected_component(graph, person) - {person}
-        view = nx.restricted_view(graph.subgraph(component), [], [])
-        lost = _lost_pairs(graph, component, view)
+        lost = _lost_pairs(graph, component, graph.subgraph(component))
         if lost:
             found[person] = lost
     return found
@@ -104,7 +102,7 @@ def separating_edges(graph: nx.Graph) -> dict[tuple[str, str], set[TeamPairKey]]
     found: dict[tuple[str, str], set[TeamPairKey]] = {}
     for a, b in sorted(tuple(sorted(edge)) for edge in nx.bridges(graph)):
         component = nx.node_connected_component(graph, a)
-        view = nx.restricted_view(graph.subgraph(component), [], [(a, b), (b, a)])
+        view = nx.restricted_view(graph.subgraph(component), [], [(a, b)])  # both ways
         lost = _lost_pairs(graph, component, view)
         if lost:
             found[(a, b)] = lost
