@@ -162,6 +162,7 @@ class Decision:
         new hire is tried only when one of them has become eligible for them, or is them."""
         if changed is not None:
             changed = changed | self._freed
+        changed_ids = sorted(changed) if changed is not None else []
         for onboarding in self.state.onboardings.waiting_in_order():
             new_hire_id = onboarding.new_hire_id
             if new_hire_id in self._settled or not onboarding.is_open:
@@ -169,7 +170,7 @@ class Decision:
             if (
                 changed is not None
                 and new_hire_id not in changed
-                and not could_be_buddy(self._search, new_hire_id, sorted(changed))
+                and not could_be_buddy(self._search, new_hire_id, changed_ids)
             ):
                 continue  # nobody who changed is eligible for them: the search would fail
             choice = choose_buddy(self._search, new_hire_id)
