@@ -24,6 +24,7 @@ from schemas.upcasting import upcast
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 SPEC_VERSION = "1.0"
 _OUTPUT_ID_NAMESPACE = uuid.UUID("6f1c2f0e-4b8e-4c55-9a3e-6c1f4f2b7d10")
+MAX_DETAIL_LENGTH = 256
 
 PayloadT = TypeVar("PayloadT", bound=EventPayload)
 
@@ -82,6 +83,14 @@ class RejectionReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     INVALID_PAYLOAD = "invalid_payload"
     HANDLER_FAILED = "handler_failed"
+    WRONG_TOPIC = "wrong_topic"
+    """A known type on a topic where it does not belong."""
+    WRONG_KEY = "wrong_key"
+    """A record whose key is not its organisation id."""
+    WRONG_PARTITION = "wrong_partition"
+    """A record on a partition its key does not hash to (another producer's partitioner)."""
+    OUT_OF_BOUNDS = "out_of_bounds"
+    """An envelope attribute outside the platform's bounds (a time in year 1, a huge subject)."""
     DELIVERY_FAILED = "delivery_failed"
     """A valid event whose effect outside the platform (a notification) failed for good."""
 
@@ -146,19 +155,25 @@ def decode_event(raw: bytes) -> CloudEvent[Any]:
     if attributes.type not in CATALOGUE:
         raise RejectedEvent(RejectionReason.UNKNOWN_TYPE, f"unknown event type {attributes.type!r}")
     model = payload_type(attributes.type)
-    version = version_of_dataschema(attributes.dataschema, default=model.version)
-    data = upcast(attributes.type, version, document.get("data"))
     try:
+        version = version_of_dataschema(attributes.dataschema, default=model.version)
+        data = upcast(attributes.type, version, document.get("data"))
         return CloudEvent[model].model_validate({**document, "data": data})  # type: ignore[valid-type]
     except ValidationError as error:
         raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, _summarise(error)) from None
+    except (ValueError, TypeError, KeyError, RecursionError) as error:
+        # An upcaster or validator meeting a shape it never expected: refused, never a crash.
+        raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, type(error).__name__) from None
 
 
 def _parse_json(raw: bytes) -> dict[str, Any]:
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RejectedEvent(RejectionReason.INVALID_JSON, str(error)) from None
+    except (ValueError, RecursionError) as error:
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError is nesting
+        # deeper than the parser can follow: a record like that is refused, never a crash.
+        detail = "nesting too deep to parse" if isinstance(error, RecursionError) else str(error)
+        raise RejectedEvent(RejectionReason.INVALID_JSON, detail[:MAX_DETAIL_LENGTH]) from None
     if not isinstance(document, dict):
         raise RejectedEvent(
             RejectionReason.NOT_A_CLOUDEVENT,

@@ -41,6 +41,24 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.dead_letters_lost = Counter(
+            "rituals_dead_letters_lost",
+            "Refused records whose dead letter could not be written: skipped, coordinates logged.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.rebuild_failures = Counter(
+            "rituals_rebuild_failures",
+            "State rebuilds that failed and were retried (the instance stays not ready).",
+            ["service"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "rituals_ready",
+            "1 when the instance's state is rebuilt for every partition it owns, else 0.",
+            ["service"],
+            registry=self.registry,
+        )
         self.state = Gauge(
             "rituals_state",
             "Sizes of the service's state (e.g. members by status).",

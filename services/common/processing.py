@@ -5,8 +5,10 @@ events it emitted itself), ``decide`` returns what to emit in response and must 
 The ``Ledger`` around it gives every service the same guarantees under at-least-once delivery:
 
 - an event id is applied once: a redelivered event has no second effect;
-- an event is decided once: when the log already holds this service's outputs caused by it (a
-  crash between publishing and committing, or a replay at start-up), it is not decided again;
+- an event is decided once: when the log already holds this service's whole decision about it (a
+  crash between publishing and committing, or a replay at start-up), it is not decided again; a
+  decision that a crash cut short is left out of the rebuild (``replay.replay_plan``), so its
+  cause is decided again and published whole;
 - outputs carry ids derived from their cause, so a decision repeated anyway is deduplicated by
   every consumer downstream.
 """
@@ -31,6 +33,14 @@ class Emit:
     key: str | None = None
     """Names this output among its cause's outputs (its id derives from it); by default its
     position. Set it when outputs of one cause are published at different times."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    decisions: list[list[CloudEvent[Any]]]
+    """Decisions made during the replay, each to be published whole, in order."""
+    failures: list[str]
+    """``<event id>: <error type>`` of events the processor failed on."""
 
 
 class Processor(Protocol):
@@ -75,7 +85,38 @@ class Ledger:
     def record_published(self, outputs: Sequence[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
         """Fold our own published outputs in at once, before they come back from the log, and
         return what they in turn ask to publish (a scheduled round request asks for its round)."""
-        return [follow_up for output in outputs for follow_up in self.handle(output)]
+        return [
+            follow_up for decision in self.decisions_following(outputs) for follow_up in decision
+        ]
+
+    def decisions_following(
+        self, outputs: Sequence[CloudEvent[Any]]
+    ) -> list[list[CloudEvent[Any]]]:
+        """``record_published`` with the follow-ups grouped by the output that asked for them:
+        each group is one decision, to be published whole."""
+        return [decision for output in outputs if (decision := self.handle(output))]
+
+    def replay(self, events: Sequence[CloudEvent[Any]]) -> Replayed:
+        """Fold a rebuild's events (``replay.replay_plan``) into this fresh ledger and return the
+        decisions still to publish, in order: causes whose whole decision the log lacks, and what
+        those outputs ask for in turn. An event the processor fails on is skipped here (the live
+        consumer dead-letters it when it reaches it)."""
+        for event in events:
+            self.note_outputs(event)
+        decisions: list[list[CloudEvent[Any]]] = []
+        failures: list[str] = []
+        for event in events:
+            try:
+                outputs = self.handle(event)
+            except Exception as error:
+                failures.append(f"{event.id}: {type(error).__name__}")
+                continue
+            pending = [outputs] if outputs else []
+            while pending:
+                decision = pending.pop(0)
+                decisions.append(decision)
+                pending.extend(self.decisions_following(decision))
+        return Replayed(decisions, failures)
 
     def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
         """The envelopes of what a cause asks to emit: same source, organisation, domain time

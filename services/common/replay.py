@@ -1,22 +1,31 @@
-"""Reading partitions from the beginning to their end: how a service rebuilds its state.
+"""Reading partitions from the beginning to a fixed end, and ordering what was read: how a
+service rebuilds its state.
 
-A plain aiokafka consumer in ``assign`` mode (no group, nothing committed) reads the partitions a
-service instance owns. The end is reached when a poll stays empty for a while *and* every position
-has reached its partition's end: the high watermark the last fetch reported, or before any fetch
-the end offset asked at the start. The embedded broker answers end-offset requests wrongly (1
-whatever the log holds) but reports the right high watermark with every fetch.
+A plain aiokafka consumer in ``assign`` mode (no group, nothing committed) reads the partitions an
+instance owns up to a bound fixed when the read starts, so the read ends however fast records keep
+arriving (they are read live afterwards). A partition's bound is the larger of the end offset asked
+at the start (right on Apache Kafka) and the high watermark of its first fetch (right on the
+embedded broker, whose end-offset answers are too small).
+
+``replay_plan`` then decides what the rebuild folds in, in which order (see docs/runtime.md):
+admitted events only, the first copy of an id in log order, and no output of a decision that a
+crash cut short.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.kafka import KafkaSettings
-from schemas import CloudEvent, RejectedEvent, decode_event
+from infra.topics import TopicSettings
+from schemas import CloudEvent, RejectedEvent
+from services.common.admission import admit
+from services.common.records import decision_mark
 
 
 @dataclass(frozen=True)
@@ -24,15 +33,25 @@ class StoredRecord:
     topic: str
     partition: int
     offset: int
+    key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class History:
+    """What a rebuild read: the records, and the partition count of every topic read."""
+
+    records: list[StoredRecord]
+    partition_counts: Mapping[str, int] = field(default_factory=dict)
 
 
 async def read_to_end(
     kafka: KafkaSettings, partitions: Collection[TopicPartition], *, idle_ms: int = 500
-) -> list[StoredRecord]:
-    """Every record of the partitions, from the beginning to the end as it is now."""
+) -> History:
+    """Every record of the partitions from the beginning up to their bounds (see above)."""
     if not partitions:
-        return []
+        return History([])
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False, auto_offset_reset="earliest", **kafka.aiokafka_params()
     )
@@ -40,51 +59,125 @@ async def read_to_end(
     try:
         consumer.assign(list(partitions))
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(list(partitions))
+        asked: dict[TopicPartition, int] = await consumer.end_offsets(list(partitions))
+        bounds: dict[TopicPartition, int] = {}
         records: list[StoredRecord] = []
         while True:
             batch = await consumer.getmany(timeout_ms=idle_ms)
             records.extend(_stored(batch.values()))
-            if not batch and await _past(consumer, ends):
-                return records
+            for partition in partitions:
+                fetched = consumer.highwater(partition)
+                if partition not in bounds and fetched is not None:
+                    bounds[partition] = max(asked[partition], fetched)
+            all_bounded = len(bounds) == len(partitions)
+            if (all_bounded or not batch) and await _past(consumer, bounds, asked):
+                counts = {
+                    tp.topic: len(consumer.partitions_for_topic(tp.topic) or ())
+                    for tp in partitions
+                }
+                return History(records, counts)
     finally:
         await consumer.stop()
 
 
-async def _past(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for partition, asked in ends.items():
-        if await consumer.position(partition) < partition_end(asked, consumer.highwater(partition)):
+async def _past(
+    consumer: AIOKafkaConsumer,
+    bounds: Mapping[TopicPartition, int],
+    asked: Mapping[TopicPartition, int],
+) -> bool:
+    for partition, end in asked.items():
+        if await consumer.position(partition) < bounds.get(partition, end):
             return False
     return True
 
 
 def partition_end(asked: int, fetched: int | None) -> int:
-    """Where a partition's history ends: the high watermark of the last fetch, or before any
-    fetch (none is kept for an empty partition) the end offset asked at the start. The embedded
-    broker answers end-offset requests wrongly; fetches are right. Both history readers (this
-    one on aiokafka, and kafka-python's in ``adapters.history``) stop there."""
+    """Where a partition's history ends for a reader that follows it to the end as it is now:
+    the high watermark of the last fetch, or before any fetch (none is kept for an empty
+    partition) the end offset asked at the start. The embedded broker answers end-offset
+    requests wrongly; fetches are right. The history readers of tools (export, insights) stop
+    there."""
     return asked if fetched is None else fetched
 
 
 def _stored(batches: Iterable[list[Any]]) -> Iterable[StoredRecord]:
     for batch in batches:
         for record in batch:
-            yield StoredRecord(record.topic, record.partition, record.offset, record.value)
+            yield StoredRecord(
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                record.value,
+                tuple(record.headers or ()),
+            )
 
 
-def in_replay_order(
-    records: Iterable[StoredRecord], topic_order: list[str], source: str
-) -> list[CloudEvent[Any]]:
-    """Decoded events in a deterministic order close to how they happened: by domain time, then
-    causes before the outputs they caused (ours share their cause's time), then log position.
-    Records that do not decode are left out: the live consumer dead-letters them."""
-    keyed: list[tuple[Any, CloudEvent[Any]]] = []
-    for record in records:
+@dataclass(frozen=True)
+class ReplayPlan:
+    events: list[CloudEvent[Any]]
+    """What the rebuild folds in, in replay order."""
+    refused: int
+    """Records left out because admission refuses them (the live consumer dead-letters them)."""
+    later_copies: int
+    """Records left out because an earlier record in the log has the same event id."""
+    unfinished: int
+    """Decisions of this service that a crash cut short: their outputs are left out and their
+    causes decided again."""
+
+
+def replay_plan(
+    history: History, topics: TopicSettings, topic_order: list[str], source: str
+) -> ReplayPlan:
+    """The events a rebuild folds in, in a deterministic order close to how they happened: by
+    domain time, then causes before the outputs they caused (ours share their cause's time),
+    then log position."""
+    in_log_order = sorted(
+        history.records, key=lambda r: (topic_order.index(r.topic), r.partition, r.offset)
+    )
+    seen: set[Any] = set()
+    admitted: list[tuple[StoredRecord, CloudEvent[Any]]] = []
+    refused = later_copies = 0
+    for record in in_log_order:
         try:
-            event = decode_event(record.value or b"")
+            event = admit(record, topics, history.partition_counts.get(record.topic))
         except RejectedEvent:
+            refused += 1
             continue
-        position = (topic_order.index(record.topic), record.partition, record.offset)
-        keyed.append(((event.time, event.source == source, position), event))
-    keyed.sort(key=lambda item: item[0])
-    return [event for _, event in keyed]
+        if event.id in seen:
+            later_copies += 1
+            continue
+        seen.add(event.id)
+        admitted.append((record, event))
+    unfinished = _unfinished_decisions(admitted, source)
+    kept = [
+        (record, event)
+        for record, event in admitted
+        if not (event.source == source and _decision_of(record) in unfinished)
+    ]
+    kept.sort(
+        key=lambda item: (
+            item[1].time,
+            item[1].source == source,
+            (topic_order.index(item[0].topic), item[0].partition, item[0].offset),
+        )
+    )
+    return ReplayPlan([event for _, event in kept], refused, later_copies, len(unfinished))
+
+
+def _decision_of(record: StoredRecord) -> str | None:
+    mark = decision_mark(record.headers)
+    return mark[0] if mark else None
+
+
+def _unfinished_decisions(
+    admitted: Iterable[tuple[StoredRecord, CloudEvent[Any]]], source: str
+) -> set[str]:
+    sizes: dict[str, int] = {}
+    found: Counter[str] = Counter()
+    for record, event in admitted:
+        mark = decision_mark(record.headers) if event.source == source else None
+        if mark is not None:
+            sizes[mark[0]] = mark[1]
+            found[mark[0]] += 1
+    return {decision for decision, size in sizes.items() if found[decision] < size}

@@ -31,16 +31,28 @@ class ServiceSettings(BaseSettings):
     replay_idle_ms: int = Field(
         default=500,
         ge=50,
-        description="While rebuilding state, a poll that returns nothing for this long after the "
-        "end offsets are reached ends the replay (guards against brokers with unreliable offsets).",
+        description="While rebuilding state, how long one poll waits for records; a partition "
+        "that has not reported its end yet is taken as ended after such an empty poll.",
     )
     session_timeout_ms: int = Field(
         default=10_000,
         ge=1_000,
-        description="Consumer group session timeout: how soon a dead instance's partitions move.",
+        description="Consumer group session timeout: how soon a dead instance's partitions move "
+        "(Apache Kafka refuses less than group.min.session.timeout.ms, 6,000 by default).",
     )
     heartbeat_interval_ms: int = Field(
         default=3_000, ge=100, description="Consumer group heartbeat (under a third of the above)."
+    )
+    max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        description="The longest a record may wait (for a rebuild to end) before the consumer "
+        "leaves its group; also the rebalance timeout.",
+    )
+    group_instance_id: str | None = Field(
+        default=None,
+        description="Static group membership: a stable name per instance (e.g. the pod name) so "
+        "a restart within the session timeout keeps its partitions without a rebalance.",
     )
 
 

@@ -42,3 +42,45 @@ def test_a_dead_letter_keeps_the_original_and_says_why() -> None:
         "partition": "2",
         "offset": "41",
     }
+
+
+def _letter(key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> DeadLetter:
+    return DeadLetter(
+        service="matcher",
+        reason=RejectionReason.INVALID_JSON,
+        detail="x" * 5_000,
+        topic="rituals.members",
+        partition=3,
+        offset=42,
+        key=key,
+        value=value,
+        headers=headers,
+    )
+
+
+def test_the_dead_letter_of_an_oversized_record_is_a_bounded_reference_with_its_start() -> None:
+    import hashlib
+
+    from services.common.records import DEAD_LETTER_BUDGET
+
+    original = b"{" + b"a" * 1_200_000
+    letter = _letter(b"k" * 5_000, original, [("big", b"h" * 100_000)]).record()
+
+    size = len(letter.key) + len(letter.value) + sum(len(n) + len(v) for n, v in letter.headers)
+    assert size <= DEAD_LETTER_BUDGET
+    assert original.startswith(letter.value)
+    assert len(letter.value) > 800_000
+    notes = dead_letter_notes(letter.headers)
+    assert notes["truncated"] == "true"
+    assert notes["size"] == str(len(original))
+    assert notes["sha256"] == hashlib.sha256(original).hexdigest()
+    assert notes["key-sha256"] == hashlib.sha256(b"k" * 5_000).hexdigest()
+    assert notes["headers-dropped"] == "1"
+    assert (notes["topic"], notes["partition"], notes["offset"]) == ("rituals.members", "3", "42")
+    assert len(notes["detail"]) <= 1_024
+
+
+def test_a_dead_letter_that_fits_is_the_original_whole() -> None:
+    letter = _letter(b"acme", b"{not json", [("content-type", b"x")]).record()
+    assert letter.value == b"{not json"
+    assert "truncated" not in dead_letter_notes(letter.headers)

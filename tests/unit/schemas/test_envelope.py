@@ -121,6 +121,8 @@ REFUSED = [
         RejectionReason.INVALID_PAYLOAD,
         id="invalid-payload",
     ),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, RejectionReason.INVALID_JSON, id="deep-list"),
+    pytest.param(b'{"a":' * 50_000 + b"1" + b"}" * 50_000, RejectionReason.INVALID_JSON, id="deep"),
 ]
 
 
@@ -135,10 +137,16 @@ def test_refused_record_says_why(raw: bytes, reason: RejectionReason) -> None:
 
 def test_every_decoding_refusal_reason_is_covered() -> None:
     covered = {param.values[1] for param in REFUSED}
-    # handler_failed is decided by a service after decoding succeeded, never by decode_event.
+    # The others are decided after decoding succeeded, never by decode_event: where a record
+    # sits and its bounds by admission (tests/unit/common/test_admission.py), handler and
+    # delivery failures by a service.
     assert covered == set(RejectionReason) - {
         RejectionReason.HANDLER_FAILED,
         RejectionReason.DELIVERY_FAILED,
+        RejectionReason.WRONG_TOPIC,
+        RejectionReason.WRONG_KEY,
+        RejectionReason.WRONG_PARTITION,
+        RejectionReason.OUT_OF_BOUNDS,
     }
 
 

@@ -1,0 +1,86 @@
+"""Which records a service accepts: one rule for the live consumer and the rebuild alike.
+
+A record is admitted when its value decodes into a known, valid event (``schemas.decode_event``),
+its envelope is within the platform's bounds (domain times in [2000, 2200), free-text attributes
+of at most 256 characters: they are copied into every output and log line), *and* it sits where
+the contract puts it: on the topic of its type, keyed by its organisation id, on the partition
+that key hashes to. Everything else is refused with a ``RejectedEvent`` whose
+reason the dead-letter topic records; a refused record is never applied, live or on rebuild, so
+the two always agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiokafka.partitioner import murmur2
+
+from infra.topics import TopicSettings, topic_for
+from schemas import CloudEvent, RejectedEvent, RejectionReason, decode_event
+
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_ATTRIBUTE_LENGTH = 256
+BOUNDED_ATTRIBUTES = ("source", "type", "subject", "dataschema", "correlationid", "causationid")
+
+
+class KafkaRecord(Protocol):
+    """What admission reads of a record: aiokafka's and the rebuild's records both have it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def partition_of(key: bytes, partition_count: int) -> int:
+    """The partition Kafka's default partitioner (the Java client's, aiokafka's, kafka-python's)
+    gives a key: murmur2, made positive, modulo the partition count."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partition_count
+
+
+def admit(
+    record: KafkaRecord, topics: TopicSettings, partition_count: int | None = None
+) -> CloudEvent[Any]:
+    """The record's event, or ``RejectedEvent`` saying why it is refused. ``partition_count`` is
+    the number of partitions of the record's topic, when known (the partition check needs it)."""
+    event = decode_event(record.value or b"")
+    _check_bounds(event)
+    expected_topic = topics.name(topic_for(event.type))
+    if record.topic != expected_topic:
+        raise RejectedEvent(
+            RejectionReason.WRONG_TOPIC,
+            f"{event.type} belongs on {expected_topic}, not on {record.topic}",
+        )
+    key = event.orgid.encode()
+    if record.key != key:
+        raise RejectedEvent(RejectionReason.WRONG_KEY, "the record key is not the event's orgid")
+    if partition_count and record.partition != partition_of(key, partition_count):
+        raise RejectedEvent(
+            RejectionReason.WRONG_PARTITION,
+            f"key hashes to partition {partition_of(key, partition_count)} of {partition_count} "
+            f"(murmur2), not {record.partition}: the producer uses another partitioner",
+        )
+    return event
+
+
+def _check_bounds(event: CloudEvent[Any]) -> None:
+    if not EARLIEST_TIME <= event.time < LATEST_TIME:
+        raise RejectedEvent(
+            RejectionReason.OUT_OF_BOUNDS,
+            f"time must be in [{EARLIEST_TIME.year}, {LATEST_TIME.year}), "
+            f"not year {event.time.year}",
+        )
+    for name in BOUNDED_ATTRIBUTES:
+        value = getattr(event, name)
+        if value is not None and len(value) > MAX_ATTRIBUTE_LENGTH:
+            raise RejectedEvent(
+                RejectionReason.OUT_OF_BOUNDS,
+                f"{name} has {len(value)} characters; at most {MAX_ATTRIBUTE_LENGTH}",
+            )
