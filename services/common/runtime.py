@@ -154,6 +154,9 @@ class ServiceRuntime:
             max_poll_interval_ms=self.settings.max_poll_interval_ms,
             rebalance_timeout_ms=self.settings.max_poll_interval_ms,
             listener=_RebuildOnAssignment(self),
+            # The runtime decodes records itself (admission): FastStream must not parse the body
+            # first, or a record its JSON parser cannot follow would fail before admission.
+            decoder=_undecoded,
         )
 
         async def on_record(message: KafkaMessage) -> None:
@@ -424,6 +427,10 @@ class ServiceRuntime:
             later_copies=plan.later_copies,
             failed=len(replayed.failures),
         )
+
+
+async def _undecoded(message: Any) -> Any:
+    return message.body
 
 
 class _RebuildOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
