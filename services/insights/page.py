@@ -13,9 +13,11 @@ from services.insights.domain.model import Graph, Insights
 from services.insights.phrases import (
     last_touchpoint,
     linked_pairs,
+    next_touchpoint,
     percent,
     report_time,
     team_pair,
+    team_pairs_summary,
 )
 
 PALETTE = (
@@ -199,9 +201,13 @@ def html_page(insights: Insights) -> str:
         "connection.</p>",
         graph_svg(insights),
         "<h2>Between teams</h2>",
+        f'<p class="note">{escape(team_pairs_summary(insights))}.</p>',
         _table(
-            ("teams", "connections", "bridges", "connectors"),
-            [(team_pair(p), p.connections, p.bridges, p.connectors) for p in insights.team_pairs],
+            ("teams", "connections", "linked", "bridges", "connectors"),
+            [
+                (team_pair(p), p.connections, "yes" if p.linked else "no", p.bridges, p.connectors)
+                for p in insights.team_pairs
+            ],
         ),
     ]
     if insights.connectors:
@@ -234,13 +240,15 @@ def html_page(insights: Insights) -> str:
         sections += [
             "<h2>Members</h2>",
             _table(
-                ("name", "connections", "cross-team", "last touchpoint"),
+                ("name", "status", "connections", "cross-team", "last touchpoint", "upcoming"),
                 [
                     (
                         m.name,
+                        m.status.replace("_", " "),
                         m.connections,
                         m.cross_team,
                         last_touchpoint(m),
+                        next_touchpoint(m),
                     )
                     for m in insights.members
                 ],

@@ -17,6 +17,26 @@ def team_pair(pair: TeamPair) -> str:
     return f"{pair.teams[0]} - {pair.teams[1]}"
 
 
+def team_pairs_summary(insights: Insights) -> str:
+    """The pairs of teams by both measures: a direct connection between them, and a path of
+    connections (through anyone); the fragile ones are among the linked ones."""
+    pairs = insights.team_pairs
+    direct = sum(p.connections > 0 for p in pairs)
+    linked = sum(p.linked for p in pairs)
+    fragile = sum(bool(p.bridges or p.connectors) for p in pairs)
+    return (
+        f"{len(pairs)} pair(s) of teams: {direct} with a direct connection; "
+        f"{linked} linked by a path of connections, {fragile} of them through a single link "
+        f"or person; {len(pairs) - linked} not linked"
+    )
+
+
+def next_touchpoint(member: MemberRow) -> str:
+    if member.next_touchpoint is None:
+        return "-"
+    return f"{member.next_touchpoint.date().isoformat()} ({member.next_kind})"
+
+
 def linked_pairs(connector: Connector) -> str:
     """The pairs of teams a connector alone links."""
     return ", ".join(f"{a} - {b}" for a, b in connector.links)

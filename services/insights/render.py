@@ -11,9 +11,11 @@ from services.insights.page import html_page
 from services.insights.phrases import (
     last_touchpoint,
     linked_pairs,
+    next_touchpoint,
     percent,
     report_time,
     team_pair,
+    team_pairs_summary,
 )
 
 
@@ -124,14 +126,11 @@ def _connections(insights: Insights) -> list[str]:
         + (f" (sizes {sizes})" if sizes else "")
         + f"; {c.isolated} without any connection",
     ]
-    fragile = [p for p in insights.team_pairs if p.bridges or p.connectors]
-    lines.append(
-        f"  team pairs connected: {sum(p.connections > 0 for p in insights.team_pairs)}; "
-        f"held by a single link or person: {len(fragile)}"
-    )
-    # The weakest pairs first: the fragile ones, then the fewest connections.
+    lines.append(f"  {team_pairs_summary(insights)}")
+    # The weakest pairs first: those not linked at all, the fragile ones, the fewest connections.
     weakest = sorted(
-        insights.team_pairs, key=lambda p: (-(p.bridges + p.connectors), p.connections, p.teams)
+        insights.team_pairs,
+        key=lambda p: (p.linked, -(p.bridges + p.connectors), p.connections, p.teams),
     )
     if weakest:
         lines.append(
@@ -143,11 +142,12 @@ def _connections(insights: Insights) -> list[str]:
             )
         )
         lines += _table(
-            ("teams", "connections", "bridges", "connectors"),
+            ("teams", "connections", "linked", "bridges", "connectors"),
             (
                 (
                     team_pair(p),
                     str(p.connections),
+                    "yes" if p.linked else "no",
                     str(p.bridges),
                     str(p.connectors),
                 )
@@ -186,13 +186,15 @@ def _members(insights: Insights) -> list[str]:
     return [
         "Members",
         *_table(
-            ("name", "connections", "cross-team", "last touchpoint"),
+            ("name", "status", "connections", "cross-team", "last touchpoint", "upcoming"),
             (
                 (
                     m.name + (" (new hire)" if m.new_hire else ""),
+                    m.status.replace("_", " "),
                     str(m.connections),
                     str(m.cross_team),
                     last_touchpoint(m),
+                    next_touchpoint(m),
                 )
                 for m in insights.members
             ),

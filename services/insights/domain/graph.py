@@ -23,9 +23,10 @@ class Touchpoint:
     kind: ConnectionKind
 
 
-def encounters(history: History) -> Iterator[tuple[tuple[str, ...], datetime, ConnectionKind]]:
-    """Every social moment: the people in it, when, and through what. Coffees count at their
-    slot unless all their feedback says they did not happen; rituals at the occurrence."""
+def _meetings(history: History) -> Iterator[tuple[tuple[str, ...], datetime, ConnectionKind]]:
+    """Every social moment, past or planned: the people in it, when, and through what. Coffees
+    count at their slot unless all their feedback says they did not happen; rituals at the
+    occurrence."""
     for key in sorted(history.groups):
         group = history.groups[key]
         if history.counted(group):
@@ -37,8 +38,20 @@ def encounters(history: History) -> Iterator[tuple[tuple[str, ...], datetime, Co
         yield occurrence.attendees, occurrence.start, "ritual"
 
 
+def encounters(history: History) -> Iterator[tuple[tuple[str, ...], datetime, ConnectionKind]]:
+    """The social moments that have taken place (at or before now): only they connect people
+    and count as touchpoints."""
+    return (m for m in _meetings(history) if history.happened(m[1]))
+
+
+def upcoming(history: History) -> Iterator[tuple[tuple[str, ...], datetime, ConnectionKind]]:
+    """The social moments after now (a coffee slot later this week): not met yet."""
+    return (m for m in _meetings(history) if not history.happened(m[1]))
+
+
 def last_touchpoints(history: History) -> dict[str, Touchpoint]:
-    """Each member's latest social moment (at equal times, the first kind in encounter order)."""
+    """Each member's latest social moment up to now (at equal times, the first kind in
+    encounter order)."""
     latest: dict[str, Touchpoint] = {}
     for people, at, kind in encounters(history):
         for person in people:
@@ -48,14 +61,26 @@ def last_touchpoints(history: History) -> dict[str, Touchpoint]:
     return latest
 
 
+def next_touchpoints(history: History) -> dict[str, Touchpoint]:
+    """Each member's next social moment after now, if one is planned or recorded."""
+    following: dict[str, Touchpoint] = {}
+    for people, at, kind in upcoming(history):
+        for person in people:
+            known = following.get(person)
+            if known is None or at < known.at:
+                following[person] = Touchpoint(at, kind)
+    return following
+
+
 def connection_graph(history: History) -> nx.Graph:
-    """Members who have not left (node attribute ``team``); an edge for each pair that met, with
-    the sorted ``kinds`` of their encounters."""
+    """Members who have not left by now (node attribute ``team``); an edge for each pair that
+    met up to now, with the sorted ``kinds`` of their encounters."""
     graph = nx.Graph()
+    statuses = history.statuses()
     for member in sorted(
         history.directory.members(history.organisation), key=lambda m: m.member_id
     ):
-        if member.status is not MemberStatus.LEFT:
+        if statuses.get(member.member_id, MemberStatus.LEFT) is not MemberStatus.LEFT:
             graph.add_node(member.member_id, team=member.profile.team)
     kinds: dict[tuple[str, str], set[ConnectionKind]] = {}
     for people, _, kind in encounters(history):
@@ -72,7 +97,8 @@ def team_of(graph: nx.Graph, node: str) -> str:
     return team
 
 
-def _linked_pairs(graph: nx.Graph, parts: Iterable[Iterable[str]]) -> set[TeamPairKey]:
+def linked_pairs(graph: nx.Graph, parts: Iterable[Iterable[str]]) -> set[TeamPairKey]:
+    """Pairs of teams with members in one of the parts (a path of connections joins them)."""
     linked: set[TeamPairKey] = set()
     for part in parts:
         teams = sorted({team_of(graph, node) for node in part})
@@ -82,8 +108,8 @@ def _linked_pairs(graph: nx.Graph, parts: Iterable[Iterable[str]]) -> set[TeamPa
 
 def _lost_pairs(graph: nx.Graph, before: set[str], view: nx.Graph) -> set[TeamPairKey]:
     """Team pairs linked within ``before`` that no part of ``view`` links any more."""
-    after = _linked_pairs(graph, nx.connected_components(view))
-    return _linked_pairs(graph, [before]) - after
+    after = linked_pairs(graph, nx.connected_components(view))
+    return linked_pairs(graph, [before]) - after
 
 
 def separating_people(graph: nx.Graph) -> dict[str, set[TeamPairKey]]:

@@ -13,7 +13,7 @@ from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
 from schemas.onboarding import BuddyAssigned, BuddyReassigned
 from schemas.rituals import RitualHeld, RitualScheduled
-from services.common.domain.directory import MemberDirectory
+from services.common.domain.directory import Member, MemberDirectory, MemberStatus
 from services.common.domain.working_hours import week_monday
 
 _FIRST = (
@@ -37,6 +37,18 @@ def ordered(events: Iterable[CloudEvent[Any]], organisation: str) -> list[CloudE
 def _order_key(event: CloudEvent[Any]) -> tuple[datetime, int, str]:
     rank = next((n for n, prefix in enumerate(_FIRST) if event.type.startswith(prefix)), 99)
     return event.time, rank, str(event.id)
+
+
+def status_at(member: Member, moment: datetime) -> MemberStatus | None:
+    """A member's status at a moment, by the directory's one rule: the member as they stood
+    then (``Member.as_of``: None if they had not joined yet), taking part that day
+    (``Member.takes_part_on``) or not. A pause whose ``until`` has come is over: active."""
+    standing = member.as_of(moment)
+    if standing is None:
+        return None
+    if standing.status is MemberStatus.PAUSED and standing.takes_part_on(moment.date()):
+        return MemberStatus.ACTIVE
+    return standing.status
 
 
 @dataclass
@@ -82,7 +94,8 @@ class History:
     rounds: dict[str, Round] = field(default_factory=dict)
     groups: dict[tuple[str, str], Group] = field(default_factory=dict)
     feedback: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)
-    """Per group, each member's latest answer to "did you meet?"."""
+    """Per group, each member's latest answer to "did you meet?", as given (``answers`` keeps
+    only the group's participants)."""
     rituals: dict[str, RitualScheduled] = field(default_factory=dict)
     occurrences: dict[tuple[str, datetime], Occurrence] = field(default_factory=dict)
     buddies: list[BuddyLink] = field(default_factory=list)
@@ -92,9 +105,32 @@ class History:
         """Domain time of the report: the latest clock tick, else the latest event."""
         return self.latest_tick or self.latest_event
 
+    def statuses(self) -> dict[str, MemberStatus]:
+        """Every member's status now (``status_at``), for those who had joined by now."""
+        now = self.now
+        if now is None:
+            return {}
+        found = {}
+        for member in self.directory.members(self.organisation):
+            status = status_at(member, now)
+            if status is not None:
+                found[member.member_id] = status
+        return found
+
+    def happened(self, at: datetime) -> bool:
+        """A meeting counts once it has taken place: at or before now. Later ones are upcoming."""
+        return self.now is not None and at <= self.now
+
+    def answers(self, group: Group) -> dict[str, bool]:
+        """Each participant's latest answer about their group. Only a group's participants can
+        answer for it: feedback from anyone else (the command line refuses it now, old logs may
+        hold it) is left out."""
+        said = self.feedback.get((group.round_id, group.group_id), {})
+        return {member: said[member] for member in group.members if member in said}
+
     def counted(self, group: Group) -> bool:
         """A matched group is a connection unless all its feedback says it did not happen."""
-        answers = self.feedback.get((group.round_id, group.group_id), {})
+        answers = self.answers(group)
         return not answers or any(answers.values())
 
     def apply(self, event: CloudEvent[Any]) -> None:

@@ -71,8 +71,13 @@ class ConnectionFigures(Frozen):
 
 
 class TeamPair(Frozen):
+    """Every pair of teams (in the team view: every pair with the team), measured two ways:
+    direct connections between them, and whether a path of connections links them at all
+    (through other teams' members too); bridges and connectors are about the path."""
+
     teams: tuple[str, str]
-    connections: int = Field(description="Edges between the two teams.")
+    connections: int = Field(description="Edges between the two teams (direct links).")
+    linked: bool = Field(description="A path of connections joins a member of each team.")
     bridges: int = Field(description="Bridge edges without which the two teams are apart.")
     connectors: int = Field(description="People without whom the two teams are apart.")
 
@@ -91,12 +96,16 @@ class MemberRow(Frozen):
 
     member_id: str
     name: str
-    status: str
+    status: str = Field(description="Status now; a pause that has ended is over: active.")
     new_hire: bool
     connections: int
     cross_team: int
-    last_touchpoint: datetime | None
+    last_touchpoint: datetime | None = Field(description="Latest social moment up to now.")
     last_kind: ConnectionKind | None
+    next_touchpoint: datetime | None = Field(
+        description="Next social moment after now (upcoming: not counted yet), if one is known."
+    )
+    next_kind: ConnectionKind | None
 
 
 class WatchEntry(Frozen):
@@ -147,7 +156,10 @@ class Insights(Frozen):
     view: View
     now: datetime | None = Field(description="Domain time of the report: the latest clock tick.")
     events: int = Field(description="Distinct events of the organisation read.")
-    members_by_status: dict[str, int] = Field(description="Members in scope per status, now.")
+    members_by_status: dict[str, int] = Field(
+        description="Members in scope per status now (joined by now; a pause that has ended "
+        "counts as active)."
+    )
     teams: tuple[str, ...] = Field(description="Every team of the organisation, sorted.")
     coffee: CoffeeFigures
     rounds: tuple[RoundFigure, ...]

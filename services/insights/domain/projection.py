@@ -19,6 +19,8 @@ from services.insights.domain.graph import (
     Touchpoint,
     connection_graph,
     last_touchpoints,
+    linked_pairs,
+    next_touchpoints,
     separating_edges,
     separating_people,
     team_of,
@@ -95,16 +97,24 @@ class _Report:
         self.team = team
         self.graph = connection_graph(history)
         self.touchpoints = last_touchpoints(history)
+        self.next_touchpoints = next_touchpoints(history)
         self.separating_people = separating_people(self.graph)
+        self.status = history.statuses()
+        """Every member who had joined by now, and their status now: the one rule of every
+        view (a pause that has ended is over)."""
         self.everyone = sorted(
-            history.directory.members(history.organisation), key=lambda m: m.member_id
+            (
+                m
+                for m in history.directory.members(history.organisation)
+                if m.member_id in self.status
+            ),
+            key=lambda m: m.member_id,
         )
         self.by_id = {m.member_id: m for m in self.everyone}
-        present = [m for m in self.everyone if m.status is not MemberStatus.LEFT]
+        present = [m for m in self.everyone if self.status[m.member_id] is not MemberStatus.LEFT]
         self.teams = tuple(sorted({m.profile.team for m in present}))
         self.scope = [m for m in present if self.in_scope(m.profile.team)]
-        now = history.now
-        self.active = [] if now is None else [m for m in self.scope if m.takes_part_on(now.date())]
+        self.active = [m for m in self.scope if self.status[m.member_id] is MemberStatus.ACTIVE]
         self.counted_groups: dict[str, list[Group]] = {}
         """Each round's groups that count (a round's figures need only its own)."""
         for group in history.groups.values():
@@ -123,7 +133,9 @@ class _Report:
         return member_id if member is None else member.profile.display_name
 
     def members_by_status(self) -> dict[str, int]:
-        counts = Counter(m.status.value for m in self.everyone if self.in_scope(m.profile.team))
+        counts = Counter(
+            self.status[m.member_id].value for m in self.everyone if self.in_scope(m.profile.team)
+        )
         return {status.value: counts[status.value] for status in MemberStatus}
 
     # Coffee
@@ -164,11 +176,7 @@ class _Report:
             for _, group in sorted(self.history.groups.items())
             if any(self.in_scope(self.current_team(m)) for m in group.members)
         ]
-        answered = [
-            self.history.feedback[(g.round_id, g.group_id)]
-            for g in groups
-            if self.history.feedback.get((g.round_id, g.group_id))
-        ]
+        answered = [answers for g in groups if (answers := self.history.answers(g))]
         met = sum(any(answers.values()) for answers in answered)
         return CoffeeFigures(
             rounds=len(rounds),
@@ -187,7 +195,8 @@ class _Report:
     def rituals(self) -> tuple[RitualFigure, ...]:
         held: dict[str, list[Occurrence]] = {}
         for (ritual_id, _), occurrence in self.history.occurrences.items():
-            if occurrence.expected is not None:  # the ritual's team was known
+            # The ritual's team was known, and the occurrence has taken place.
+            if occurrence.expected is not None and self.history.happened(occurrence.start):
                 held.setdefault(ritual_id, []).append(occurrence)
         figures = []
         for ritual_id, ritual in sorted(self.history.rituals.items()):
@@ -248,12 +257,18 @@ class _Report:
             teams = sorted((team_of(self.graph, a), team_of(self.graph, b)))
             if teams[0] != teams[1]:
                 edges[(teams[0], teams[1])] += 1
+        linked = linked_pairs(self.graph, nx.connected_components(self.graph))
         bridges = Counter(p for lost in separating_edges(self.graph).values() for p in lost)
         people = Counter(p for lost in self.separating_people.values() for p in lost)
-        pairs = sorted(set(edges) | set(bridges) | set(people))
         return tuple(
-            TeamPair(teams=p, connections=edges[p], bridges=bridges[p], connectors=people[p])
-            for p in pairs
+            TeamPair(
+                teams=p,
+                connections=edges[p],
+                linked=p in linked,
+                bridges=bridges[p],
+                connectors=people[p],
+            )
+            for p in combinations(self.teams, 2)
             if self._in_pair(p)
         )
 
@@ -280,16 +295,19 @@ class _Report:
         for member in sorted(self.scope, key=lambda m: (m.profile.display_name, m.member_id)):
             neighbours = list(self.graph.neighbors(member.member_id))
             touch = self.touchpoints.get(member.member_id)
+            upcoming = self.next_touchpoints.get(member.member_id)
             rows.append(
                 MemberRow(
                     member_id=member.member_id,
                     name=member.profile.display_name,
-                    status=member.status.value,
+                    status=self.status[member.member_id].value,
                     new_hire=member.profile.new_hire,
                     connections=len(neighbours),
                     cross_team=sum(team_of(self.graph, n) != self.team for n in neighbours),
                     last_touchpoint=None if touch is None else touch.at,
                     last_kind=None if touch is None else touch.kind,
+                    next_touchpoint=None if upcoming is None else upcoming.at,
+                    next_kind=None if upcoming is None else upcoming.kind,
                 )
             )
         return tuple(rows)
