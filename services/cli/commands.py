@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from schemas.coffee import CoffeeFeedbackGiven, CoffeeRoundRequested
+from schemas import CloudEvent
+from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
 from schemas.rituals import RitualHeld, RitualKind, RitualScheduled
-from services.cli.context import directory_of, envelope, fail, now_or, publish
+from services.cli.context import directory_of, envelope, fail, history, now_or, publish
 from services.cli.roster import changes, parse_roster
 from services.common.domain.working_hours import week_monday
 
@@ -215,9 +217,36 @@ def feedback(
     rating: Annotated[int | None, typer.Option(min=1, max=5, help="1 (poor) to 5.")] = None,
     at: At = None,
 ) -> None:
-    """Feedback on a coffee: it feeds the matcher's history and the insights."""
+    """Feedback on a coffee: it feeds the matcher's history and the insights. Only the group's
+    participants can answer for it."""
+    refusal = feedback_refusal(history(org), round_id, group_id, member_id)
+    if refusal is not None:
+        fail(f"{refusal}: nothing was published")
     payload = CoffeeFeedbackGiven(
         round_id=round_id, group_id=group_id, member_id=member_id, met=met, rating=rating
     )
     publish([envelope(payload, org, now_or(at), subject=group_id)])
     typer.echo(f"feedback recorded for {group_id}")
+
+
+def feedback_refusal(
+    events: Iterable[CloudEvent[Any]], round_id: str, group_id: str, member_id: str
+) -> str | None:
+    """Why feedback cannot be taken (None: it can): only a participant of a matched group can
+    say whether it happened."""
+    participants: tuple[str, ...] | None = None
+    for event in events:
+        group = event.data
+        if isinstance(group, CoffeeMatched) and (group.round_id, group.group_id) == (
+            round_id,
+            group_id,
+        ):
+            participants = tuple(p.member_id for p in group.participants)
+    if participants is None:
+        return f"no group {group_id!r} was matched in round {round_id!r}"
+    if member_id not in participants:
+        return (
+            f"{member_id!r} was not in group {group_id!r} of round {round_id!r}: only its "
+            "participants can answer for it"
+        )
+    return None

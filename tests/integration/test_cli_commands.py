@@ -12,7 +12,10 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import decode_event
 from services.cli.main import app
+from services.common.adapters.publisher import EventPublisher
+from tests.factories import T0
 from tests.kafka_io import read_all
+from tests.unit.insights.support import matched
 
 pytestmark = pytest.mark.broker
 EXAMPLE = Path(__file__).parents[2] / "examples" / "acme-members.csv"
@@ -28,6 +31,18 @@ def cli(kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyP
 def member_event_types(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
     records = read_all(kafka.bootstrap_servers, topics.name(Topic.MEMBERS))
     return [decode_event(r.value or b"").type for r in records]
+
+
+def coffee_event_types(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
+    records = read_all(kafka.bootstrap_servers, topics.name(Topic.COFFEE))
+    return [decode_event(r.value or b"").type for r in records]
+
+
+def publish_group(kafka: KafkaSettings, topics: TopicSettings, *members: str) -> None:
+    """What the matcher would publish: group g1 of round coffee-2026-03-02."""
+    group = matched("coffee-2026-03-02", "g1", members, T0)
+    with EventPublisher(kafka, topics) as publisher:
+        publisher.publish([group])
 
 
 def test_importing_a_good_file_then_the_same_file_again(
@@ -77,6 +92,7 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
     cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path
 ) -> None:
     cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    publish_group(kafka, topics, "ada", "bram")
     commands = [
         ["members", "pause", "bram", "--org", "acme", "--until", "2026-04-01"],
         ["members", "resume", "bram", "--org", "acme"],
@@ -143,10 +159,11 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
         for r in read_all(kafka.bootstrap_servers, topics.name(Topic.COFFEE))
     ]
     assert [e.type for e in coffee] == [
+        "rituals.coffee.matched",
         "rituals.coffee.round_requested",
         "rituals.coffee.feedback_given",
     ]
-    assert coffee[0].data.round_id == "coffee-2026-03-02"
+    assert coffee[1].data.round_id == "coffee-2026-03-02"
     rituals = [
         decode_event(r.value or b"")
         for r in read_all(kafka.bootstrap_servers, topics.name(Topic.RITUALS))
@@ -185,7 +202,7 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
     exported = cli.invoke(app, ["events", "export", "--out", str(out), "--org", "acme"])
     assert exported.exit_code == 0, exported.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) == 5 + 3 + 2 + 2
+    assert len(lines) == 5 + 3 + 3 + 2
     assert {line["specversion"] for line in lines} == {"1.0"}
     assert len({line["id"] for line in lines}) == len(lines)
 
@@ -193,3 +210,29 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
     assert tail.exit_code == 0, tail.output
     assert tail.output.count("rituals.ritual.") == 2
     assert "Ada" not in tail.output  # ids and types only, no names
+
+
+def test_feedback_only_from_the_group_s_participants(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    publish_group(kafka, topics, "ada", "bram")
+    base = ["feedback", "--org", "acme", "--round", "coffee-2026-03-02"]
+
+    outsider = cli.invoke(app, [*base, "--group", "g1", "--member", "chloe", "--met"])
+    assert outsider.exit_code == 2, outsider.output
+    assert "'chloe' was not in group 'g1'" in outsider.output
+    assert "only its participants can answer for it" in outsider.output
+    assert "nothing was published" in outsider.output
+    unknown = cli.invoke(app, [*base, "--group", "g9", "--member", "ada", "--met"])
+    assert unknown.exit_code == 2, unknown.output
+    assert "no group 'g9'" in unknown.output
+    assert "Traceback" not in outsider.output + unknown.output
+    assert coffee_event_types(kafka, topics) == ["rituals.coffee.matched"]
+
+    member = cli.invoke(app, [*base, "--group", "g1", "--member", "bram", "--did-not-meet"])
+    assert member.exit_code == 0, member.output
+    assert coffee_event_types(kafka, topics) == [
+        "rituals.coffee.matched",
+        "rituals.coffee.feedback_given",
+    ]
