@@ -118,7 +118,7 @@ async def platform(kafka: KafkaSettings, topics: TopicSettings, count: int) -> f
     definition = ServiceDefinition("bench", (Topic.MEMBERS, Topic.ONBOARDING), Answering)
     settings = ServiceSettings(session_timeout_ms=3000, heartbeat_interval_ms=500)
     runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
-    await runtime.broker.start()
+    await runtime.start()
     try:
         await runtime.rebuilt.wait()
         started = time.perf_counter()
@@ -127,7 +127,7 @@ async def platform(kafka: KafkaSettings, topics: TopicSettings, count: int) -> f
         await filling
         return time.perf_counter() - started
     finally:
-        await runtime.broker.stop()
+        await runtime.stop()
 
 
 async def measure(kafka: KafkaSettings, count: int) -> dict[str, float]:

@@ -39,8 +39,8 @@ class Emit:
 class Replayed:
     decisions: list[list[CloudEvent[Any]]]
     """Decisions made during the replay, each to be published whole, in order."""
-    failures: list[str]
-    """``<event id>: <error type>`` of events the processor failed on."""
+    failures: list[tuple[CloudEvent[Any], Exception]]
+    """Events the processor failed on, with the error."""
 
 
 class Processor(Protocol):
@@ -104,12 +104,12 @@ class Ledger:
         for event in events:
             self.note_outputs(event)
         decisions: list[list[CloudEvent[Any]]] = []
-        failures: list[str] = []
+        failures: list[tuple[CloudEvent[Any], Exception]] = []
         for event in events:
             try:
                 outputs = self.handle(event)
             except Exception as error:
-                failures.append(f"{event.id}: {type(error).__name__}")
+                failures.append((event, error))
                 continue
             pending = [outputs] if outputs else []
             while pending:

@@ -44,6 +44,8 @@ class History:
 
     records: list[StoredRecord]
     partition_counts: Mapping[str, int] = field(default_factory=dict)
+    ends: Mapping[TopicPartition, int] = field(default_factory=dict)
+    """Where each partition was read to (the next offset): live consumption starts there."""
 
 
 async def read_to_end(
@@ -75,7 +77,8 @@ async def read_to_end(
                     tp.topic: len(consumer.partitions_for_topic(tp.topic) or ())
                     for tp in partitions
                 }
-                return History(records, counts)
+                ends = {tp: await consumer.position(tp) for tp in partitions}
+                return History(records, counts, ends)
     finally:
         await consumer.stop()
 
@@ -117,8 +120,10 @@ def _stored(batches: Iterable[list[Any]]) -> Iterable[StoredRecord]:
 class ReplayPlan:
     events: list[CloudEvent[Any]]
     """What the rebuild folds in, in replay order."""
-    refused: int
-    """Records left out because admission refuses them (the live consumer dead-letters them)."""
+    origin: Mapping[Any, StoredRecord]
+    """The record each event was read from, by event id."""
+    refused: list[tuple[StoredRecord, RejectedEvent]]
+    """Records left out because admission refuses them, with the refusal."""
     later_copies: int
     """Records left out because an earlier record in the log has the same event id."""
     unfinished: int
@@ -137,12 +142,13 @@ def replay_plan(
     )
     seen: set[Any] = set()
     admitted: list[tuple[StoredRecord, CloudEvent[Any]]] = []
-    refused = later_copies = 0
+    refused: list[tuple[StoredRecord, RejectedEvent]] = []
+    later_copies = 0
     for record in in_log_order:
         try:
             event = admit(record, topics, history.partition_counts.get(record.topic))
-        except RejectedEvent:
-            refused += 1
+        except RejectedEvent as refusal:
+            refused.append((record, refusal))
             continue
         if event.id in seen:
             later_copies += 1
@@ -162,7 +168,8 @@ def replay_plan(
             (topic_order.index(item[0].topic), item[0].partition, item[0].offset),
         )
     )
-    return ReplayPlan([event for _, event in kept], refused, later_copies, len(unfinished))
+    origin = {event.id: record for record, event in kept}
+    return ReplayPlan([event for _, event in kept], origin, refused, later_copies, len(unfinished))
 
 
 def _decision_of(record: StoredRecord) -> str | None:

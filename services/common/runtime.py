@@ -20,29 +20,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from faststream import AckPolicy, FastStream
-from faststream.exceptions import SkipMessage
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, RejectionReason
 from schemas.envelope import CloudEventAttributes
 from services.common.admission import admit
+from services.common.alignment import AlignedBuffers, Fetched
 from services.common.collector import collector_paused
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
 from services.common.processing import Emit, Ledger, Processor
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
-from services.common.replay import read_to_end, replay_plan
+from services.common.replay import ReplayPlan, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("rituals.runtime")
@@ -71,6 +73,7 @@ DEAD_LETTER_ATTEMPTS = 5
 """How often a dead letter is tried before the record is skipped with its coordinates logged."""
 RETRY_FIRST_DELAY_SECONDS = 0.2
 REBUILD_RETRY_MAX_SECONDS = 30.0
+TOPIC_WAIT_SECONDS = 5.0
 
 
 def consumer_group(topics: TopicSettings, service: str) -> str:
@@ -94,18 +97,19 @@ class ServiceRuntime:
         self.metrics = ServiceMetrics(definition.name)
         self.ledger = Ledger(definition.new_processor(), definition.source)
         self.assignment: set[TopicPartition] = set()
-        self._stale = False
         self.rebuilt = asyncio.Event()
         """Set once the state was first rebuilt: the instance is consuming live from then on."""
         self._ready = asyncio.Event()
-        """Set while the state matches the assignment; records fetched meanwhile wait for it."""
-        self._ready.set()  # nothing is fetched before the first assignment clears it
+        """Set while the state matches every partition the instance owns."""
         self._handling = asyncio.Lock()
-        """Held while one record is handled past the gate: a revocation waits for it."""
+        """Held while a batch is handled or a rebuild runs: a revocation waits for it."""
         self._rebuild_task: asyncio.Task[None] | None = None
-        self._group_managed = False
-        """Set at the first assignment; FastStream's in-memory test broker never assigns."""
+        self._consumer: AIOKafkaConsumer | None = None
+        self._consuming: asyncio.Task[None] | None = None
+        self._buffers = AlignedBuffers(self.topic_names)
+        self._own_offsets: dict[TopicPartition, set[int]] = defaultdict(set)
         self._partition_counts: dict[str, int] = {}
+        self._stale = False
         self.broker = KafkaBroker(
             self.kafka.bootstrap_servers,
             security=self.kafka.faststream_security(),
@@ -121,10 +125,11 @@ class ServiceRuntime:
         self.app = FastStream(self.broker, logger=logging.getLogger(f"rituals.{definition.name}"))
         self._workers: list[asyncio.Task[None]] = []
         self._state_refresh: asyncio.TimerHandle | None = None
-        self._subscribe()
         self.app.on_startup(self._serve_metrics)
+        self.app.after_startup(self.start_consuming)
         self.app.after_startup(self.start_workers)
         self.app.on_shutdown(self.stop_workers)
+        self.app.on_shutdown(self.stop_consuming)
 
     @property
     def group_id(self) -> str:
@@ -137,32 +142,18 @@ class ServiceRuntime:
     @property
     def ready(self) -> bool:
         """The state matches every partition the instance owns (workers act only then)."""
-        return self._ready.is_set() and self.rebuilt.is_set()
+        return self._ready.is_set()
 
-    def _subscribe(self) -> None:
-        subscriber = self.broker.subscriber(
-            *self.topic_names,
-            group_id=self.group_id,
-            group_instance_id=self.settings.group_instance_id,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            # Range assignment gives an instance the same partition numbers of every topic: an
-            # organisation's members, clock and coffee events (all keyed by org id) stay together.
-            partition_assignment_strategy=(RangePartitionAssignor,),
-            session_timeout_ms=self.settings.session_timeout_ms,
-            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
-            max_poll_interval_ms=self.settings.max_poll_interval_ms,
-            rebalance_timeout_ms=self.settings.max_poll_interval_ms,
-            listener=_RebuildOnAssignment(self),
-            # The runtime decodes records itself (admission): FastStream must not parse the body
-            # first, or a record its JSON parser cannot follow would fail before admission.
-            decoder=_undecoded,
-        )
+    async def start(self) -> None:
+        """Connect, join the group and start consuming (what ``app.run()`` does, for tests and
+        benchmarks that run the runtime inside their own event loop)."""
+        await self.broker.start()
+        await self.start_consuming()
 
-        async def on_record(message: KafkaMessage) -> None:
-            await self.consume(message.raw_message)
-
-        subscriber(on_record)
+    async def stop(self) -> None:
+        await self.stop_workers()
+        await self.stop_consuming()
+        await self.broker.stop()
 
     async def _serve_metrics(self) -> None:
         if self.settings.metrics_port is not None:
@@ -177,14 +168,15 @@ class ServiceRuntime:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
-        await self._cancel_rebuild()
 
     async def publish(
         self, cause: CloudEventAttributes, emits: Sequence[Emit]
     ) -> list[CloudEvent[Any]]:
         """Publish outputs decided outside the consumer (by a worker) and fold them in."""
         outputs = self.ledger.outputs(cause, emits)
-        await self._publish_decision(outputs)
+        sends: list[asyncio.Future[Any]] = []
+        await self._publish_decision(outputs, sends)
+        await self._confirm(sends)
         self._show_state_soon()
         return outputs
 
@@ -201,29 +193,133 @@ class ServiceRuntime:
         self._state_refresh = None
         self.metrics.show_state(self.ledger.processor.measures())
 
-    # -- the live path ---------------------------------------------------------------------
+    # -- the consumer ----------------------------------------------------------------------
 
-    async def consume(self, record: Any) -> None:
-        """Handle one record from the live consumer."""
-        await self._ready.wait()
-        if self._group_managed and (
-            TopicPartition(record.topic, record.partition) not in self.assignment
-        ):
-            # Fetched before a rebalance moved its partition: the new owner handles it. Neither
-            # committed nor rewound (the partition is not ours to seek).
-            raise SkipMessage
-        async with self._handling:
-            if self._stale:
-                await self.rebuild(self.assignment)
-            try:
-                event = admit(record, self.topics, self._partition_counts.get(record.topic))
-            except RejectedEvent as rejected:
-                await self._dead_letter(record, rejected.reason, rejected.detail)
-                return
-            with event_log_context(event.to_logging_context()):
-                await self._consume_event(record, event)
+    async def start_consuming(self) -> None:
+        consumer = AIOKafkaConsumer(
+            group_id=self.group_id,
+            client_id=f"rituals-{self.definition.name}",
+            group_instance_id=self.settings.group_instance_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # Range assignment gives an instance the same partition numbers of every topic: an
+            # organisation's members, clock and coffee events (all keyed by org id) stay together.
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=self.settings.session_timeout_ms,
+            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
+            max_poll_interval_ms=self.settings.max_poll_interval_ms,
+            rebalance_timeout_ms=self.settings.max_poll_interval_ms,
+            **self.kafka.aiokafka_params(),
+        )
+        await self._wait_for_topics()
+        consumer.subscribe(self.topic_names, listener=_RebuildOnAssignment(self))
+        await consumer.start()
+        self._consumer = consumer
+        self._consuming = asyncio.create_task(self._consume_loop(consumer), name="consume")
 
-    async def _consume_event(self, record: Any, event: CloudEvent[Any]) -> None:
+    async def _wait_for_topics(self) -> None:
+        """Subscribing to a missing topic would make a broker that allows it create the topic
+        with its defaults (1 partition, 7 days on Apache Kafka): wait, saying so, until
+        ``rituals topics provision`` created them. Listing topics creates none."""
+        needed = set(self.topic_names) | {f"{name}.dlq" for name in self.topic_names}
+        admin = AIOKafkaAdminClient(**self.kafka.aiokafka_params())
+        await admin.start()
+        try:
+            while missing := sorted(needed - set(await admin.list_topics())):
+                log.error(
+                    "topics missing; run `rituals topics provision`; waiting",
+                    missing=missing,
+                    retry_in_s=TOPIC_WAIT_SECONDS,
+                )
+                await asyncio.sleep(TOPIC_WAIT_SECONDS)
+        finally:
+            await admin.close()
+
+    async def stop_consuming(self) -> None:
+        task, self._consuming = self._consuming, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._cancel_rebuild()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def _consume_loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(
+                timeout_ms=self.settings.poll_ms, max_records=self.settings.batch_size
+            )
+            async with self._handling:
+                if self._stale:
+                    self._restart_assignment(consumer)
+                    continue
+                for records in batch.values():
+                    self._buffers.add(self._admitted(record) for record in records)
+                await self.handle_buffered(consumer)
+
+    def _admitted(self, record: Any) -> Fetched:
+        try:
+            event = admit(record, self.topics, self._partition_counts.get(record.topic))
+        except RejectedEvent as refusal:
+            return Fetched(record, None, refusal)
+        return Fetched(record, event, None)
+
+    async def handle_records(self, records: Sequence[Any]) -> None:
+        """Handle records as if fetched from partitions this instance owns (tests without a
+        broker: FastStream's in-memory broker has no consumer group)."""
+        self._buffers.own({TopicPartition(r.topic, r.partition) for r in records})
+        self._buffers.add(self._admitted(record) for record in records)
+        await self.handle_buffered(None)
+
+    async def handle_buffered(self, consumer: AIOKafkaConsumer | None) -> None:
+        """Handle what may go now, in aligned order; publish the outputs pipelined; commit once
+        every output is acknowledged."""
+        behind = await self._behind_on(consumer) if consumer is not None else _never_behind
+        handled: dict[TopicPartition, int] = {}
+        sends: list[asyncio.Future[Any]] = []
+        while (item := self._buffers.next(behind)) is not None:
+            if item.refusal is not None:
+                await self._dead_letter(item.record, item.refusal.reason, item.refusal.detail)
+            elif item.event is not None:
+                with event_log_context(item.event.to_logging_context()):
+                    await self._consume_event(item.record, item.event, sends)
+            handled[item.partition] = item.record.offset + 1
+        if not handled:
+            return
+        try:
+            offsets = await self._confirm(sends)
+        except Exception:
+            # Applied but not all out: rewind to the last commit and rebuild before going on,
+            # so every decision of the batch is made again, whole.
+            log.warning("publishing failed; rebuilding from the last commit")
+            self._stale = True
+            return
+        for partition, offset in offsets:
+            self._own_offsets[partition].add(offset)
+        self._show_state_soon()
+        if consumer is not None:
+            await self._commit(consumer, handled)
+
+    async def _behind_on(self, consumer: AIOKafkaConsumer) -> Callable[[TopicPartition], bool]:
+        """Which owned partitions have records on the broker that are neither fetched nor our
+        own outputs (as of the last fetch)."""
+        lagging: set[TopicPartition] = set()
+        for partition in consumer.assignment():
+            end = consumer.highwater(partition)
+            if end is None:
+                lagging.add(partition)  # not fetched yet: its first record may be the earliest
+                continue
+            position = await consumer.position(partition)
+            own = self._own_offsets[partition]
+            own.difference_update({offset for offset in own if offset < position})
+            if sum(1 for offset in own if offset < end) < end - position:
+                lagging.add(partition)
+        return lagging.__contains__
+
+    async def _consume_event(
+        self, record: Any, event: CloudEvent[Any], sends: list[asyncio.Future[Any]]
+    ) -> None:
         if self.ledger.has_applied(event):
             if event.source != self.definition.source:  # our own outputs come back by design
                 self.metrics.duplicates.labels(self.definition.name).inc()
@@ -239,33 +335,52 @@ class ServiceRuntime:
             )
             return
         self.metrics.consumed.labels(self.definition.name, event.type).inc()
-        await self._publish_decision(outputs)
-        self._show_state_soon()
+        await self._publish_decision(outputs, sends)
         log.debug("event handled", outputs=len(outputs))
 
-    async def _publish_decision(self, outputs: Sequence[CloudEvent[Any]]) -> None:
-        """Publish one decision's outputs, then the decisions they ask for in turn (a scheduled
-        round request asks for its round), each whole."""
+    async def _publish_decision(
+        self, outputs: Sequence[CloudEvent[Any]], sends: list[asyncio.Future[Any]]
+    ) -> None:
+        """Queue one decision's outputs, then the decisions they ask for in turn (a scheduled
+        round request asks for its round), each whole and marked as one decision."""
         pending = [list(outputs)] if outputs else []
         while pending:
             decision = pending.pop(0)
-            await self._send_decision(decision)
+            await self._queue_decision(decision, sends)
             with collector_paused():
                 pending.extend(self.ledger.decisions_following(decision))
 
-    async def _send_decision(self, decision: Sequence[CloudEvent[Any]]) -> None:
-        """Send the outputs of one decision, each marked as one of the decision."""
+    async def _queue_decision(
+        self, decision: Sequence[CloudEvent[Any]], sends: list[asyncio.Future[Any]]
+    ) -> None:
+        """Hand the outputs to the producer in order (pipelined: acknowledged later, together)."""
+        for output, record in zip(decision, decision_records(decision, self.topics), strict=True):
+            sends.append(await self._enqueue(record))
+            self.metrics.published.labels(self.definition.name, output.type).inc()
+
+    async def _confirm(
+        self, sends: Sequence[asyncio.Future[Any]]
+    ) -> list[tuple[TopicPartition, int]]:
+        """Wait until every queued send is acknowledged; where each landed."""
+        if not sends:
+            return []
+        results: list[Any] = list(await asyncio.gather(*sends, return_exceptions=True))
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
+        return [
+            (TopicPartition(result.topic, result.partition), result.offset)
+            for result in results
+            if hasattr(result, "offset")
+        ]
+
+    async def _commit(self, consumer: AIOKafkaConsumer, handled: dict[TopicPartition, int]) -> None:
         try:
-            for output, record in zip(
-                decision, decision_records(decision, self.topics), strict=True
-            ):
-                await self._send(record)
-                self.metrics.published.labels(self.definition.name, output.type).inc()
-        except Exception:
-            # The cause is applied but its decision is not all out: rebuild from the log before
-            # the redelivered record is handled, so the decision is made again, whole.
-            self._stale = True
-            raise
+            await consumer.commit(handled)
+        except (CommitFailedError, IllegalStateError) as error:
+            # A rebalance took the partitions meanwhile: their new owner reads these records
+            # again and deduplicates them.
+            log.warning("commit refused after a rebalance", error_type=type(error).__name__)
 
     # -- dead letters ----------------------------------------------------------------------
 
@@ -339,22 +454,33 @@ class ServiceRuntime:
         return False
 
     async def _send(self, record: OutgoingRecord) -> None:
-        await self.broker.publish(
+        await self._confirm([await self._enqueue(record)])
+
+    async def _enqueue(self, record: OutgoingRecord) -> asyncio.Future[Any]:
+        """Give a record to the producer; the future resolves when the broker acknowledged it."""
+        sent = await self.broker.publish(
             record.value,
             topic=record.topic,
             key=record.key,
             headers={name: value.decode("utf-8", "replace") for name, value in record.headers},
+            no_confirm=True,
         )
+        if isinstance(sent, asyncio.Future):
+            return sent
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(sent)  # FastStream's in-memory test broker answers at once
+        return done
 
     # -- rebuild, readiness, handover ------------------------------------------------------
 
     def partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Start rebuilding the state of the new assignment in a task and return at once: the
-        consumer goes on heartbeating while it runs; records wait at the gate."""
+        """Pause the new assignment and rebuild its state in a task; return at once, so the
+        consumer goes on heartbeating (and polling) however long the rebuild takes."""
         self.assignment = set(assigned)
-        self._group_managed = True
-        self._ready.clear()
-        self.metrics.ready.labels(self.definition.name).set(0)
+        self._mark_ready(False)
+        consumer = self._consumer
+        if consumer is not None and assigned:
+            consumer.pause(*assigned)
         previous = self._rebuild_task
         if previous is not None:
             previous.cancel()
@@ -362,16 +488,31 @@ class ServiceRuntime:
             self._rebuild_until_done(set(assigned)), name=f"rebuild-{self.definition.name}"
         )
 
+    def _restart_assignment(self, consumer: AIOKafkaConsumer) -> None:
+        """After a failed publish: forget what is buffered and rebuild the whole assignment from
+        the log, as after a new assignment (state, then live from where the rebuild ended)."""
+        self._stale = False
+        self._buffers.drop(self.assignment)
+        self.partitions_assigned(self.assignment)
+
     async def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Hand over: stop being ready, stop a running rebuild, let the record being handled
-        finish, and drop the state of what moved (workers then have nothing to act on)."""
-        self._ready.clear()
-        self.metrics.ready.labels(self.definition.name).set(0)
+        """Hand over: stop being ready, stop a running rebuild, let the batch being handled
+        finish (it commits what it handled), and drop the state of what moved, so workers have
+        nothing left to act on for organisations another instance now owns."""
+        self._mark_ready(False)
         await self._cancel_rebuild()
         async with self._handling:
+            self._buffers.drop(revoked)
             self.assignment -= set(revoked)
             if revoked:
                 self.ledger = Ledger(self.definition.new_processor(), self.definition.source)
+
+    def _mark_ready(self, ready: bool) -> None:
+        if ready:
+            self._ready.set()
+        else:
+            self._ready.clear()
+        self.metrics.ready.labels(self.definition.name).set(1 if ready else 0)
 
     async def _cancel_rebuild(self) -> None:
         task, self._rebuild_task = self._rebuild_task, None
@@ -381,12 +522,13 @@ class ServiceRuntime:
 
     async def _rebuild_until_done(self, partitions: set[TopicPartition]) -> None:
         """Rebuild, and on failure retry with backoff while staying not ready: an instance never
-        decides on partial state."""
+        decides on partial state. Then go live from where the rebuild ended."""
         delay = RETRY_FIRST_DELAY_SECONDS
         while True:
             try:
                 async with self._handling:
-                    await self.rebuild(partitions)
+                    ends = await self.rebuild(partitions)
+                    await self._go_live(ends)
             except Exception as error:
                 self.metrics.rebuild_failures.labels(self.definition.name).inc()
                 log.error(
@@ -397,13 +539,24 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, REBUILD_RETRY_MAX_SECONDS)
                 continue
-            self._ready.set()
-            self.metrics.ready.labels(self.definition.name).set(1)
+            self._mark_ready(True)
             return
 
-    async def rebuild(self, partitions: set[TopicPartition]) -> None:
-        """Make a fresh state from the partitions' history and decide what was never decided
-        (or was cut short)."""
+    async def _go_live(self, ends: dict[TopicPartition, int]) -> None:
+        """Live consumption starts where the rebuild ended: nothing is read twice."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for partition, offset in ends.items():
+            consumer.seek(partition, offset)
+        await self._commit(consumer, ends)
+        self._buffers.own(ends)
+        consumer.resume(*ends)
+
+    async def rebuild(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Make a fresh state from the partitions' history, decide what was never decided (or
+        was cut short), dead-letter what was refused since the last commit; return where each
+        partition's history was read to."""
         history = await read_to_end(self.kafka, partitions, idle_ms=self.settings.replay_idle_ms)
         plan = replay_plan(history, self.topics, self.topic_names, self.definition.source)
         self._partition_counts = dict(history.partition_counts)
@@ -411,9 +564,11 @@ class ServiceRuntime:
         with collector_paused():
             replayed = ledger.replay(plan.events)
         self.ledger = ledger
+        sends: list[asyncio.Future[Any]] = []
         for decision in replayed.decisions:
-            await self._send_decision(decision)
-        self._stale = False
+            await self._queue_decision(decision, sends)
+        await self._confirm(sends)
+        await self._dead_letter_since_commit(plan, replayed.failures)
         self.rebuilt.set()
         self.metrics.replayed.labels(self.definition.name).inc(len(plan.events))
         self.metrics.show_state(self.ledger.processor.measures())
@@ -423,14 +578,41 @@ class ServiceRuntime:
             events=len(plan.events),
             decided=len(replayed.decisions),
             unfinished=plan.unfinished,
-            refused=plan.refused,
+            refused=len(plan.refused),
             later_copies=plan.later_copies,
             failed=len(replayed.failures),
         )
+        return dict(history.ends)
+
+    async def _dead_letter_since_commit(
+        self, plan: ReplayPlan, failures: Sequence[tuple[CloudEvent[Any], Exception]]
+    ) -> None:
+        """What the rebuild refused or failed on at or after the group's committed offset was
+        never seen live: dead-letter it now (earlier records were dead-lettered live)."""
+        committed = await self._committed_offsets()
+        for record, refusal in plan.refused:
+            if record.offset >= committed.get(TopicPartition(record.topic, record.partition), 0):
+                await self._dead_letter(record, refusal.reason, refusal.detail)
+        for event, error in failures:
+            record = plan.origin[event.id]
+            if record.offset >= committed.get(TopicPartition(record.topic, record.partition), 0):
+                detail = f"{type(error).__name__}: {error}"
+                await self._dead_letter(record, RejectionReason.HANDLER_FAILED, detail)
+
+    async def _committed_offsets(self) -> dict[TopicPartition, int]:
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        found: dict[TopicPartition, int] = {}
+        for partition in self.assignment:
+            offset = await consumer.committed(partition)
+            if offset is not None:
+                found[partition] = offset
+        return found
 
 
-async def _undecoded(message: Any) -> Any:
-    return message.body
+def _never_behind(partition: TopicPartition) -> bool:
+    return False
 
 
 class _RebuildOnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -49,6 +49,15 @@ class ServiceSettings(BaseSettings):
         description="The longest a record may wait (for a rebuild to end) before the consumer "
         "leaves its group; also the rebalance timeout.",
     )
+    batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Most records handled per batch; their outputs are acknowledged together "
+        "and the batch committed once.",
+    )
+    poll_ms: int = Field(
+        default=200, ge=1, description="How long one poll waits for records when there are none."
+    )
     group_instance_id: str | None = Field(
         default=None,
         description="Static group membership: a stable name per instance (e.g. the pod name) so "

@@ -23,11 +23,10 @@ async def running(
 ) -> AsyncIterator[ServiceRuntime]:
     """A service instance consuming live (its state rebuilt) for the duration of the block."""
     runtime = ServiceRuntime(definition, settings=FAST_GROUPS, kafka=kafka, topics=topics)
-    await runtime.broker.start()
+    await runtime.start()
     try:
         await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
         await runtime.start_workers()
         yield runtime
     finally:
-        await runtime.stop_workers()
-        await runtime.broker.stop()
+        await runtime.stop()

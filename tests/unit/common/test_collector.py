@@ -15,8 +15,14 @@ from services.common.collector import collector_paused
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit
 from services.common.records import event_record
+from services.common.replay import StoredRecord
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from tests.factories import member_joined_event
+
+
+def fetched(topic: str, value: bytes, key: bytes | None, offset: int = 0) -> StoredRecord:
+    """A record as the consumer hands it over (FastStream's in-memory broker has no group)."""
+    return StoredRecord(topic, 0, offset, key, value)
 
 
 @pytest.fixture(autouse=True)
@@ -65,8 +71,8 @@ async def test_the_runtime_handles_an_event_with_the_collector_paused() -> None:
     runtime = ServiceRuntime(ServiceDefinition("observing", (Topic.MEMBERS,), Observing))
     record = event_record(member_joined_event(member_id="ada"), runtime.topics)
 
-    async with TestKafkaBroker(runtime.broker) as broker:
-        await broker.publish(record.value, topic=record.topic, key=record.key)
+    async with TestKafkaBroker(runtime.broker):
+        await runtime.handle_records([fetched(record.topic, record.value, record.key)])
 
     assert Observing.collector_while_deciding == [False]
     assert gc.isenabled()

@@ -14,8 +14,14 @@ from schemas.onboarding import BuddyUnavailable
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit
 from services.common.records import dead_letter_notes, event_record
+from services.common.replay import StoredRecord
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from tests.factories import member_joined_event
+
+
+def fetched(topic: str, value: bytes, key: bytes | None, offset: int = 0) -> StoredRecord:
+    """A record as the consumer hands it over (FastStream's in-memory broker has no group)."""
+    return StoredRecord(topic, 0, offset, key, value)
 
 
 class Answering(DirectoryProcessor):
@@ -45,8 +51,8 @@ async def test_an_event_is_applied_and_its_outputs_published_with_the_contract_h
     event = member_joined_event(member_id="ada")
     record = event_record(event, runtime.topics)
 
-    async with TestKafkaBroker(runtime.broker) as broker:
-        await broker.publish(record.value, topic=record.topic, key=record.key)
+    async with TestKafkaBroker(runtime.broker):
+        await runtime.handle_records([fetched(record.topic, record.value, record.key)])
 
     assert runtime.ledger.processor.measures()["members_active"] == 1
     assert len(outputs) == 1
@@ -60,9 +66,9 @@ async def test_a_malformed_record_goes_to_the_dead_letter_topic_with_its_reason(
     letters = listening(runtime, runtime.topics.dead_letter(Topic.MEMBERS))
     good = event_record(member_joined_event(member_id="ada"), runtime.topics)
 
-    async with TestKafkaBroker(runtime.broker) as broker:
-        await broker.publish(b"[1, 2]", topic=good.topic, key=b"acme")
-        await broker.publish(good.value, topic=good.topic, key=good.key)
+    async with TestKafkaBroker(runtime.broker):
+        await runtime.handle_records([fetched(good.topic, b"[1, 2]", b"acme")])
+        await runtime.handle_records([fetched(good.topic, good.value, good.key)])
 
     assert len(letters) == 1
     raw = letters[0].raw_message
@@ -80,8 +86,8 @@ async def test_an_invalid_payload_names_the_field_but_not_its_value() -> None:
         b"ada@example.com", b"not-an-address"
     )
 
-    async with TestKafkaBroker(runtime.broker) as broker:
-        await broker.publish(value, topic=runtime.topics.name(Topic.MEMBERS), key=b"acme")
+    async with TestKafkaBroker(runtime.broker):
+        await runtime.handle_records([fetched(runtime.topics.name(Topic.MEMBERS), value, b"acme")])
 
     notes = dead_letter_notes(list(letters[0].raw_message.headers))  # type: ignore[union-attr]
     assert notes["reason"] == "invalid_payload"
