@@ -67,9 +67,6 @@ class AlignedBuffers:
             if self.owned(item.partition):
                 self._buffers[item.partition].append(item)
 
-    def __len__(self) -> int:
-        return sum(len(buffer) for buffer in self._buffers.values())
-
     def next(self, behind: Callable[[TopicPartition], bool]) -> Fetched | None:
         """The next record to handle, or None when nothing may go now. ``behind(tp)`` says
         whether the broker holds records of ``tp`` that are neither buffered nor our own."""

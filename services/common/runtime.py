@@ -252,7 +252,7 @@ class ServiceRuntime:
             )
             async with self._handling:
                 if self._stale:
-                    self._restart_assignment(consumer)
+                    self._restart_assignment()
                     continue
                 for records in batch.values():
                     self._buffers.add(self._admitted(record) for record in records)
@@ -488,7 +488,7 @@ class ServiceRuntime:
             self._rebuild_until_done(set(assigned)), name=f"rebuild-{self.definition.name}"
         )
 
-    def _restart_assignment(self, consumer: AIOKafkaConsumer) -> None:
+    def _restart_assignment(self) -> None:
         """After a failed publish: forget what is buffered and rebuild the whole assignment from
         the log, as after a new assignment (state, then live from where the rebuild ended)."""
         self._stale = False
