@@ -3,12 +3,14 @@
 JSON lines when not on a terminal (what log shippers read), a readable console otherwise. Each
 line about an event carries its id, type, organisation and correlation id (bound with
 ``event_log_context``); personal data never reaches a log: keys that may hold it are redacted
-whatever the caller passed.
+whatever the caller passed, and so are the paths and queries of URLs in any line (a webhook URL
+is its own credential), a library's lines included.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -21,6 +23,17 @@ PERSONAL_KEYS = frozenset(
 )
 REDACTED = "[redacted]"
 
+QUIET_LIBRARIES = ("aiokafka", "kafka", "httpx", "httpcore", "hpack", "aiosmtplib", "urllib3")
+"""Libraries that narrate connections at INFO or DEBUG, some with request URLs, which are
+credentials for incoming webhooks: only their warnings and errors are kept."""
+
+_URL_PATH = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s@]*@)?([^/\s?#'\"]+)[^\s'\"]*")
+
+
+def redact_url(text: str) -> str:
+    """Keep a URL's scheme and host, drop its user info, path and query (tokens live there)."""
+    return _URL_PATH.sub(lambda match: f"{match[1]}{match[2]}/{REDACTED}", text)
+
 
 def redact_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
@@ -28,6 +41,9 @@ def redact_personal_data(
     """A structlog processor: no name, e-mail or message body leaves the process in a log line."""
     for key in PERSONAL_KEYS.intersection(event_dict):
         event_dict[key] = REDACTED
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "://" in value:
+            event_dict[key] = redact_url(value)
     return event_dict
 
 
@@ -69,9 +85,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # The Kafka clients narrate every connection at INFO: their warnings and errors are enough.
-    for client in ("aiokafka", "kafka"):
-        logging.getLogger(client).setLevel(max(logging.WARNING, root.level))
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
 
