@@ -42,7 +42,6 @@ class EmailComposer:
         email["Subject"] = message.subject
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = f"<{outgoing.key}@{self.domain}>"
-        email["Content-Language"] = message.language
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
         email.set_content(as_text(message))
         email.add_alternative(as_html(message), subtype="html")
@@ -50,6 +49,8 @@ class EmailComposer:
             organiser = Attendee(self.sender_name, self.sender)
             ics = invitation_ics(message.invitation, organiser).decode()
             email.add_alternative(ics, subtype="calendar", params={"method": "REQUEST"})
+        # After the body: set_content() and add_alternative() drop or move Content-* headers.
+        email["Content-Language"] = message.language
         return email
 
 

@@ -110,11 +110,13 @@ def joined(member_id: str, time: datetime | None = None, **overrides: Any) -> Cl
     return member_joined_event(member_id=member_id, time=time, **overrides)
 
 
-def coffee_deliveries(*channels: Channel) -> list[Delivery]:
-    """The deliveries of the sample coffee match: m-1 (Amsterdam) through ``channels`` (console
-    when none), m-2 (New York, working at 09:00 UTC) through the console."""
+def coffee_deliveries(*channels: Channel, languages: tuple[str, ...] = ("en",)) -> list[Delivery]:
+    """The deliveries of the sample coffee match: m-1 (Amsterdam, speaking ``languages``) through
+    ``channels`` (console when none), m-2 (New York, working at 09:00 UTC) through the console."""
     processor = NotifierProcessor(policy_with("slack", "teams", "webhook"))
-    processor.apply(joined("m-1", display_name="Ada", notification_channels=channels))
+    processor.apply(
+        joined("m-1", display_name="Ada", notification_channels=channels, languages=languages)
+    )
     processor.apply(
         joined(
             "m-2",
@@ -127,6 +129,6 @@ def coffee_deliveries(*channels: Channel) -> list[Delivery]:
     return list(processor.book.ready())
 
 
-def outgoing(channel: Channel = "console") -> Outgoing:
-    delivery = coffee_deliveries(channel)[0]
+def outgoing(channel: Channel = "console", language: str = "en") -> Outgoing:
+    delivery = coffee_deliveries(channel, languages=(language,))[0]
     return Outgoing(delivery, render(delivery))

@@ -190,6 +190,14 @@ def test_an_email_is_text_html_and_a_calendar_request() -> None:
     assert "Grace" in parts["text/plain"].get_content()
 
 
+@pytest.mark.parametrize(("language", "subject"), [("en", "Coffee with"), ("nl", "Koffie met")])
+def test_an_email_says_its_language(language: str, subject: str) -> None:
+    composer = EmailComposer("rituals@example.com", "Rituals")
+    mail = parsed(bytes(composer.compose(outgoing("email", language))))
+    assert mail["Content-Language"] == language
+    assert mail["Subject"].startswith(subject)
+
+
 async def test_the_outbox_writes_one_file_per_notification_however_often_it_is_sent(
     tmp_path: Path,
 ) -> None:
