@@ -1,5 +1,7 @@
 """From a pool to groups: blocks, matching, the last people placed, trios and larger groups.
 
+Small rounds of pairs are solved exactly (``exact``); what follows is for the others.
+
 Up to ``DENSE_LIMIT`` people are matched on one matrix (best quality). Larger pools are cut into
 blocks of people with similar working hours (a block is a random draw inside such a band, seeded
 by the round), matched block by block; whoever is left over is matched again across blocks.
@@ -14,6 +16,7 @@ import networkx as nx
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from services.matcher.domain.exact import SMALL_POOL, exact_groups
 from services.matcher.domain.matching import match
 from services.matcher.domain.pool import Indexes, Pool
 
@@ -30,8 +33,6 @@ BLOCK_SWAP_ROUNDS = 3
 class FormedGroup:
     members: tuple[int, ...]
     pair_scores: tuple[float, ...]
-    relaxed: bool = False
-    """Formed only by allowing a recent pair, because nobody else was available."""
 
     @property
     def score(self) -> float:
@@ -46,6 +47,9 @@ class Grouping:
 
 def form_groups(pool: Pool, seed: int, group_size: int = 2) -> Grouping:
     """Everybody in a group if the constraints allow it; the rest left over."""
+    if group_size == 2 and pool.size <= SMALL_POOL:
+        exact, left_over = exact_groups(pool)
+        return Grouping([FormedGroup(members, scores) for members, scores in exact], left_over)
     groups: list[FormedGroup] = []
     left: list[int] = []
     cut = blocks(pool, seed)
@@ -105,7 +109,6 @@ def _pairs(
         FormedGroup(
             members=(int(members[i]), int(members[j])),
             pair_scores=(float(scores[i, j]),),
-            relaxed=relax_recent,
         )
         for i, j in pairs
     ]
@@ -146,7 +149,6 @@ def _attach(pool: Pool, groups: list[FormedGroup], left: Sequence[int]) -> list[
         groups[index] = FormedGroup(
             members=(*group.members, person),
             pair_scores=group.pair_scores + extra_scores,
-            relaxed=group.relaxed,
         )
     return still_left
 

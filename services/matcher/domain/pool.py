@@ -204,7 +204,7 @@ class Pool:
                 assert record is not None
                 adjusted = self._with_history(scores[row_position, position], record, relax_recent)
                 scores[row_position, position] = adjusted
-            for other_id in self._excluded(candidate) & col_ids:
+            for other_id in self.excluded_for(candidate) & col_ids:
                 scores[row_position, col_position[self.index[other_id]]] = FORBIDDEN
 
     def _with_history(self, score: float, record: PairRecord, relax_recent: bool) -> float:
@@ -216,20 +216,32 @@ class Pool:
             return score - first_time + RELAXED_REPEAT_POINTS if relax_recent else FORBIDDEN
         return score - self.policy.weights.first_time + points
 
+    def held_back(self, record: PairRecord | None) -> int:
+        """Rounds a pair is still held back after meeting (0: free to meet); the larger, the more
+        recent the meeting."""
+        if record is None:
+            return 0
+        window = (
+            self.policy.missed_window_rounds if record.missed else self.policy.repeat_window_rounds
+        )
+        return max(0, window + 1 - (self.ordinal - record.last_round))
+
+    def held_back_between(self, a: int, b: int) -> int:
+        ids = self.candidates[a].member_id, self.candidates[b].member_id
+        return self.held_back(self.history.pair(*ids))
+
     def history_points(self, record: PairRecord) -> float | None:
         """What a shared past is worth instead of a first meeting; None while it is too recent."""
         weights = self.policy.weights
         age = self.ordinal - record.last_round
-        window = (
-            self.policy.missed_window_rounds if record.missed else self.policy.repeat_window_rounds
-        )
-        if age <= window:
+        if self.held_back(record):
             return None
         if record.missed:
             return weights.first_time  # they never actually met
         return min(weights.first_time / 2, weights.repeat_base + weights.repeat_per_round * age)
 
-    def _excluded(self, candidate: Candidate) -> set[str]:
+    def excluded_for(self, candidate: Candidate) -> set[str]:
+        """Whom the candidate may not meet: do-not-pair entries and, by policy, reporting lines."""
         excluded = {
             next(iter(pair - {candidate.member_id}))
             for pair in self._do_not_pair

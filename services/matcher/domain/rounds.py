@@ -19,6 +19,11 @@ from services.matcher.domain.pool import Candidate, Pool, seed_of
 from services.matcher.domain.schedule import MINUTES_PER_DAY, at_minute, slot_in
 from services.matcher.domain.words import both_or_all, language_name, starter
 
+REPEAT_REASON = "you met recently, but without a repeat fewer people could be placed this round"
+
+
+UNPLACED_BY_OTHERS = "the people you could meet were each needed to place someone else this round"
+
 
 @dataclass(frozen=True)
 class RoundRequest:
@@ -149,7 +154,7 @@ def _describe(pool: Pool, request: RoundRequest, group_id: str, group: FormedGro
         slot_start=start,
         slot_minutes=pool.policy.slot_minutes,
         reasons=_reasons(
-            pool, group, members, records, common, shared_interests, slot if in_person else None
+            pool, members, records, common, shared_interests, slot if in_person else None
         ),
         conversation_starter=starter(choice, shared_interests),
         score=round(group.score, 3),
@@ -203,7 +208,6 @@ def _shared_office_days(members: Sequence[Candidate]) -> frozenset[int]:
 
 def _reasons(
     pool: Pool,
-    group: FormedGroup,
     members: Sequence[Candidate],
     records: Sequence[PairRecord | None],
     common: Sequence[Interval],
@@ -223,8 +227,8 @@ def _reasons(
     reasons.append(_overlap_reason(members, common))
     if any(m.new_hire for m in members):
         reasons.append("a new colleague meets people beyond their own team")
-    if group.relaxed:
-        reasons.append("you met recently, but nobody else was available this round")
+    if any(pool.held_back(record) for record in records):
+        reasons.append(REPEAT_REASON)
     return tuple(reasons)
 
 
@@ -272,4 +276,8 @@ def unplaced_reason(pool: Pool, member: int) -> str:
         return (
             f"nobody available shares both a language and {minutes} min of working hours with you"
         )
-    return "everyone you could meet is excluded for you (do-not-pair or reporting line)"
+    excluded = pool.excluded_for(pool.candidates[member])
+    could_meet = [pool.candidates[other].member_id for other in others[language & overlap]]
+    if all(other in excluded for other in could_meet):
+        return "everyone you could meet is excluded for you (do-not-pair or reporting line)"
+    return UNPLACED_BY_OTHERS
