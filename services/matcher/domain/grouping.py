@@ -27,6 +27,8 @@ MAX_SWAP_ROUNDS = 50
 EXACT_LIMIT = 120
 """Small pools with people left over get an exact maximum-cardinality matching (Edmonds)."""
 BLOCK_SWAP_ROUNDS = 3
+SWAP_CANDIDATES = 32
+"""Partners tried for a person no group can take (each try is one scan of the groups)."""
 
 
 @dataclass(frozen=True)
@@ -137,20 +139,47 @@ def _exact_if_it_places_more(
 
 
 def _attach(pool: Pool, groups: list[FormedGroup], left: Sequence[int]) -> list[int]:
-    """Each person still left joins the group where they fit best (a trio, for an odd count)."""
+    """Each person still left joins the group where they fit best (a trio, for an odd count);
+    one no group can take swaps places with a partner of theirs who can join another group."""
     still_left = []
     for person in left:
         best = _best_group_for(pool, groups, person)
-        if best is None:
+        if best is not None:
+            _join(groups, person, *best)
+        elif not _swap_in(pool, groups, person):
             still_left.append(person)
-            continue
-        index, extra_scores = best
-        group = groups[index]
-        groups[index] = FormedGroup(
-            members=(*group.members, person),
-            pair_scores=group.pair_scores + extra_scores,
-        )
     return still_left
+
+
+def _join(groups: list[FormedGroup], person: int, index: int, scores: tuple[float, ...]) -> None:
+    group = groups[index]
+    groups[index] = FormedGroup((*group.members, person), group.pair_scores + scores)
+
+
+def _swap_in(pool: Pool, groups: list[FormedGroup], person: int) -> bool:
+    """Place the harder to place: ``person`` takes the place of someone in a pair they could
+    meet, who joins another group instead."""
+    grouped = np.array([m for g in groups for m in g.members], dtype=np.int64)
+    if grouped.size == 0:
+        return False
+    row = pool.scores(np.array([person], dtype=np.int64), grouped, relax_recent=True)[0]
+    where = {int(m): k for k, g in enumerate(groups) for m in g.members}
+    for stay in grouped[np.isfinite(row)][:SWAP_CANDIDATES]:
+        index = where[int(stay)]
+        if len(groups[index].members) != 2:
+            continue
+        out = next(m for m in groups[index].members if m != stay)
+        others = [g for k, g in enumerate(groups) if k != index]
+        best = _best_group_for(pool, others, out)
+        if best is None:
+            continue
+        other_index, scores = best
+        target = groups.index(others[other_index])
+        _join(groups, out, target, scores)
+        pair_score = float(row[np.flatnonzero(grouped == stay)[0]])
+        groups[index] = FormedGroup((int(stay), person), (pair_score,))
+        return True
+    return False
 
 
 def _best_group_for(

@@ -11,10 +11,12 @@ from functools import cache
 from itertools import combinations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.common.domain.working_hours import WEEKDAYS, WeeklyHours
+from services.matcher.domain import grouping
 from services.matcher.domain.grouping import form_groups
 from services.matcher.domain.history import OrganisationHistory
 from services.matcher.domain.policy import CoffeePolicy
@@ -40,17 +42,32 @@ def test_a_repeat_places_everyone_rather_than_leaving_someone_out() -> None:
     assert all(REPEAT_REASON in group.reasons for group in groups(second))
 
 
-def test_the_hardest_to_place_is_placed_first() -> None:
+def five_with_one_hard_to_place() -> Matcher:
+    """``la`` can meet only ``lon``; the three others can meet ``lon`` and each other."""
     matcher = Matcher()
     la_hours = {"start": "08:00", "end": "17:00"}
     matcher.join("la", languages=["es"], timezone="America/Los_Angeles", working_hours=la_hours)
     for member_id, languages in (("lon", ["es", "en"]), ("e0", ["en"]), ("e1", ["en"])):
         matcher.join(member_id, languages=languages, timezone="Europe/London")
     matcher.join("e2", languages=["en"], timezone="Europe/London")
+    return matcher
 
-    outputs = matcher.round("r1", WEEK)
+
+def test_the_hardest_to_place_is_placed_first() -> None:
+    outputs = five_with_one_hard_to_place().round("r1", WEEK)
     assert unmatched(outputs) == {}
     assert sorted(map(sorted, members_of(outputs))) == [["e0", "e1", "e2"], ["la", "lon"]]
+
+
+@pytest.mark.parametrize("round_id", [f"r{n}" for n in range(12)])
+def test_in_large_rounds_too_a_left_over_person_no_group_can_take_swaps_in(
+    round_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large rounds use the heuristic path: make this one large by lowering the limit."""
+    monkeypatch.setattr(grouping, "SMALL_POOL", 0)
+    outputs = five_with_one_hard_to_place().round(round_id, WEEK)
+    assert unmatched(outputs) == {}
+    assert ["la", "lon"] in [sorted(members) for members in members_of(outputs)]
 
 
 def test_when_every_pair_is_recent_the_oldest_repeats_are_chosen_and_pairs_kept() -> None:
