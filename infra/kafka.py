@@ -6,9 +6,12 @@ alike; TLS and SASL come from ``RITUALS_KAFKA_*`` variables, secrets as ``Secret
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any, Literal
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import UnknownError, UnsupportedVersionError
 from faststream.security import (
     BaseSecurity,
     SASLPlaintext,
@@ -44,6 +47,11 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: str | None = Field(default=None, description="CA bundle to verify the brokers.")
     ssl_certfile: str | None = Field(default=None, description="Client certificate (mutual TLS).")
     ssl_keyfile: str | None = Field(default=None, description="Client key (mutual TLS).")
+    idempotence: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Idempotent producers (no duplicate or reordered writes on a retry): on, "
+        "off, or auto (on where the broker grants a producer id; the embedded one does not).",
+    )
 
     @property
     def uses_tls(self) -> bool:
@@ -105,6 +113,29 @@ class KafkaSettings(BaseSettings):
         if self.uses_sasl:
             params |= self._sasl_params()
         return params
+
+    def kafka_python_client_params(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python producers and consumers: they never create a
+        topic (a topic created by a client gets the broker's defaults, 7 days' retention on
+        Apache Kafka)."""
+        return self.kafka_python_params() | {"allow_auto_create_topics": False}
+
+    async def idempotent_producers(self) -> bool:
+        """Whether producers of this cluster are idempotent, asking the broker when ``auto``."""
+        if self.idempotence != "auto":
+            return self.idempotence == "on"
+        probe = AIOKafkaProducer(enable_idempotence=True, **self.aiokafka_params())
+        sender = logging.getLogger("aiokafka.producer.sender")
+        level = sender.level
+        sender.setLevel(logging.CRITICAL)  # a refusal is an answer here, not an error
+        try:
+            await probe.start()  # asks for a producer id (InitProducerId)
+        except (UnknownError, UnsupportedVersionError):
+            return False
+        finally:
+            sender.setLevel(level)
+            await probe.stop()
+        return True
 
     def _sasl_params(self) -> dict[str, Any]:
         return {

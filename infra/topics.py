@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from infra.kafka import KafkaSettings
 
 INFINITE_RETENTION = "-1"
+BROKER_DEFAULT = -1
+"""A replication factor left to the broker (its ``default.replication.factor``)."""
 
 
 class Topic(StrEnum):
@@ -60,8 +62,11 @@ class TopicSettings(BaseSettings):
         default="", description="Put in front of every topic name (separates environments, tests)."
     )
     partitions: int = Field(default=6, ge=1, description="Partitions of each topic when created.")
-    replication_factor: int = Field(
-        default=1, ge=1, description="Replicas of each topic when created (3 on a real cluster)."
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas of each topic when created; unset: the broker's "
+        "default.replication.factor (3 on a typical production cluster).",
     )
 
     def name(self, topic: Topic) -> str:
@@ -82,33 +87,115 @@ class TopicSettings(BaseSettings):
 class ProvisionReport:
     created: tuple[str, ...]
     existing: tuple[str, ...]
+    mismatches: tuple[str, ...] = ()
+    """Existing topics whose layout or configuration would lose or misplace history, each said
+    in words; provisioning changes none of them (an operator decides)."""
+    unverified: tuple[str, ...] = ()
+    """Existing topics whose configuration the broker does not report (the embedded one)."""
+
+
+class TopicMismatchError(RuntimeError):
+    """Existing topics are not laid out as the platform needs."""
+
+    def __init__(self, mismatches: tuple[str, ...]) -> None:
+        super().__init__("; ".join(mismatches))
+        self.mismatches = mismatches
 
 
 def provision_topics(kafka: KafkaSettings, topics: TopicSettings) -> ProvisionReport:
-    """Create every missing topic; existing ones are left as they are. Safe to run any time."""
+    """Create every missing topic and check the existing ones. Safe to run any time."""
     admin = KafkaAdminClient(client_id="rituals-provisioner", **kafka.kafka_python_params())
     try:
+        replicas = topics.replication_factor or _broker_default_replicas(admin)
+        wanted_configs = topic_configs(replicas)
         present = set(admin.list_topics())
         wanted = list(topics.all_names())
-        missing = [name for name in wanted if name not in present]
         created: list[str] = []
-        for name in missing:
+        for name in (name for name in wanted if name not in present):
             try:
-                admin.create_topics([_new_topic(name, topics)])
+                new = NewTopic(name, topics.partitions, replicas, topic_configs=wanted_configs)
+                admin.create_topics([new])
                 created.append(name)
             except TopicAlreadyExistsError:
-                pass  # created meanwhile by another provisioner: the goal is reached
-        return ProvisionReport(
-            created=tuple(created), existing=tuple(n for n in wanted if n not in created)
-        )
+                pass  # created meanwhile by another provisioner: checked below like the others
+        existing = tuple(name for name in wanted if name not in created)
+        mismatches, unverified = _check(admin, existing, topics.partitions, wanted_configs)
+        return ProvisionReport(tuple(created), existing, mismatches, unverified)
     finally:
         admin.close()
 
 
-def _new_topic(name: str, topics: TopicSettings) -> NewTopic:
-    return NewTopic(
-        name=name,
-        num_partitions=topics.partitions,
-        replication_factor=topics.replication_factor,
-        topic_configs={"retention.ms": INFINITE_RETENTION, "retention.bytes": INFINITE_RETENTION},
-    )
+def ensure_topics(kafka: KafkaSettings, topics: TopicSettings) -> ProvisionReport:
+    """``provision_topics``, raising ``TopicMismatchError`` when an existing topic is wrong."""
+    report = provision_topics(kafka, topics)
+    if report.mismatches:
+        raise TopicMismatchError(report.mismatches)
+    return report
+
+
+def topic_configs(replicas: int) -> dict[str, str]:
+    """Every record kept forever, deleted by nobody; a write acknowledged by two replicas where
+    there are two or more (an acknowledged output survives the loss of a leader)."""
+    return {
+        "retention.ms": INFINITE_RETENTION,
+        "retention.bytes": INFINITE_RETENTION,
+        "cleanup.policy": "delete",
+        "min.insync.replicas": str(min(2, replicas) if replicas > 0 else 1),
+    }
+
+
+def _broker_default_replicas(admin: KafkaAdminClient) -> int:
+    brokers = admin.describe_cluster()["brokers"]
+    resource = ConfigResource(ConfigResourceType.BROKER, str(brokers[0]["broker_id"]))
+    reported = _configs(admin, resource)
+    value = reported.get("default.replication.factor")
+    return int(value) if value else BROKER_DEFAULT
+
+
+def _check(
+    admin: KafkaAdminClient, names: tuple[str, ...], partitions: int, wanted: dict[str, str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    mismatches: list[str] = []
+    unverified: list[str] = []
+    described = {topic["name"]: topic for topic in admin.describe_topics(list(names))}
+    for name in names:
+        found = len(described[name]["partitions"]) if name in described else partitions
+        if found != partitions:
+            mismatches.append(f"{name}: {found} partitions, {partitions} expected")
+        configs = _configs(admin, ConfigResource(ConfigResourceType.TOPIC, name))
+        if not configs:
+            unverified.append(name)
+            continue
+        mismatches += [
+            f"{name}: {key}={configs[key]}, {expected} expected"
+            for key, expected in wanted.items()
+            if key in configs and not _satisfies(key, configs[key], expected)
+        ]
+    return tuple(mismatches), tuple(unverified)
+
+
+def _satisfies(key: str, value: str, expected: str) -> bool:
+    if key == "min.insync.replicas":
+        return int(value) >= int(expected)  # stricter is the operator's choice
+    return value == expected
+
+
+def _configs(admin: KafkaAdminClient, resource: ConfigResource) -> dict[str, str]:
+    """The configuration the broker reports for a resource ({} when it reports none)."""
+    response = admin.describe_configs([resource])
+    found: dict[str, str] = {}
+    for result in response if isinstance(response, list) else [response]:
+        found |= _entries(result)
+    return found
+
+
+def _entries(result: object) -> dict[str, str]:
+    # kafka-python 3 answers {type: {name: {config: value}}}; older versions a response object.
+    if isinstance(result, dict):
+        return {
+            str(key): str(value)
+            for by_name in result.values()
+            for configs in by_name.values()
+            for key, value in configs.items()
+        }
+    return {}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings, provision_topics
+from infra.topics import TopicSettings, ensure_topics
 from tests.brokers import broker_for_tests
 
 
@@ -27,5 +27,5 @@ def kafka(kafka_servers: str) -> KafkaSettings:
 def topics(kafka: KafkaSettings) -> TopicSettings:
     """Topics of its own for each test (a unique prefix), provisioned before anything writes."""
     settings = TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=3)
-    provision_topics(kafka, settings)
+    ensure_topics(kafka, settings)
     return settings

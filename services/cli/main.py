@@ -17,6 +17,7 @@ from infra.broker import EmbeddedBroker
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, provision_topics
 from services.cli.commands import feedback, members_app, ritual_app, round_app
+from services.cli.context import fail, kafka_errors_explained
 from services.cli.events import events_app
 from services.cli.platform import run_platform
 from services.common.logging import configure_logging
@@ -62,12 +63,24 @@ def broker(
 
 @topics_app.command("provision")
 def provision() -> None:
-    """Create every missing topic (domain and dead-letter); existing ones are left alone."""
-    report = provision_topics(KafkaSettings(), TopicSettings())
+    """Create every missing topic (domain and dead-letter) and check the existing ones:
+    partitions, retention, cleanup policy, min.insync.replicas. A mismatch is reported (exit
+    code 2) and left for an operator to decide; nothing existing is changed."""
+    with kafka_errors_explained():
+        report = provision_topics(KafkaSettings(), TopicSettings())
     for name in report.created:
         typer.echo(f"created  {name}")
     for name in report.existing:
         typer.echo(f"existing {name}")
+    if report.unverified:
+        typer.echo(
+            f"the broker reports no configuration for {len(report.unverified)} topics: "
+            "their retention was not checked"
+        )
+    if report.mismatches:
+        for mismatch in report.mismatches:
+            typer.secho(f"mismatch {mismatch}", fg=typer.colors.RED, err=True)
+        fail("existing topics would lose or misplace history; see docs/runtime.md (Topics)")
 
 
 @app.command()

@@ -19,7 +19,7 @@ from kafka import KafkaAdminClient, TopicPartition
 
 from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import KafkaSettings
-from infra.topics import Topic, TopicSettings, provision_topics
+from infra.topics import Topic, TopicMismatchError, TopicSettings, ensure_topics
 from services.common.adapters.history import consumer_lag
 from services.common.runtime import ServiceDefinition, consumer_group
 
@@ -159,7 +159,11 @@ def stop_all(processes: Sequence[ServiceProcess], timeout: float = 30.0) -> None
 def run_platform(configured_servers: str | None, log_dir: Path | None = None) -> int:
     """Run until Ctrl-C/SIGTERM or until a part dies; the exit code says which."""
     with kafka_address(configured_servers) as servers:
-        report = provision_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
+        try:
+            report = ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
+        except TopicMismatchError as wrong:
+            log.error("topics not as the platform needs them", mismatches=list(wrong.mismatches))
+            return 2
         log.info("topics ready", created=len(report.created), existing=len(report.existing))
         processes = [ServiceProcess(name, servers) for name in PROCESSES]
         log.info("platform up", kafka=servers, processes=list(PROCESSES))

@@ -37,7 +37,9 @@ class OrganisationWatcher:
 
     def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
         self.organisations: set[str] = set()
-        self._consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_params())
+        self._consumer = KafkaConsumer(
+            enable_auto_commit=False, **kafka.kafka_python_client_params()
+        )
         name = topics.name(Topic.MEMBERS)
         partitions = [
             TopicPartition(name, p) for p in sorted(self._consumer.partitions_for_topic(name) or ())

@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings, provision_topics
+from infra.topics import TopicSettings, ensure_topics
 from schemas import CloudEvent, new_event
 from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
 from schemas.members import MemberJoined
@@ -63,7 +63,7 @@ def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[lis
     environment = {
         "RITUALS_TOPIC_PREFIX": topics.prefix,
         "RITUALS_LOG_FORMAT": "json",
-        "RITUALS_SESSION_TIMEOUT_MS": "3000",
+        "RITUALS_SESSION_TIMEOUT_MS": "6000",
         "RITUALS_HEARTBEAT_INTERVAL_MS": "500",
         "RITUALS_NOTIFIER_DEFAULT_CHANNEL": "console",
         "RITUALS_NOTIFIER_EMAIL_OUTBOX_DIR": str(out_dir / "outbox"),
@@ -92,7 +92,7 @@ def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = N
     with kafka_address(configured_servers) as servers:
         kafka = KafkaSettings(bootstrap_servers=servers)
         topics = TopicSettings(prefix=f"demo{uuid.uuid4().hex[:8]}.")
-        provision_topics(kafka, topics)
+        ensure_topics(kafka, topics)
         run = DemoRun(shape, kafka, topics, out_dir)
         typer.echo(f"Kafka at {servers}; topics {topics.prefix}rituals.*; logs in {out_dir}/logs")
         with (

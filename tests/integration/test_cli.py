@@ -12,12 +12,12 @@ import uuid
 from typing import IO
 
 import pytest
-from kafka.admin import KafkaAdminClient
+from kafka.admin import KafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from infra.broker import free_port
 from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings
+from infra.topics import Topic, TopicSettings, provision_topics
 from services.cli.main import app
 from services.common.adapters.history import wait_until
 
@@ -50,6 +50,34 @@ def test_topics_provision_is_idempotent(
         assert expected <= set(admin.list_topics())
     finally:
         admin.close()
+
+
+def test_topics_provision_reports_a_topic_laid_out_by_accident(
+    kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A topic a client created with the broker's defaults (1 partition, 7 days' retention on
+    Apache Kafka) is reported, exit code 2, and left as it is."""
+    prefix = f"cli{uuid.uuid4().hex[:8]}."
+    accidental = TopicSettings(prefix=prefix).name(Topic.MEMBERS)
+    week_ms = str(7 * 24 * 3600 * 1000)
+    admin = KafkaAdminClient(**kafka.kafka_python_params())
+    try:
+        admin.create_topics([NewTopic(accidental, 1, 1, topic_configs={"retention.ms": week_ms})])
+    finally:
+        admin.close()
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
+    monkeypatch.setenv("RITUALS_TOPIC_PREFIX", prefix)
+
+    result = CliRunner().invoke(app, ["topics", "provision"])
+
+    assert result.exit_code == 2, result.output
+    assert f"mismatch {accidental}: 1 partitions, 6 expected" in result.output
+    assert "Traceback" not in result.output
+    report = provision_topics(kafka, TopicSettings(prefix=prefix))
+    if accidental in report.unverified:  # a broker that reports no topic configuration
+        assert "the broker reports no configuration" in result.output
+    else:
+        assert f"{accidental}: retention.ms={week_ms}, -1 expected" in report.mismatches
 
 
 def test_broker_command_serves_until_interrupted() -> None:

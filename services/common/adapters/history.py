@@ -44,7 +44,7 @@ def read_records(
     """Every record of the topics as it is now (or, with ``follow``, until ``stopped()``). The
     end is reached when a poll stays empty and every position has reached its partition's end
     (see ``_past``)."""
-    consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_params())
+    consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
     try:
         partitions = [
             TopicPartition(name, number)

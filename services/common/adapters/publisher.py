@@ -18,7 +18,9 @@ from services.common.records import event_record
 class EventPublisher:
     def __init__(self, kafka: KafkaSettings, topics: TopicSettings) -> None:
         self.topics = topics
-        self._producer = KafkaProducer(acks="all", linger_ms=5, **kafka.kafka_python_params())
+        self._producer = KafkaProducer(
+            acks="all", linger_ms=5, **kafka.kafka_python_client_params()
+        )
         self.written: dict[TopicPartition, int] = {}
         """The next offset of every partition written to, after what this publisher wrote."""
 
