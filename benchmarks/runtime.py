@@ -86,7 +86,7 @@ async def baseline(kafka: KafkaSettings, topics: TopicSettings, count: int) -> f
         group_id=f"{topics.prefix}baseline",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        session_timeout_ms=3000,
+        session_timeout_ms=6000,
         heartbeat_interval_ms=500,
     )
     producer = AIOKafkaProducer(**kafka.aiokafka_params())
@@ -116,7 +116,7 @@ async def baseline(kafka: KafkaSettings, topics: TopicSettings, count: int) -> f
 
 async def platform(kafka: KafkaSettings, topics: TopicSettings, count: int) -> float:
     definition = ServiceDefinition("bench", (Topic.MEMBERS, Topic.ONBOARDING), Answering)
-    settings = ServiceSettings(session_timeout_ms=3000, heartbeat_interval_ms=500)
+    settings = ServiceSettings(session_timeout_ms=6000, heartbeat_interval_ms=500)
     runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
     await runtime.start()
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,9 @@ class ServiceRuntime:
         self._own_offsets: dict[TopicPartition, set[int]] = defaultdict(set)
         self._partition_counts: dict[str, int] = {}
         self._stale = False
+        self.idempotent = False
+        self._handover: list[Callable[[], Awaitable[None]]] = []
+        """Whether outputs are produced idempotently (decided at start, ``KafkaSettings``)."""
         self.broker = KafkaBroker(
             self.kafka.bootstrap_servers,
             security=self.kafka.faststream_security(),
@@ -126,6 +129,7 @@ class ServiceRuntime:
         self._workers: list[asyncio.Task[None]] = []
         self._state_refresh: asyncio.TimerHandle | None = None
         self.app.on_startup(self._serve_metrics)
+        self.app.on_startup(self._choose_idempotence)
         self.app.after_startup(self.start_consuming)
         self.app.after_startup(self.start_workers)
         self.app.on_shutdown(self.stop_workers)
@@ -147,6 +151,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Connect, join the group and start consuming (what ``app.run()`` does, for tests and
         benchmarks that run the runtime inside their own event loop)."""
+        await self._choose_idempotence()
         await self.broker.start()
         await self.start_consuming()
 
@@ -154,6 +159,13 @@ class ServiceRuntime:
         await self.stop_workers()
         await self.stop_consuming()
         await self.broker.stop()
+
+    async def _choose_idempotence(self) -> None:
+        """Before the broker connects: its producer is idempotent where the cluster allows
+        (FastStream builds the producer from these arguments when it connects)."""
+        self.idempotent = await self.kafka.idempotent_producers()
+        self.broker._connection_kwargs["enable_idempotence"] = self.idempotent
+        log.info("producer chosen", idempotent=self.idempotent, acks="all")
 
     async def _serve_metrics(self) -> None:
         if self.settings.metrics_port is not None:
@@ -500,12 +512,19 @@ class ServiceRuntime:
         finish (it commits what it handled), and drop the state of what moved, so workers have
         nothing left to act on for organisations another instance now owns."""
         self._mark_ready(False)
+        for action in self._handover:
+            await action()
         await self._cancel_rebuild()
         async with self._handling:
             self._buffers.drop(revoked)
             self.assignment -= set(revoked)
             if revoked:
                 self.ledger = Ledger(self.definition.new_processor(), self.definition.source)
+
+    def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` (a worker abandoning its in-flight work) on every revocation, before
+        the partitions' new owner can start."""
+        self._handover.append(action)
 
     def _mark_ready(self, ready: bool) -> None:
         if ready:

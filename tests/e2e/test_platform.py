@@ -44,7 +44,7 @@ class LoggedService(ServiceProcess):
                 "RITUALS_TOPIC_PREFIX": topics.prefix,
                 "RITUALS_LOG_FORMAT": "json",
                 "RITUALS_LOG_LEVEL": "DEBUG",
-                "RITUALS_SESSION_TIMEOUT_MS": "3000",
+                "RITUALS_SESSION_TIMEOUT_MS": "6000",
                 "RITUALS_HEARTBEAT_INTERVAL_MS": "500",
             },
             output=self.log,
