@@ -20,7 +20,7 @@ import multiprocessing
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,10 @@ class LedgerOnlyRuntime:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        self.ready = True
+
+    def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Nothing moves in the benchmark."""
 
     async def publish(
         self, cause: CloudEventAttributes, emits: Sequence[Emit]

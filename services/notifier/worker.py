@@ -47,6 +47,15 @@ class WorkerRuntime(Protocol):
     @property
     def ledger(self) -> Ledger: ...
 
+    @property
+    def ready(self) -> bool:
+        """The state matches every partition the instance owns: only then is the book whole."""
+        ...
+
+    def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` when partitions move away, before another instance takes them."""
+        ...
+
     async def publish(
         self, cause: CloudEventAttributes, emits: Sequence[Emit]
     ) -> list[CloudEvent[Any]]: ...
@@ -93,11 +102,15 @@ class DeliveryWorker:
 
     async def run(self, runtime: WorkerRuntime) -> None:
         """Deliver until cancelled; in-flight deliveries are cancelled with it (their outcome is
-        not recorded, so the next instance delivers them: see the guarantee in the docs)."""
+        not recorded, so the next instance delivers them: see the guarantee in the docs). It
+        starts nothing while the runtime is not ready, and abandons what is in flight when
+        partitions move away, before their new owner starts."""
+        runtime.on_handover(self.cancel_all)
         try:
             while True:
                 self._wake.clear()
-                self.start_ready(runtime)
+                if runtime.ready:
+                    self.start_ready(runtime)
                 self.scans += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)

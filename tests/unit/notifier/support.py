@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +33,13 @@ class MemoryRuntime:
         self.dead_letters: list[tuple[CloudEvent[Any], RejectionReason, str]] = []
         self.journal: list[str] = []
         """Event types published and dead letters, in order."""
+        self.ready = True
+        self.handover: list[Callable[[], Awaitable[None]]] = []
         self.publish_failures = 0
         """Publishing fails this many times before it works (a broker hiccup)."""
+
+    def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
+        self.handover.append(action)
 
     @property
     def processor(self) -> NotifierProcessor:

@@ -252,3 +252,44 @@ async def test_a_full_worker_takes_the_rest_as_room_is_made() -> None:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
     assert worker.scans >= 3  # woken by each finished delivery, not by the (long) poll
+
+
+async def test_nothing_is_delivered_while_the_runtime_is_not_ready() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    runtime.ready = False  # a rebuild is running: the book is not whole yet
+    email, webhook = ScriptedChannel(), ScriptedChannel()
+    worker = worker_for({"email": email, "webhook": webhook})
+    loop = asyncio.create_task(worker.run(runtime))
+    try:
+        scans = worker.scans
+        while worker.scans < scans + 3:  # noqa: ASYNC110 (the worker signals nothing to wait on)
+            await asyncio.sleep(0.01)
+        assert email.attempts == webhook.attempts == []
+
+        runtime.ready = True
+        while len(runtime.of_type(SENT)) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+
+async def test_a_handover_abandons_what_is_in_flight_before_the_new_owner_starts() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    hanging = asyncio.Event()
+    email, webhook = ScriptedChannel(gate=hanging), ScriptedChannel(gate=hanging)
+    worker = worker_for({"email": email, "webhook": webhook})
+    loop = asyncio.create_task(worker.run(runtime))
+    try:
+        while len(email.attempts) + len(webhook.attempts) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        runtime.ready = False
+        (handover,) = runtime.handover
+        await handover()  # what the runtime awaits on a revocation
+
+        hanging.set()
+        await asyncio.sleep(0.05)
+        assert runtime.of_type(SENT) == []  # abandoned: the new owner delivers (same key)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
