@@ -31,6 +31,8 @@ _MODELS: tuple[type[EventPayload], ...] = (
     rituals.RitualCancelled,
     notifications.NotificationSent,
     notifications.NotificationFailed,
+    notifications.NotificationRetryScheduled,
+    notifications.NotificationRedeliveryRequested,
     clock.ClockTicked,
 )
 

@@ -193,6 +193,19 @@ _SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         "permanent": True,
         "attempts": 1,
     },
+    "rituals.notification.retry_scheduled": lambda: {
+        "notification_id": "evt-1/m-1/email",
+        "source_event_id": "evt-1",
+        "recipient_id": "m-1",
+        "channel": "email",
+        "reason": "smtp unreachable",
+        "attempts": 1,
+        "not_before": datetime(2025, 3, 3, 9, 5, tzinfo=UTC),
+    },
+    "rituals.notification.redelivery_requested": lambda: {
+        "failed_since": datetime(2025, 3, 3, 0, 0, tzinfo=UTC),
+        "channel": "email",
+    },
     "rituals.clock.ticked": lambda: {"now": datetime(2025, 3, 3, 9, 0, tzinfo=UTC), "sequence": 42},
 }
 

@@ -19,6 +19,7 @@ from infra.topics import TopicSettings, provision_topics
 from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
 from services.cli.events import events_app
+from services.cli.notifications import notifications_app
 from services.cli.platform import run_platform
 from services.common.logging import configure_logging
 from services.common.settings import ServiceSettings
@@ -37,6 +38,7 @@ app.add_typer(members_app, name="members")
 app.add_typer(round_app, name="round")
 app.add_typer(ritual_app, name="ritual")
 app.add_typer(events_app, name="events")
+app.add_typer(notifications_app, name="notifications")
 app.command("feedback")(feedback)
 app.command("insights")(insights)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from schemas import CloudEvent, EventPayload, new_event
@@ -33,6 +34,9 @@ class Emit:
     key: str | None = None
     """Names this output among its cause's outputs (its id derives from it); by default its
     position. Set it when outputs of one cause are published at different times."""
+    time: datetime | None = None
+    """When the output happened in domain time, when later than its cause (a delivery's
+    outcome happens when it was sent, not when it was asked for)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class Ledger:
                 emit.payload,
                 source=self.source,
                 orgid=cause.orgid,
-                time=cause.time,
+                time=cause.time if emit.time is None else max(cause.time, emit.time),
                 subject=emit.subject,
                 cause=cause,
                 output_index=index if emit.key is None else emit.key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.notifier.adapters.webhooks import (
     TeamsChannel,
 )
 from services.notifier.domain.backoff import RetryPolicy
+from services.notifier.domain.breaker import ChannelBreakers
 from services.notifier.domain.policy import OrganisationPolicy, PolicyLookup
 from services.notifier.handlers import NotifierProcessor
 from services.notifier.settings import NotifierSettings, signing_key
@@ -53,11 +55,7 @@ def policy_from(settings: NotifierSettings) -> PolicyLookup:
 
 
 def retry_policy_from(settings: NotifierSettings) -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=settings.max_attempts,
-        base_seconds=settings.retry_base_seconds,
-        max_seconds=settings.retry_max_seconds,
-    )
+    return RetryPolicy(settings.retry_schedule_seconds)
 
 
 def channels_from(settings: NotifierSettings, poster: HttpPoster) -> dict[Channel, ChannelAdapter]:
@@ -96,6 +94,11 @@ def delivery_worker_from(settings: NotifierSettings, poster: HttpPoster) -> Deli
         concurrency=settings.concurrency,
         max_in_flight=settings.max_in_flight,
         poll_interval=settings.poll_interval_seconds,
+        breakers=ChannelBreakers(
+            failures_to_open=settings.breaker_failures,
+            first_cool_down=timedelta(seconds=settings.breaker_cool_down_seconds),
+            longest_cool_down=timedelta(seconds=settings.breaker_longest_cool_down_seconds),
+        ),
     )
 
 

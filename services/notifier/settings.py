@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.base import Channel, LanguageCode
+from services.notifier.domain.backoff import STANDARD_SCHEDULE
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 
@@ -109,9 +110,21 @@ class NotifierSettings(BaseSettings):
     )
     http_timeout_seconds: float = Field(default=10.0, gt=0, description="Per HTTP request.")
 
-    max_attempts: int = Field(default=5, ge=1, le=20, description="Attempts per notification.")
-    retry_base_seconds: float = Field(default=1.0, ge=0, description="First retry delay.")
-    retry_max_seconds: float = Field(default=60.0, ge=0, description="Longest retry delay.")
+    retry_schedule_seconds: tuple[float, ...] = Field(
+        default=STANDARD_SCHEDULE,
+        max_length=20,
+        description="The wait before each retry of a transient failure (5 s, 5 min, 30 min, "
+        "2 h, 5 h, 10 h, 10 h by default); attempts in all: one more than its length.",
+    )
+    breaker_failures: int = Field(
+        default=5, ge=1, description="Transient failures in a row that open a channel's breaker."
+    )
+    breaker_cool_down_seconds: float = Field(
+        default=30.0, gt=0, description="How long an open channel rests before a probe."
+    )
+    breaker_longest_cool_down_seconds: float = Field(
+        default=300.0, gt=0, description="The cool-down doubles after a failed probe, to this."
+    )
     concurrency: int = Field(default=16, ge=1, le=1024, description="Sends at the same time.")
     max_in_flight: int = Field(
         default=1000, ge=1, description="Deliveries started (sending or waiting to retry) at once."

@@ -1,14 +1,18 @@
 """The delivery loop: takes ready deliveries from the book, sends them, records the outcome.
 
 It runs beside the consumer (a runtime worker), so a slow SMTP server or a webhook in backoff
-never holds up a partition. Each delivery is its own task: one failing channel or recipient
-waits for its retries alone. The outcome is published as ``notification.sent`` or
-``notification.failed`` (after the source event went to the dead-letter topic); once folded into
-the book, the notification is done for good, in this instance and after any restart.
+never holds up a partition. Each attempt is its own task. Its outcome is published:
+``notification.sent``; ``notification.failed`` for good (after the source event went to the
+dead-letter topic); or ``notification.retry_scheduled`` for a transient failure, with the moment
+the next attempt may go (``backoff``). The book folds these in, so a schedule of retries over a
+day survives restarts, and a notification done is done in this instance and after any restart.
 
-A notification id is never started twice by one instance: it stays "in flight" while its task
-runs, then "finished" until the book shows it done. The second set covers a rebuild that
-replaces the ledger while an outcome is being published and reads the log just before it.
+Retries stop when the notice is no longer useful (``useful_until``, in the organisation's domain
+time), and no attempt is spent on a channel whose circuit breaker is open (``breaker``).
+
+An attempt is never started twice by one instance: it stays "in flight" while its task runs,
+then "finished" until the book shows its outcome. The second set covers a rebuild that replaces
+the ledger while an outcome is being published and reads the log just before it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
@@ -24,21 +29,30 @@ import structlog
 from schemas import CloudEvent, RejectionReason
 from schemas.base import Channel, EventPayload
 from schemas.envelope import CloudEventAttributes
-from schemas.notifications import NotificationFailed, NotificationSent
+from schemas.notifications import (
+    NotificationFailed,
+    NotificationRetryScheduled,
+    NotificationSent,
+)
 from services.common.logging import event_log_context
 from services.common.processing import Emit, Ledger
 from services.notifier.adapters.base import ChannelAdapter, DeliveryResult, Outcome, Outgoing
 from services.notifier.domain.backoff import RetryPolicy, delay_before_retry
 from services.notifier.domain.book import NotificationBook
-from services.notifier.domain.notices import Delivery, notice_id_of
+from services.notifier.domain.breaker import ChannelBreakers
+from services.notifier.domain.notices import Delivery, notice_id_of, useful_until
 from services.notifier.domain.rendering import render
 from services.notifier.handlers import NotifierProcessor
 
 log = structlog.get_logger("rituals.notifier")
 
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], datetime]
+AttemptKey = tuple[str, int, int]
+"""Notification id, redeliveries, attempts already made: one attempt of one notification."""
 _MIN_PAUSE = 0.05
 """Shortest pause between two tries to publish an outcome (never a busy loop)."""
+_MAX_PAUSE = 5.0
 
 
 class WorkerRuntime(Protocol):
@@ -83,15 +97,19 @@ class DeliveryWorker:
         max_in_flight: int = 1000,
         poll_interval: float = 0.5,
         sleep: Sleep = asyncio.sleep,
+        clock: Clock = lambda: datetime.now(UTC),
+        breakers: ChannelBreakers | None = None,
     ) -> None:
         self.channels = channels
         self.retry = retry
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
         self.sleep = sleep
+        self.clock = clock
+        self.breakers = breakers or ChannelBreakers()
         self._sending = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        self._finished: set[str] = set()
+        self._finished: set[AttemptKey] = set()
         self._wake = asyncio.Event()
         self._full = False
         """The last scan stopped at ``max_in_flight``: finished tasks should wake the loop."""
@@ -122,9 +140,10 @@ class DeliveryWorker:
         self._wake.set()
 
     def start_ready(self, runtime: WorkerRuntime) -> int:
-        """Start a task for every ready delivery not already started; how many were started."""
+        """Start a task for every delivery due now and not already started; how many were."""
         book = book_of(runtime)
-        self._finished = {nid for nid in self._finished if nid not in book.done}
+        self._finished = {key for key in self._finished if key == attempt_key(book, key[0])}
+        now = self.clock()
         started = 0
         self._full = False
         self._freed = 0
@@ -132,24 +151,32 @@ class DeliveryWorker:
         self._cut_at = ""
         for delivery in book.ready(skip_notices=busy):
             notification_id = delivery.notification_id
-            if notification_id in self._in_flight or notification_id in self._finished:
+            key = attempt_key(book, notification_id)
+            if notification_id in self._in_flight or key in self._finished:
+                continue
+            retry = book.retries.get(notification_id)
+            if retry is not None and retry.not_before > now:
                 continue
             if len(self._in_flight) >= self.max_in_flight:
                 self._full = True
                 self._cut_at = delivery.notice.notice_id  # not skipped next time: partly started
                 break
+            expired = (book.now(delivery.notice.org_id) or now) >= useful_until(delivery.notice)
+            if not expired and not self.breakers.allows(delivery.channel, now):
+                continue  # checked last: a probe counts as sent
             task = asyncio.create_task(self._deliver(runtime, delivery), name=notification_id)
             self._in_flight[notification_id] = task
-            task.add_done_callback(partial(self._task_done, notification_id))
+            task.add_done_callback(partial(self._task_done, key))
             started += 1
         return started
 
-    def _task_done(self, notification_id: str, task: asyncio.Task[None]) -> None:
+    def _task_done(self, key: AttemptKey, task: asyncio.Task[None]) -> None:
+        notification_id = key[0]
         self._in_flight.pop(notification_id, None)
         if not task.cancelled():
             # Finished even when the task failed (a bug, logged): trying again in this process
             # could send a second message; a restart tries again if no outcome was recorded.
-            self._finished.add(notification_id)
+            self._finished.add(key)
             if task.exception() is not None:
                 log.error(
                     "delivery task failed",
@@ -179,56 +206,40 @@ class DeliveryWorker:
     # -- one delivery -----------------------------------------------------------------------
 
     async def _deliver(self, runtime: WorkerRuntime, delivery: Delivery) -> None:
+        """One attempt, and its outcome recorded."""
+        book = book_of(runtime)
         source = delivery.notice.source
+        notification_id = delivery.notification_id
+        retry = book.retries.get(notification_id)
+        attempts = (retry.attempts if retry is not None else 0) + 1
+        outcome = _Outcome(self, runtime, delivery, book, attempts)
         with event_log_context(source.to_logging_context()):
-            result, attempts = await self._attempts(delivery)
-            if result.outcome is Outcome.DELIVERED:
-                await self._record(runtime, delivery, _sent(delivery, attempts))
-                log.info(
-                    "notification sent",
-                    notification_id=delivery.notification_id,
-                    channel=delivery.channel,
-                    attempts=attempts,
-                )
+            if outcome.domain_time >= useful_until(delivery.notice):
+                await outcome.failed(DeliveryResult.permanent("expired: no longer useful"), 0)
                 return
-            permanent = result.outcome is Outcome.PERMANENT
-            detail = (
-                f"{delivery.notification_id}: {result.reason} "
-                f"({'permanent' if permanent else 'retries exhausted'}, {attempts} attempts)"
+            result = await self._attempt(delivery)
+            self.breakers.record(
+                delivery.channel,
+                transient_failure=result.outcome is Outcome.TRANSIENT,
+                now=self.clock(),
             )
-            # The dead letter first: a crash before the failure is recorded repeats the attempt
-            # and the dead letter (a duplicate there is harmless), never loses the dead letter.
-            await self._with_retry(
-                lambda: runtime.dead_letter_event(source, RejectionReason.DELIVERY_FAILED, detail)
-            )
-            await self._record(runtime, delivery, _failed(delivery, result, attempts))
-            log.warning(
-                "notification failed",
-                notification_id=delivery.notification_id,
-                channel=delivery.channel,
-                reason=result.reason,
-                permanent=permanent,
-                attempts=attempts,
-            )
+            if result.outcome is Outcome.DELIVERED:
+                await outcome.sent()
+            elif result.outcome is Outcome.PERMANENT or attempts >= self.retry.max_attempts:
+                await outcome.failed(result, attempts)
+            else:
+                await outcome.retry_later(result)
 
-    async def _attempts(self, delivery: Delivery) -> tuple[DeliveryResult, int]:
-        """Send until delivered, a permanent failure, or the attempts run out."""
+    async def _attempt(self, delivery: Delivery) -> DeliveryResult:
         adapter = self.channels.get(delivery.channel)
         if adapter is None:
-            return DeliveryResult.permanent("channel not configured"), 1
+            return DeliveryResult.permanent("channel not configured")
         try:
             outgoing = Outgoing(delivery, render(delivery))
         except Exception as error:  # a template bug must not stop the other deliveries
-            return DeliveryResult.permanent(f"rendering failed: {type(error).__name__}"), 1
-        attempt = 1
-        while True:
-            async with self._sending:
-                result = await self._send_once(adapter, outgoing)
-            if result.outcome is not Outcome.TRANSIENT or attempt >= self.retry.max_attempts:
-                return result, attempt
-            seed = delivery.notification_id
-            await self.sleep(delay_before_retry(self.retry, seed, attempt, result.retry_after))
-            attempt += 1
+            return DeliveryResult.permanent(f"rendering failed: {type(error).__name__}")
+        async with self._sending:
+            return await self._send_once(adapter, outgoing)
 
     @staticmethod
     async def _send_once(adapter: ChannelAdapter, outgoing: Outgoing) -> DeliveryResult:
@@ -237,15 +248,7 @@ class DeliveryWorker:
         except Exception as error:  # an adapter bug or an error it did not expect
             return DeliveryResult.transient(f"unexpected {type(error).__name__}")
 
-    async def _record(
-        self, runtime: WorkerRuntime, delivery: Delivery, payload: EventPayload
-    ) -> None:
-        kind = "sent" if isinstance(payload, NotificationSent) else "failed"
-        emit = Emit(
-            payload,
-            subject=delivery.recipient.member_id,
-            key=f"{kind}/{delivery.notification_id}",
-        )
+    async def record(self, runtime: WorkerRuntime, delivery: Delivery, emit: Emit) -> None:
         await self._with_retry(lambda: runtime.publish(delivery.notice.source, [emit]))
 
     async def _with_retry(self, action: Callable[[], Awaitable[object]]) -> None:
@@ -259,30 +262,112 @@ class DeliveryWorker:
             except Exception as error:
                 failures += 1
                 log.warning("publishing an outcome failed", error_type=type(error).__name__)
-                await self.sleep(
-                    max(_MIN_PAUSE, min(self.retry.max_seconds, self.retry.base_seconds * failures))
-                )
+                await self.sleep(max(_MIN_PAUSE, min(_MAX_PAUSE, _MIN_PAUSE * 2**failures)))
 
 
-def _sent(delivery: Delivery, attempts: int) -> NotificationSent:
-    return NotificationSent(
-        notification_id=delivery.notification_id,
-        source_event_id=str(delivery.notice.source.id),
-        recipient_id=delivery.recipient.member_id,
-        channel=delivery.channel,
-        template=delivery.notice.template.value,
-        language=delivery.language,
-        attempts=attempts,
-    )
+def attempt_key(book: NotificationBook, notification_id: str) -> AttemptKey:
+    retry = book.retries.get(notification_id)
+    attempts = retry.attempts if retry is not None else 0
+    return notification_id, book.redeliveries[notification_id], attempts
 
 
-def _failed(delivery: Delivery, result: DeliveryResult, attempts: int) -> NotificationFailed:
-    return NotificationFailed(
-        notification_id=delivery.notification_id,
-        source_event_id=str(delivery.notice.source.id),
-        recipient_id=delivery.recipient.member_id,
-        channel=delivery.channel,
-        reason=result.reason,
-        permanent=result.outcome is Outcome.PERMANENT,
-        attempts=attempts,
-    )
+class _Outcome:
+    """Records what one attempt came to, as an event at the organisation's domain time."""
+
+    def __init__(
+        self,
+        worker: DeliveryWorker,
+        runtime: WorkerRuntime,
+        delivery: Delivery,
+        book: NotificationBook,
+        attempts: int,
+    ) -> None:
+        self.worker = worker
+        self.runtime = runtime
+        self.delivery = delivery
+        self.attempts = attempts
+        source = delivery.notice.source
+        self.domain_time = max(source.time, book.now(source.orgid) or source.time)
+        redeliveries = book.redeliveries[delivery.notification_id]
+        self.series = delivery.notification_id + (f"#{redeliveries}" if redeliveries else "")
+        """Names this series of attempts among the outcomes (a redelivery starts another)."""
+
+    async def sent(self) -> None:
+        delivery = self.delivery
+        payload = NotificationSent(
+            notification_id=delivery.notification_id,
+            source_event_id=str(delivery.notice.source.id),
+            recipient_id=delivery.recipient.member_id,
+            channel=delivery.channel,
+            template=delivery.notice.template.value,
+            language=delivery.language,
+            attempts=self.attempts,
+        )
+        await self._emit(payload, f"sent/{self.series}")
+        log.info(
+            "notification sent",
+            notification_id=delivery.notification_id,
+            channel=delivery.channel,
+            attempts=self.attempts,
+        )
+
+    async def failed(self, result: DeliveryResult, attempts: int) -> None:
+        delivery = self.delivery
+        permanent = result.outcome is Outcome.PERMANENT
+        detail = (
+            f"{delivery.notification_id}: {result.reason} "
+            f"({'permanent' if permanent else 'retries exhausted'}, {attempts} attempts)"
+        )
+        source = delivery.notice.source
+        # The dead letter first: a crash before the failure is recorded repeats the attempt
+        # and the dead letter (a duplicate there is harmless), never loses the dead letter.
+        await self.worker._with_retry(
+            lambda: self.runtime.dead_letter_event(source, RejectionReason.DELIVERY_FAILED, detail)
+        )
+        payload = NotificationFailed(
+            notification_id=delivery.notification_id,
+            source_event_id=str(source.id),
+            recipient_id=delivery.recipient.member_id,
+            channel=delivery.channel,
+            reason=result.reason,
+            permanent=permanent,
+            attempts=attempts,
+        )
+        await self._emit(payload, f"failed/{self.series}")
+        log.warning(
+            "notification failed",
+            notification_id=delivery.notification_id,
+            channel=delivery.channel,
+            reason=result.reason,
+            permanent=permanent,
+            attempts=attempts,
+        )
+
+    async def retry_later(self, result: DeliveryResult) -> None:
+        delivery = self.delivery
+        wait = delay_before_retry(
+            self.worker.retry, delivery.notification_id, self.attempts, result.retry_after
+        )
+        payload = NotificationRetryScheduled(
+            notification_id=delivery.notification_id,
+            source_event_id=str(delivery.notice.source.id),
+            recipient_id=delivery.recipient.member_id,
+            channel=delivery.channel,
+            reason=result.reason,
+            attempts=self.attempts,
+            not_before=self.worker.clock() + timedelta(seconds=wait),
+        )
+        await self._emit(payload, f"retry/{self.series}/{self.attempts}")
+        log.info(
+            "notification retry scheduled",
+            notification_id=delivery.notification_id,
+            channel=delivery.channel,
+            reason=result.reason,
+            attempts=self.attempts,
+            retry_in_s=round(wait, 1),
+        )
+
+    async def _emit(self, payload: EventPayload, key: str) -> None:
+        subject = self.delivery.recipient.member_id
+        emit = Emit(payload, subject=subject, key=key, time=self.domain_time)
+        await self.worker.record(self.runtime, self.delivery, emit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ from typer.testing import CliRunner
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import decode_event
+from schemas.notifications import NotificationFailed
 from services.cli.main import app
 from services.common.adapters.publisher import EventPublisher
-from tests.factories import T0
+from tests.factories import T0, event
 from tests.kafka_io import read_all
 from tests.unit.insights.support import matched
 
@@ -236,3 +238,34 @@ def test_feedback_only_from_the_group_s_participants(
         "rituals.coffee.matched",
         "rituals.coffee.feedback_given",
     ]
+
+
+def test_redeliver_asks_for_what_failed_and_refuses_when_nothing_did(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    nothing = cli.invoke(app, ["notifications", "redeliver", "--org", "acme"])
+    assert nothing.exit_code == 2
+    assert "nothing was published" in nothing.output
+
+    failed = {
+        "notification_id": "evt-1/m-1/email",
+        "source_event_id": "evt-1",
+        "recipient_id": "m-1",
+        "channel": "email",
+        "reason": "smtp unreachable",
+        "permanent": False,
+        "attempts": 8,
+    }
+    with EventPublisher(kafka, topics) as publisher:
+        publisher.publish([event(NotificationFailed(**failed), org="acme", time=T0)])
+    since = (T0 - timedelta(hours=1)).isoformat()
+    asked = cli.invoke(
+        app, ["notifications", "redeliver", "--org", "acme", "--since", since, "--channel", "email"]
+    )
+    assert asked.exit_code == 0, asked.output
+    assert "redelivery requested for 1 notifications (1 by email)" in asked.output
+    records = read_all(kafka.bootstrap_servers, topics.name(Topic.NOTIFICATIONS))
+    request = decode_event(records[-1].value or b"")
+    assert request.type == "rituals.notification.redelivery_requested"
+    assert (request.orgid, request.data.channel) == ("acme", "email")
+    assert request.data.failed_since == T0 - timedelta(hours=1)

@@ -73,11 +73,12 @@ class Notifier:
             )
         self.settings = NotifierSettings(
             mail_from="rituals@example.com",
-            retry_base_seconds=0.05,
-            retry_max_seconds=0.2,
-            max_attempts=3,
-            poll_interval_seconds=0.1,
-            **{**peers, **overrides},
+            **{
+                "retry_schedule_seconds": (0.05, 0.2),
+                "poll_interval_seconds": 0.1,
+                **peers,
+                **overrides,
+            },
         )
         self.workers: list[DeliveryWorker] = []
         self.definition: ServiceDefinition = notifier_definition(
@@ -111,19 +112,21 @@ def joined(member_id: str, **overrides: Any) -> CloudEvent[Any]:
 
 
 def outcomes(kafka: KafkaSettings, topics: TopicSettings) -> list[Any]:
+    """What deliveries came to (sent or failed for good; scheduled retries left out)."""
     records = read_all(kafka.bootstrap_servers, topics.name(Topic.NOTIFICATIONS))
-    return [decode_event(record.value or b"").data for record in records]
+    found = [decode_event(record.value or b"").data for record in records]
+    return [item for item in found if isinstance(item, NotificationSent | NotificationFailed)]
 
 
 async def wait_for_outcomes(
-    kafka: KafkaSettings, topics: TopicSettings, count: int
+    kafka: KafkaSettings, topics: TopicSettings, count: int, within: float = 30.0
 ) -> list[NotificationSent | NotificationFailed]:
-    await wait_for_records(
-        kafka.bootstrap_servers,
-        topics.name(Topic.NOTIFICATIONS),
-        lambda found: len(found) >= count,
-    )
-    return outcomes(kafka, topics)
+    deadline = asyncio.get_running_loop().time() + within
+    while len(found := outcomes(kafka, topics)) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{len(found)} outcomes, {count} expected")
+        await asyncio.sleep(0.1)
+    return found
 
 
 def sent(found: list[Any]) -> list[NotificationSent]:
@@ -439,6 +442,72 @@ async def test_a_400_and_a_refused_address_give_notification_failed_and_dead_let
     details = sorted(dead_letter_notes(letter.headers)["detail"] for letter in letters)
     assert "http 400" in details[0] + details[1]
     assert all("@" not in detail for detail in details)  # no address in a dead letter note
+
+
+def outage_notifier(smtp: SmtpSink) -> Notifier:
+    """Retries over about eight seconds; the breaker opens after two failures in a row."""
+    return Notifier(
+        smtp,
+        None,
+        retry_schedule_seconds=(0.2, 0.5, 1.0, 2.0, 4.0),
+        breaker_failures=2,
+        breaker_cool_down_seconds=0.5,
+        breaker_longest_cool_down_seconds=1.0,
+    )
+
+
+async def test_an_smtp_relay_down_for_seconds_then_back_gets_every_notice_once(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    relay = SmtpSink()  # its port is known, nothing listens there yet
+    matched = event(sample_payload(CoffeeMatched), time=MONDAY_MORNING)
+    people = [
+        joined("m-1", notification_channels=("email",)),
+        joined("m-2", notification_channels=("email",)),
+    ]
+    async with notifier_running(outage_notifier(relay), kafka, topics):
+        await publish(kafka, topics, *people, matched)
+        await asyncio.sleep(3)  # down: attempts fail, retries are scheduled, the breaker opens
+        assert outcomes(kafka, topics) == []
+        with relay:
+            found = await wait_for_outcomes(kafka, topics, 2)
+            await asyncio.sleep(1)  # nothing more arrives
+            assert len(outcomes(kafka, topics)) == 2
+            received = sorted(mail.recipients[0] for mail in relay.received)
+
+    assert sorted((s.recipient_id, s.channel) for s in sent(found)) == [
+        ("m-1", "email"),
+        ("m-2", "email"),
+    ]
+    assert min(s.attempts for s in sent(found)) >= 2
+    assert received == ["m-1@example.com", "m-2@example.com"]
+
+
+async def test_a_notice_that_expires_during_an_outage_is_never_sent(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    relay = SmtpSink()
+    matched = event(sample_payload(CoffeeMatched), time=MONDAY_MORNING)
+    week_later = MONDAY_MORNING + timedelta(days=8)
+    people = [
+        joined("m-1", notification_channels=("email",)),
+        joined("m-2", notification_channels=("email",)),
+    ]
+    async with notifier_running(outage_notifier(relay), kafka, topics):
+        await publish(kafka, topics, *people, matched)
+        await asyncio.sleep(1)
+        await publish(
+            kafka, topics, event(ClockTicked(now=week_later, sequence=1), time=week_later)
+        )
+        found = await wait_for_outcomes(kafka, topics, 2)
+        with relay:
+            await asyncio.sleep(2)
+            received = list(relay.received)
+
+    assert {(f.reason, f.permanent) for f in found if isinstance(f, NotificationFailed)} == {
+        ("expired: no longer useful", True)
+    }
+    assert received == []
 
 
 # -- quiet hours ----------------------------------------------------------------------------

@@ -24,13 +24,19 @@ from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from schemas import CloudEvent
+from schemas.base import Channel
 from schemas.clock import ClockTicked
 from schemas.members import MemberLeft
-from schemas.notifications import NotificationFailed, NotificationSent
+from schemas.notifications import (
+    NotificationFailed,
+    NotificationRedeliveryRequested,
+    NotificationRetryScheduled,
+    NotificationSent,
+)
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.common.domain.directory import Member, MemberDirectory, MemberStatus
 from services.notifier.domain.notices import (
@@ -54,6 +60,14 @@ class Waiting(StrEnum):
     """The recipient's member.joined has not been seen (another topic, read independently)."""
     QUIET_HOURS = "quiet_hours"
     NO_CLOCK = "no_clock"
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """A delivery that failed for now: attempts made, and when the next may go (wall clock)."""
+
+    attempts: int
+    not_before: datetime
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,12 @@ class NotificationBook:
         self.event_times: dict[str, datetime] = {}
         """Organisation -> domain time of its latest source event (the clock before any tick)."""
         self.counts: Counter[str] = Counter()
+        self.retries: dict[str, RetryState] = {}
+        """Notification id -> its retry, while it is neither delivered nor failed for good."""
+        self.failures: dict[str, tuple[datetime, Notice]] = {}
+        """Notification id -> when it failed for good and its notice (what a redelivery needs)."""
+        self.redeliveries: Counter[str] = Counter()
+        """Notification id -> how often it was asked to be delivered again."""
 
     # -- folding events in -------------------------------------------------------------------
 
@@ -92,7 +112,14 @@ class NotificationBook:
             case ClockTicked():
                 self._tick(event.orgid, payload.now)
             case NotificationSent() | NotificationFailed():
-                self._done(payload)
+                self._done(payload, event.time)
+            case NotificationRetryScheduled():
+                if payload.notification_id not in self.done:
+                    self.retries[payload.notification_id] = RetryState(
+                        payload.attempts, payload.not_before
+                    )
+            case NotificationRedeliveryRequested():
+                self._redeliver(event.orgid, payload)
             case RitualScheduled():
                 self._schedule(event, payload)
             case RitualCancelled():
@@ -126,15 +153,39 @@ class NotificationBook:
         if status.waiting is None:
             self.released.add(notice.notice_id)
 
-    def _done(self, payload: NotificationSent | NotificationFailed) -> None:
+    def _done(self, payload: NotificationSent | NotificationFailed, at: datetime) -> None:
         if payload.notification_id in self.done:
             return
         delivered = isinstance(payload, NotificationSent)
         self.done.add(payload.notification_id)
+        self.retries.pop(payload.notification_id, None)
         self.counts["sent" if delivered else "failed"] += 1
         notice = self.pending.get(notice_id_of(payload.notification_id))
         if notice is not None:
+            if not delivered:
+                self.failures[payload.notification_id] = (at, notice)
             self._settle_if_complete(notice)
+
+    def _redeliver(self, org_id: str, request: NotificationRedeliveryRequested) -> None:
+        """What failed for good in the organisation (since a moment, on a channel) is pending
+        again, due at once, with a fresh series of attempts."""
+        for notification_id, (failed_at, notice) in list(self.failures.items()):
+            if (
+                notice.org_id != org_id
+                or (request.failed_since is not None and failed_at < request.failed_since)
+                or (
+                    request.channel is not None
+                    and notice.notification_id(request.channel) != notification_id
+                )
+            ):
+                continue
+            del self.failures[notification_id]
+            self.done.discard(notification_id)
+            self.redeliveries[notification_id] += 1
+            self.counts["redelivered"] += 1
+            self.settled.discard(notice.notice_id)
+            self.pending.setdefault(notice.notice_id, notice)
+            self.released.add(notice.notice_id)  # it was due when it failed
 
     def _settle_if_complete(self, notice: Notice) -> None:
         """Take a notice out once every channel of its recipient is done."""
@@ -279,9 +330,25 @@ class NotificationBook:
         for channel in channels:
             yield Delivery(notice, channel, profile, language, people)
 
+    def backlog(self) -> Counter[str]:
+        """Deliveries not done yet, by channel (waiting for working hours or a retry included)."""
+        backlog: Counter[str] = Counter()
+        for notice in self.pending.values():
+            member = self.directory.member(notice.org_id, notice.recipient_id)
+            if member is None:
+                continue
+            for channel in channels_for(member.profile, self.policy(notice.org_id)):
+                if notice.notification_id(channel) not in self.done:
+                    backlog[channel] += 1
+        return backlog
+
     def measures(self) -> dict[str, float]:
         waiting = Counter(self.status(notice)[0].waiting for notice in self.pending.values())
+        backlog = self.backlog()
         return {
+            **{f"backlog_{channel}": float(backlog[channel]) for channel in get_args(Channel)},
+            "notifications_retrying": float(len(self.retries)),
+            "notifications_redelivered": float(self.counts["redelivered"]),
             "notices_pending": float(len(self.pending)),
             "notices_ready": float(waiting[None]),
             **{f"notices_waiting_{reason.value}": float(waiting[reason]) for reason in Waiting},

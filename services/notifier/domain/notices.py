@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -54,6 +54,27 @@ class Notice:
 
     def notification_id(self, channel: Channel) -> str:
         return f"{self.notice_id}/{channel}"
+
+
+USEFUL_FOR: Mapping[Template, timedelta] = {
+    Template.COFFEE_MATCHED: timedelta(days=7),
+    Template.COFFEE_UNMATCHED: timedelta(days=7),
+    Template.BUDDY_ASSIGNED_NEW_HIRE: timedelta(days=14),
+    Template.BUDDY_ASSIGNED_BUDDY: timedelta(days=14),
+    Template.BUDDY_REASSIGNED_NEW_HIRE: timedelta(days=14),
+    Template.BUDDY_REASSIGNED_BUDDY: timedelta(days=14),
+    Template.CHECKIN_DUE: timedelta(days=3),
+}
+"""How long after its source event a message is still worth delivering (a coffee match stays
+useful for its week; a check-in reminder for a few days). A ritual reminder: until the
+occurrence starts."""
+
+
+def useful_until(notice: Notice) -> datetime:
+    """The domain time after which the notice is no longer delivered (retries stop there)."""
+    if notice.occurrence is not None:
+        return notice.occurrence
+    return notice.source.time + USEFUL_FOR[notice.template]
 
 
 def notice_id_of(notification_id: str) -> str:

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from schemas import CloudEvent, RejectionReason
 from schemas.base import Channel
+from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched
+from schemas.notifications import NotificationRedeliveryRequested
 from services.notifier.adapters.base import ChannelAdapter, DeliveryResult
 from services.notifier.domain.backoff import RetryPolicy, retry_delays
+from services.notifier.domain.breaker import ChannelBreakers
 from services.notifier.handlers import NotifierProcessor
 from services.notifier.worker import DeliveryWorker
 from tests.factories import event, sample_payload
@@ -25,7 +29,25 @@ from tests.unit.notifier.support import (
     policy_with,
 )
 
-RETRY = RetryPolicy(max_attempts=3, base_seconds=1.0, max_seconds=10.0)
+RETRY = RetryPolicy((1.0, 10.0))
+"""Three attempts in all."""
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+RETRYING = "rituals.notification.retry_scheduled"
+
+
+class ManualClock:
+    """The worker's wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 MATCHED = event(sample_payload(CoffeeMatched))
 SENT = "rituals.notification.sent"
 FAILED = "rituals.notification.failed"
@@ -50,15 +72,38 @@ def runtime_with(*events: CloudEvent[Any]) -> MemoryRuntime:
 
 
 def worker_for(
-    channels: Mapping[Channel, ChannelAdapter], sleeps: RecordedSleeps | None = None
+    channels: Mapping[Channel, ChannelAdapter],
+    sleeps: RecordedSleeps | None = None,
+    clock: ManualClock | None = None,
+    breakers: ChannelBreakers | None = None,
 ) -> DeliveryWorker:
-    return DeliveryWorker(channels, RETRY, sleep=sleeps or RecordedSleeps(), poll_interval=0.01)
+    return DeliveryWorker(
+        channels,
+        RETRY,
+        sleep=sleeps or RecordedSleeps(),
+        poll_interval=0.01,
+        clock=clock or ManualClock(),
+        breakers=breakers,
+    )
 
 
 async def deliver_all(worker: DeliveryWorker, runtime: MemoryRuntime) -> int:
     started = worker.start_ready(runtime)
     await worker.idle()
     return started
+
+
+async def deliver_with_retries(
+    worker: DeliveryWorker, runtime: MemoryRuntime, clock: ManualClock
+) -> None:
+    """Deliver, and each time retries wait, move the clock to the latest of them."""
+    for _ in range(2 * RETRY.max_attempts):
+        await deliver_all(worker, runtime)
+        retries = runtime.processor.book.retries
+        if not retries:
+            return
+        clock.now = max(retry.not_before for retry in retries.values()) + timedelta(seconds=1)
+    raise AssertionError("retries never ended")
 
 
 async def test_a_delivered_notification_is_recorded_and_never_started_again() -> None:
@@ -83,19 +128,49 @@ async def test_a_delivered_notification_is_recorded_and_never_started_again() ->
     assert all(output.causationid == str(MATCHED.id) for output in outputs)
 
 
-async def test_a_transient_failure_is_retried_after_a_jittered_delay_with_the_same_key() -> None:
+async def test_a_transient_failure_is_retried_on_schedule_with_the_same_key() -> None:
     runtime = runtime_with(*members(), MATCHED)
     email = ScriptedChannel(DeliveryResult.transient("http 500"))
-    sleeps = RecordedSleeps()
-    await deliver_all(worker_for({"email": email, "webhook": ScriptedChannel()}, sleeps), runtime)
+    clock = ManualClock()
+    worker = worker_for({"email": email, "webhook": ScriptedChannel()}, clock=clock)
+    await deliver_all(worker, runtime)
+
+    (retry,) = runtime.of_type(RETRYING)
+    notification_id = f"{MATCHED.id}/m-1/email"
+    wait = retry_delays(RETRY, notification_id)[0]
+    assert (retry.notification_id, retry.attempts, retry.reason) == (notification_id, 1, "http 500")
+    assert retry.not_before == START + timedelta(seconds=wait)
+
+    clock.advance(wait / 2)
+    assert await deliver_all(worker, runtime) == 0  # not yet
+    clock.advance(wait)
+    assert await deliver_all(worker, runtime) == 1
 
     first, second = email.attempts
     assert first.key == second.key
-    notification_id = f"{MATCHED.id}/m-1/email"
-    assert sleeps.delays == [retry_delays(RETRY, notification_id)[0]]
     (sent,) = (s for s in runtime.of_type(SENT) if s.channel == "email")
     assert sent.attempts == 2
     assert runtime.dead_letters == []
+    assert runtime.processor.book.retries == {}
+
+
+async def test_a_schedule_of_retries_survives_a_restart() -> None:
+    history = [*members(), MATCHED]
+    runtime = runtime_with(*history)
+    email = ScriptedChannel(DeliveryResult.transient("smtp 451"))
+    clock = ManualClock()
+    await deliver_all(
+        worker_for({"email": email, "webhook": ScriptedChannel()}, clock=clock), runtime
+    )
+
+    restarted = runtime_with(*history, *runtime.published)  # a new instance rebuilds from the log
+    fresh_email = ScriptedChannel()
+    worker = worker_for({"email": fresh_email, "webhook": ScriptedChannel()}, clock=clock)
+    assert await deliver_all(worker, restarted) == 0  # the retry is not due yet
+    clock.advance(RETRY.schedule[0] * 2)
+    assert await deliver_all(worker, restarted) == 1
+    (sent,) = restarted.of_type(SENT)
+    assert (sent.channel, sent.attempts) == ("email", 2)
 
 
 async def test_a_permanent_failure_dead_letters_the_event_and_records_the_failure() -> None:
@@ -127,11 +202,12 @@ async def test_retries_are_bounded_and_exhausting_them_is_a_failure_that_was_not
 ):
     runtime = runtime_with(*members(), MATCHED)
     email = ScriptedChannel(*[DeliveryResult.transient("smtp 451")] * 5)
-    sleeps = RecordedSleeps()
-    await deliver_all(worker_for({"email": email, "webhook": ScriptedChannel()}, sleeps), runtime)
+    clock = ManualClock()
+    worker = worker_for({"email": email, "webhook": ScriptedChannel()}, clock=clock)
+    await deliver_with_retries(worker, runtime, clock)
 
     assert len(email.attempts) == RETRY.max_attempts
-    assert len(sleeps.delays) == RETRY.max_attempts - 1
+    assert len(runtime.of_type(RETRYING)) == RETRY.max_attempts - 1
     (failed,) = runtime.of_type(FAILED)
     assert (failed.permanent, failed.attempts) == (False, RETRY.max_attempts)
     assert len(runtime.dead_letters) == 1
@@ -145,7 +221,9 @@ async def test_an_adapter_that_raises_is_retried_like_a_transient_failure() -> N
 
     runtime = runtime_with(*members(), MATCHED)
     email = Exploding()
-    await deliver_all(worker_for({"email": email, "webhook": ScriptedChannel()}), runtime)
+    clock = ManualClock()
+    worker = worker_for({"email": email, "webhook": ScriptedChannel()}, clock=clock)
+    await deliver_with_retries(worker, runtime, clock)
     (failed,) = runtime.of_type(FAILED)
     assert failed.reason == "unexpected RuntimeError"
     assert len(email.attempts) == RETRY.max_attempts
@@ -293,3 +371,78 @@ async def test_a_handover_abandons_what_is_in_flight_before_the_new_owner_starts
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
+
+
+def tick(now: datetime) -> CloudEvent[Any]:
+    return event(ClockTicked(now=now, sequence=1), time=now)
+
+
+async def test_a_notice_no_longer_useful_is_not_sent_and_says_why() -> None:
+    week_later = MATCHED.time + timedelta(days=8)
+    runtime = runtime_with(*members(), MATCHED, tick(week_later))
+    email, webhook = ScriptedChannel(), ScriptedChannel()
+    await deliver_all(worker_for({"email": email, "webhook": webhook}), runtime)
+    assert email.attempts == webhook.attempts == []
+    failed = runtime.of_type(FAILED)
+    assert {(f.reason, f.permanent, f.attempts) for f in failed} == {
+        ("expired: no longer useful", True, 0)
+    }
+
+
+async def test_retries_stop_when_the_notice_expires() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    email = ScriptedChannel(DeliveryResult.transient("smtp 451"))
+    clock = ManualClock()
+    worker = worker_for({"email": email, "webhook": ScriptedChannel()}, clock=clock)
+    await deliver_all(worker, runtime)
+    week_later = MATCHED.time + timedelta(days=8)
+    runtime.feed(tick(week_later))
+    await deliver_with_retries(worker, runtime, clock)
+    assert len(email.attempts) == 1
+    (failed,) = (f for f in runtime.of_type(FAILED) if f.channel == "email")
+    assert failed.reason == "expired: no longer useful"
+
+
+async def test_outcomes_carry_the_organisations_time_when_they_happened() -> None:
+    later = MATCHED.time + timedelta(days=2)
+    runtime = runtime_with(*members(), MATCHED, tick(later))
+    await deliver_all(
+        worker_for({"email": ScriptedChannel(), "webhook": ScriptedChannel()}), runtime
+    )
+    assert {output.time for output in runtime.published if output.type == SENT} == {later}
+
+
+async def test_an_open_breaker_spends_no_attempts_then_lets_one_probe_through() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    down = ScriptedChannel(*[DeliveryResult.transient("smtp unreachable")] * 10)
+    clock = ManualClock()
+    breakers = ChannelBreakers(failures_to_open=1, first_cool_down=timedelta(minutes=10))
+    worker = worker_for(
+        {"email": down, "webhook": ScriptedChannel()}, clock=clock, breakers=breakers
+    )
+    await deliver_all(worker, runtime)  # fails once: the email channel opens
+    assert breakers.open_channels(clock()) == ["email"]
+
+    clock.advance(RETRY.schedule[0] * 2)  # the retry is due, the channel still resting
+    assert await deliver_all(worker, runtime) == 0
+    assert len(down.attempts) == 1
+    clock.advance(600)  # rested: one probe
+    assert await deliver_all(worker, runtime) == 1
+    assert len(down.attempts) == 2
+
+
+async def test_what_failed_is_delivered_again_on_request_once() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    email = ScriptedChannel(DeliveryResult.permanent("mailbox full"))
+    worker = worker_for({"email": email, "webhook": ScriptedChannel()})
+    await deliver_all(worker, runtime)
+    assert len(runtime.of_type(FAILED)) == 1
+
+    request = event(NotificationRedeliveryRequested(channel="email"))
+    runtime.feed(request)
+    assert await deliver_all(worker, runtime) == 1
+    runtime.feed(request)  # the same request again: nothing more
+    assert await deliver_all(worker, runtime) == 0
+    (sent,) = (s for s in runtime.of_type(SENT) if s.channel == "email")
+    assert sent.notification_id == f"{MATCHED.id}/m-1/email"
+    assert len(email.attempts) == 2
