@@ -291,14 +291,18 @@ class _Outcome:
         redeliveries = book.redeliveries[delivery.notification_id]
         self.series = delivery.notification_id + (f"#{redeliveries}" if redeliveries else "")
         """Names this series of attempts among the outcomes (a redelivery starts another)."""
+        self.about: dict[str, Any] = {
+            "notification_id": delivery.notification_id,
+            "source_event_id": str(source.id),
+            "recipient_id": delivery.recipient.member_id,
+            "channel": delivery.channel,
+        }
+        """What every outcome says about the notification it is about."""
 
     async def sent(self) -> None:
         delivery = self.delivery
         payload = NotificationSent(
-            notification_id=delivery.notification_id,
-            source_event_id=str(delivery.notice.source.id),
-            recipient_id=delivery.recipient.member_id,
-            channel=delivery.channel,
+            **self.about,
             template=delivery.notice.template.value,
             language=delivery.language,
             attempts=self.attempts,
@@ -325,10 +329,7 @@ class _Outcome:
             lambda: self.runtime.dead_letter_event(source, RejectionReason.DELIVERY_FAILED, detail)
         )
         payload = NotificationFailed(
-            notification_id=delivery.notification_id,
-            source_event_id=str(source.id),
-            recipient_id=delivery.recipient.member_id,
-            channel=delivery.channel,
+            **self.about,
             reason=result.reason,
             permanent=permanent,
             attempts=attempts,
@@ -349,10 +350,7 @@ class _Outcome:
             self.worker.retry, delivery.notification_id, self.attempts, result.retry_after
         )
         payload = NotificationRetryScheduled(
-            notification_id=delivery.notification_id,
-            source_event_id=str(delivery.notice.source.id),
-            recipient_id=delivery.recipient.member_id,
-            channel=delivery.channel,
+            **self.about,
             reason=result.reason,
             attempts=self.attempts,
             not_before=self.worker.clock() + timedelta(seconds=wait),
