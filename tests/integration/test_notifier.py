@@ -31,7 +31,7 @@ from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.members import MemberJoined
 from schemas.notifications import NotificationFailed, NotificationSent
-from schemas.rituals import RitualScheduled
+from schemas.rituals import RitualCancelled, RitualScheduled
 from services.common.processing import Emit, Ledger
 from services.common.records import dead_letter_notes, event_record
 from services.common.runtime import ServiceDefinition, ServiceRuntime
@@ -291,6 +291,38 @@ async def test_a_ritual_reminder_goes_to_the_team_when_the_clock_reaches_its_mom
     documents = [json.loads(request.body) for request in http.on("/webhook")]
     assert sorted(d["recipientid"] for d in documents) == ["m-1", "m-2"]
     assert {d["type"] for d in documents} == {"rituals.ritual.scheduled"}
+
+
+async def test_a_series_cancelled_before_the_ticks_reminds_nobody_in_whatever_order_they_arrive(
+    kafka: KafkaSettings, topics: TopicSettings, http: HttpSink
+) -> None:
+    """The ticks (clock topic) are written before the cancel (rituals topic), though the cancel
+    happened first in domain time: read in time order across topics, no reminder is made."""
+    occurrence = datetime(2025, 3, 7, 15, 30, tzinfo=UTC)
+    remind_at = occurrence - timedelta(minutes=60)
+    cancelled_at = MONDAY_MORNING + timedelta(days=1)
+    scheduled = event(sample_payload(RitualScheduled), time=MONDAY_MORNING)
+    cancel = event(
+        RitualCancelled(ritual_id="friday-drinks", reason="team disbanded"), time=cancelled_at
+    )
+    await publish(
+        kafka,
+        topics,
+        joined("m-1", notification_channels=("webhook",)),
+        joined("m-2", notification_channels=("webhook",)),
+        scheduled,
+        event(ClockTicked(now=remind_at, sequence=1), time=remind_at),
+        event(ClockTicked(now=occurrence, sequence=2), time=occurrence),
+        cancel,
+    )
+    notifier = Notifier(None, http)
+    async with notifier_running(notifier, kafka, topics) as runtime:
+        await _until(lambda: bool(notifier.workers))
+        await settle(runtime, notifier.workers[-1])
+        assert book_of(runtime).pending == {}
+
+    assert http.received == []
+    assert outcomes(kafka, topics) == []
 
 
 # -- exactly one notification per (event, recipient, channel) ----------------------------
