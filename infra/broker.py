@@ -34,6 +34,21 @@ def broker_command(port: int, *, silent: bool = True) -> list[str]:
     return [*command, "--silent"] if silent else command
 
 
+class PortTakenError(RuntimeError):
+    """The broker's port is in use (another broker, or another program)."""
+
+
+def _ensure_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise PortTakenError(
+                f"port {port} on 127.0.0.1 is taken (another broker running? stop it, or pick "
+                "another port)"
+            ) from None
+
+
 class EmbeddedBroker:
     """Runs the embedded broker as a child process; a context manager that stops it on exit."""
 
@@ -47,6 +62,7 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedBroker:
+        _ensure_free(self.port)
         # Its own session: a Ctrl-C in the terminal stops the services first, and the broker
         # only when they are gone (``stop``), so nothing loses its broker while shutting down.
         self._process = subprocess.Popen(

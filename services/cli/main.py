@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from infra.broker import EmbeddedBroker
-from infra.kafka import KafkaSettings
+from infra.broker import EmbeddedBroker, PortTakenError
+from infra.kafka import DEFAULT_BOOTSTRAP_SERVERS, KafkaSettings
 from infra.topics import TopicSettings, provision_topics
 from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
@@ -34,6 +34,7 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Kafka topics of the platform.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+DEFAULT_PORT = int(DEFAULT_BOOTSTRAP_SERVERS.rsplit(":", 1)[1])
 app.add_typer(members_app, name="members")
 app.add_typer(round_app, name="round")
 app.add_typer(ritual_app, name="ritual")
@@ -86,12 +87,26 @@ def provision() -> None:
 
 
 @app.command()
-def up() -> None:
-    """The embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics, and the three
-    services as separate processes; Ctrl-C stops everything."""
+def up(
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Port of the embedded broker (0 picks a free one). At the default, every "
+            "rituals command in another terminal finds it without any setting.",
+            min=0,
+            max=65535,
+        ),
+    ] = DEFAULT_PORT,
+) -> None:
+    """The embedded broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS is set), topics,
+    and the three services and the clock as separate processes; Ctrl-C stops everything."""
     settings = ServiceSettings()
     configure_logging("platform", log_format=settings.log_format, level=settings.log_level)
-    raise typer.Exit(run_platform(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")))
+    try:
+        code = run_platform(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), port=port or None)
+    except PortTakenError as taken:
+        fail(f"{taken}; `rituals up --port 0` picks a free one")
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -29,12 +29,13 @@ log = structlog.get_logger("rituals.platform")
 
 
 @contextlib.contextmanager
-def kafka_address(configured: str | None) -> Iterator[str]:
-    """The configured cluster, or an embedded broker for as long as the block runs."""
+def kafka_address(configured: str | None, port: int | None = None) -> Iterator[str]:
+    """The configured cluster, or an embedded broker (on ``port``, or a free one) for as long as
+    the block runs."""
     if configured:
         yield configured
         return
-    with EmbeddedBroker() as embedded:
+    with EmbeddedBroker(port) as embedded:
         yield embedded.bootstrap_servers
 
 
@@ -156,9 +157,11 @@ def stop_all(processes: Sequence[ServiceProcess], timeout: float = 30.0) -> None
         service.stop(timeout)
 
 
-def run_platform(configured_servers: str | None, log_dir: Path | None = None) -> int:
+def run_platform(
+    configured_servers: str | None, log_dir: Path | None = None, port: int | None = None
+) -> int:
     """Run until Ctrl-C/SIGTERM or until a part dies; the exit code says which."""
-    with kafka_address(configured_servers) as servers:
+    with kafka_address(configured_servers, port) as servers:
         try:
             report = ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
         except TopicMismatchError as wrong:

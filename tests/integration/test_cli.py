@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,18 @@ def test_topics_provision_reports_a_topic_laid_out_by_accident(
         assert "the broker reports no configuration" in result.output
     else:
         assert f"{accidental}: retention.ms={week_ms}, -1 expected" in report.mismatches
+
+
+def test_up_says_clearly_when_its_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["up", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"port {port} on 127.0.0.1 is taken" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_broker_command_serves_until_interrupted() -> None:
