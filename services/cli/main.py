@@ -16,6 +16,7 @@ import typer
 from infra.broker import EmbeddedBroker, PortTakenError
 from infra.kafka import DEFAULT_BOOTSTRAP_SERVERS, KafkaSettings
 from infra.topics import TopicSettings, provision_topics
+from services.cli.clock import clock_app
 from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
 from services.cli.events import events_app
@@ -40,6 +41,7 @@ app.add_typer(round_app, name="round")
 app.add_typer(ritual_app, name="ritual")
 app.add_typer(events_app, name="events")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(clock_app, name="clock")
 app.command("feedback")(feedback)
 app.command("insights")(insights)
 

@@ -269,3 +269,32 @@ def test_redeliver_asks_for_what_failed_and_refuses_when_nothing_did(
     assert request.type == "rituals.notification.redelivery_requested"
     assert (request.orgid, request.data.channel) == ("acme", "email")
     assert request.data.failed_since == T0 - timedelta(hours=1)
+
+
+def test_clock_tick_advances_an_organisations_time_by_hand(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    one = cli.invoke(app, ["clock", "tick", "--org", "acme", "--at", "2026-03-02T08:00"])
+    assert one.exit_code == 0, one.output
+    day = cli.invoke(
+        app,
+        [
+            *("clock", "tick", "--org", "acme", "--at", "2026-03-02T09:00+01:00"),
+            *("--until", "2026-03-03T08:00Z", "--step-minutes", "60"),
+        ],
+    )
+    assert day.exit_code == 0, day.output
+    assert "25 ticks published for acme, 2026-03-02T08:00Z to 2026-03-03T08:00Z" in day.output
+    backwards = cli.invoke(
+        app,
+        ["clock", "tick", "--org", "acme", "--at", "2026-03-03T08:00", "--until", "2026-03-02"],
+    )
+    assert backwards.exit_code == 2
+
+    records = read_all(kafka.bootstrap_servers, topics.name(Topic.CLOCK))
+    ticks = sorted((decode_event(r.value or b"") for r in records), key=lambda e: e.data.now)
+    assert len(ticks) == 26
+    assert {tick.orgid for tick in ticks} == {"acme"}
+    assert [tick.time for tick in ticks] == [tick.data.now for tick in ticks]
+    sequences = [tick.data.sequence for tick in ticks]
+    assert sequences == sorted(sequences)
