@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
@@ -53,6 +54,19 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.lag = Gauge(
+            "rituals_consumer_lag",
+            "Records on the broker not yet handled, per owned partition (the high watermark of "
+            "the latest fetch minus the position; the embedded broker's end offsets are wrong).",
+            ["service", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.rebuild_seconds = Gauge(
+            "rituals_rebuild_seconds",
+            "How long the latest rebuild of state took, from assignment to ready.",
+            ["service"],
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "rituals_ready",
             "1 when the instance's state is rebuilt for every partition it owns, else 0.",
@@ -65,6 +79,14 @@ class ServiceMetrics:
             ["service", "measure"],
             registry=self.registry,
         )
+
+    def show_lag(self, topic: str, partition: int, records: int) -> None:
+        self.lag.labels(self.service, topic, str(partition)).set(max(0, records))
+
+    def forget_partition(self, topic: str, partition: int) -> None:
+        """A partition that moved away is no longer this instance's lag to report."""
+        with contextlib.suppress(KeyError):  # never reported
+            self.lag.remove(self.service, topic, str(partition))
 
     def show_state(self, measures: Mapping[str, float]) -> None:
         for measure, value in measures.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -323,6 +324,7 @@ class ServiceRuntime:
                 lagging.add(partition)  # not fetched yet: its first record may be the earliest
                 continue
             position = await consumer.position(partition)
+            self.metrics.show_lag(partition.topic, partition.partition, end - position)
             own = self._own_offsets[partition]
             own.difference_update({offset for offset in own if offset < position})
             if sum(1 for offset in own if offset < end) < end - position:
@@ -518,6 +520,8 @@ class ServiceRuntime:
         async with self._handling:
             self._buffers.drop(revoked)
             self.assignment -= set(revoked)
+            for partition in revoked:
+                self.metrics.forget_partition(partition.topic, partition.partition)
             if revoked:
                 self.ledger = Ledger(self.definition.new_processor(), self.definition.source)
 
@@ -543,6 +547,7 @@ class ServiceRuntime:
         """Rebuild, and on failure retry with backoff while staying not ready: an instance never
         decides on partial state. Then go live from where the rebuild ended."""
         delay = RETRY_FIRST_DELAY_SECONDS
+        started = time.perf_counter()
         while True:
             try:
                 async with self._handling:
@@ -558,6 +563,9 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, REBUILD_RETRY_MAX_SECONDS)
                 continue
+            self.metrics.rebuild_seconds.labels(self.definition.name).set(
+                time.perf_counter() - started
+            )
             self._mark_ready(True)
             return
 

@@ -190,3 +190,26 @@ async def test_two_instances_share_the_partitions_and_each_event_is_decided_once
     assert sorted(found) == sorted(f"m-{org}" for org in organisations)
     assert all(share > 0 for share in shares), shares
     assert sum(shares) == len(organisations)
+
+
+async def test_lag_per_partition_and_the_rebuild_time_are_metrics(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await publish(kafka, topics, joined("ada"))
+        await wait_for_answers(kafka, topics, 1)
+        registry = runtime.metrics.registry
+        members = topics.name(Topic.MEMBERS)
+
+        def lag(partition: int) -> float | None:
+            labels = {"service": "answering", "topic": members, "partition": str(partition)}
+            return registry.get_sample_value("rituals_consumer_lag", labels)
+
+        for _ in range(100):  # reported after the next fetch of each partition
+            if all(lag(p) == 0 for p in range(topics.partitions)):
+                break
+            await asyncio.sleep(0.1)
+        assert [lag(p) for p in range(topics.partitions)] == [0.0] * topics.partitions
+        rebuild = registry.get_sample_value("rituals_rebuild_seconds", {"service": "answering"})
+        assert rebuild is not None
+        assert rebuild > 0
