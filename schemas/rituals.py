@@ -4,11 +4,12 @@ the work (Monday check-in, Friday drinks, shared lunch, daily call)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.base import EventPayload, Identifier, Label, TimeZoneName
+from schemas.recurrence import parse_recurrence
 
 RitualKind = Literal["checkin", "drinks", "lunch", "daily", "other"]
 
@@ -23,16 +24,33 @@ class RitualScheduled(EventPayload):
     title: Label = Field(description="What it is called, e.g. 'Friday drinks'.")
     kind: RitualKind = Field(default="other", description="What kind of ritual it is.")
     rrule: str = Field(
-        min_length=1, description="RFC 5545 recurrence rule, e.g. FREQ=WEEKLY;BYDAY=FR."
+        min_length=1,
+        description=(
+            "RFC 5545 recurrence rule, e.g. FREQ=WEEKLY;BYDAY=FR: at most daily (FREQ=DAILY, "
+            "WEEKLY, MONTHLY or YEARLY), firing at least once within a year of the first start; "
+            "UNTIL in UTC (...Z), local (floating) or a date (to the end of that local day)."
+        ),
     )
     timezone: TimeZoneName = Field(description="Time zone the recurrence is expressed in.")
-    first_start: datetime = Field(description="Local start of the first occurrence (no offset).")
+    first_start: datetime = Field(
+        description=(
+            "Local start of the first occurrence (no offset), a time that exists in the zone; an "
+            "ambiguous one (clocks go back) is the first of the two."
+        )
+    )
     duration_minutes: int = Field(default=30, ge=5, le=480, description="Length of an occurrence.")
     online_url: str | None = Field(default=None, description="Link for online occurrences.")
     office: Label | None = Field(default=None, description="Office for in-person occurrences.")
     remind_minutes_before: int = Field(
         default=60, ge=0, le=10080, description="When the notifier sends the reminder."
     )
+
+    @model_validator(mode="after")
+    def _recurrence_allowed(self) -> Self:
+        """One rule for what a ritual may be (``schemas.recurrence``): a record with any other
+        rule is refused where it is decoded, so no service ever expands it."""
+        parse_recurrence(self.rrule, self.first_start, self.timezone)
+        return self
 
 
 class RitualHeld(EventPayload):

@@ -1,7 +1,11 @@
 """Team rituals as the notifier sees them: when their occurrences are and which need a reminder.
 
-The recurrence rule (RFC 5545) is expanded in the ritual's own time zone, so "every Friday at
-16:30" stays 16:30 local across daylight-saving changes; instants are then compared in UTC.
+The recurrence rule (RFC 5545) is read and bounded by ``schemas.recurrence``, the one rule for
+what a ritual may be: it is expanded in the ritual's own time zone, so "every Friday at 16:30"
+stays 16:30 local across daylight-saving changes; instants are then compared in UTC. A rule the
+schema refuses never reaches here (admission dead-letters its record); ``plan_ritual`` checks it
+again all the same, so a ``ritual.scheduled`` with such a rule fails (and is dead-lettered) before
+anything changes, and every expansion is bounded in count (``MAX_OCCURRENCES_PER_WINDOW``).
 """
 
 from __future__ import annotations
@@ -12,15 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rruleset, rrulestr
-
 from schemas import CloudEvent
+from schemas.recurrence import Recurrence, RecurrenceError, parse_recurrence
 from schemas.rituals import RitualScheduled
-
-_SEARCH_MARGIN = timedelta(hours=3)
-"""Slack around the search window in local time: wider than any daylight-saving shift."""
-_MAX_OCCURRENCES_SCANNED = 10_000
-"""A rule firing every second must not stall the consumer: no window holds more than this."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +26,7 @@ class RitualPlan:
     """A scheduled ritual and what was cancelled of it."""
 
     scheduled: CloudEvent[Any]
-    rule: rruleset
-    zone: ZoneInfo
+    recurrence: Recurrence
     cancelled: frozenset[datetime] = field(default_factory=frozenset)
     """Cancelled occurrences (their UTC start)."""
     series_cancelled: bool = False
@@ -38,6 +35,10 @@ class RitualPlan:
     def ritual(self) -> RitualScheduled:
         payload: RitualScheduled = self.scheduled.data
         return payload
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.recurrence.zone
 
     @property
     def remind_before(self) -> timedelta:
@@ -50,37 +51,28 @@ class RitualPlan:
 
 
 def plan_ritual(event: CloudEvent[Any]) -> RitualPlan:
-    """The plan of a ``ritual.scheduled`` event; ValueError when its rule cannot be read."""
+    """The plan of a ``ritual.scheduled`` event; RecurrenceError (a ValueError) saying why when
+    its rule is not one a ritual may have."""
     payload: RitualScheduled = event.data
-    zone = ZoneInfo(payload.timezone)
-    first = payload.first_start
-    if first.tzinfo is not None:  # tolerated: the contract asks for a local time
-        first = first.astimezone(zone).replace(tzinfo=None)
-    rule = rrulestr(payload.rrule, dtstart=first, forceset=True)
-    if not isinstance(rule, rruleset):  # pragma: no cover - forceset guarantees it
-        raise ValueError("not a recurrence rule")
-    return RitualPlan(scheduled=event, rule=rule, zone=zone)
+    recurrence = parse_recurrence(payload.rrule, payload.first_start, payload.timezone)
+    return RitualPlan(scheduled=event, recurrence=recurrence)
 
 
 def occurrences_between(plan: RitualPlan, after: datetime, until: datetime) -> Iterator[datetime]:
-    """UTC starts of the occurrences with ``after < start <= until``, cancelled ones included."""
-    lower = after.astimezone(plan.zone).replace(tzinfo=None) - _SEARCH_MARGIN
-    upper = until.astimezone(plan.zone).replace(tzinfo=None) + _SEARCH_MARGIN
-    for scanned, local in enumerate(plan.rule.xafter(lower, inc=True)):
-        if local > upper or scanned >= _MAX_OCCURRENCES_SCANNED:
-            return
-        start = local.replace(tzinfo=plan.zone).astimezone(UTC)
-        if after < start <= until:
-            yield start
+    """UTC starts of the occurrences with ``after < start <= until``, cancelled ones included;
+    RecurrenceError when the window holds more than the bound allows."""
+    yield from plan.recurrence.occurrences_between(after, until)
 
 
 def reminders_due(plan: RitualPlan, now: datetime) -> list[datetime]:
     """Occurrences whose reminder moment has come and that have not started yet at ``now``:
-    ``start - remind_before <= now < start``; none for a cancelled series or occurrence."""
+    ``start - remind_before <= now < start``; none for a cancelled series or occurrence, nor for
+    a rule whose window exceeds the bound (a validated rule never does: at most daily, and a
+    reminder at most a week ahead)."""
     if plan.series_cancelled:
         return []
-    return [
-        start
-        for start in occurrences_between(plan, now, now + plan.remind_before)
-        if start not in plan.cancelled
-    ]
+    try:
+        starts = plan.recurrence.occurrences_between(now, now + plan.remind_before)
+    except RecurrenceError:
+        return []
+    return [start for start in starts if start not in plan.cancelled]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from schemas import CloudEvent
+from schemas.recurrence import RecurrenceError
 from schemas.rituals import RitualScheduled
 from services.notifier.domain.rituals import occurrences_between, plan_ritual, reminders_due
 from tests.factories import event, sample_payload
@@ -54,11 +55,28 @@ def test_a_cancelled_occurrence_or_series_gets_no_reminder() -> None:
     assert reminders_due(plan.cancel(None), moment) == []
 
 
-def test_a_rule_firing_very_often_is_scanned_only_so_far() -> None:
-    plan = plan_ritual(scheduled(rrule="FREQ=SECONDLY", remind_minutes_before=10080))
-    assert len(reminders_due(plan, utc(2025, 3, 8))) <= 10_000
+def slipped_through(**overrides: Any) -> CloudEvent[Any]:
+    """A ``ritual.scheduled`` whose payload skipped validation (as if a schema let it pass)."""
+    data = {**sample_payload(RitualScheduled).model_dump(), **overrides}
+    return scheduled().model_copy(update={"data": RitualScheduled.model_construct(**data)})
 
 
-def test_an_unreadable_rule_is_refused() -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 (dateutil's messages vary)
-        plan_ritual(scheduled(rrule="FREQ=SOMETIMES"))
+@pytest.mark.parametrize(
+    "rule", ["FREQ=DAILY;INTERVAL=0", "FREQ=SECONDLY", "FREQ=SOMETIMES", "BYMONTH=2;BYMONTHDAY=30"]
+)
+def test_a_rule_that_slipped_through_is_refused_before_it_is_expanded(rule: str) -> None:
+    with pytest.raises(RecurrenceError):
+        plan_ritual(slipped_through(rrule=rule))
+
+
+def test_an_expansion_is_bounded_in_count_and_a_tick_never_spins() -> None:
+    plan = plan_ritual(scheduled(rrule="FREQ=DAILY", remind_minutes_before=10080))
+    assert len(reminders_due(plan, utc(2025, 3, 8))) == 7
+    with pytest.raises(RecurrenceError):
+        list(occurrences_between(plan, utc(2025, 3, 8), utc(2030, 3, 8)))
+
+
+def test_until_in_utc_ends_the_series_as_rfc_5545_says() -> None:
+    plan = plan_ritual(scheduled(rrule="FREQ=WEEKLY;BYDAY=FR;UNTIL=20250321T153000Z"))
+    starts = list(occurrences_between(plan, utc(2025, 3, 1), utc(2025, 4, 30)))
+    assert starts == [utc(2025, 3, 7, 15, 30), utc(2025, 3, 14, 15, 30), utc(2025, 3, 21, 15, 30)]
