@@ -46,3 +46,58 @@ def passes(*command: str, cwd: Path = ROOT) -> str:
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{output}"
     return output
+
+
+def setting_names() -> set[str]:
+    """Every environment variable a part of the platform reads its settings from."""
+    from pydantic import AliasChoices
+    from pydantic_settings import BaseSettings
+
+    from infra.kafka import KafkaSettings
+    from infra.topics import TopicSettings
+    from services.clock.__main__ import ClockSettings
+    from services.common.settings import ServiceSettings
+    from services.matcher.settings import MatcherSettings
+    from services.notifier.settings import NotifierSettings
+    from services.onboarding.settings import OnboardingSettings
+
+    models: list[type[BaseSettings]] = [
+        ServiceSettings,
+        KafkaSettings,
+        TopicSettings,
+        NotifierSettings,
+        MatcherSettings,
+        OnboardingSettings,
+        ClockSettings,
+    ]
+    names: set[str] = set()
+    for model in models:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        for field_name, field in model.model_fields.items():
+            names.add(f"{prefix}{field_name}".upper())
+            if isinstance(field.validation_alias, AliasChoices):
+                names |= {str(choice).upper() for choice in field.validation_alias.choices}
+    return names
+
+
+def known_setting(name: str) -> bool:
+    """A setting, or NAME_FILE for one (the image's entrypoint reads the file into NAME)."""
+    names = setting_names()
+    return name in names or name.removesuffix("_FILE") in names
+
+
+def metric_names() -> set[str]:
+    """The names Prometheus sees for the services' metrics (counters end in ``_total``)."""
+    from services.common.metrics import ServiceMetrics
+
+    names: set[str] = set()
+    for family in ServiceMetrics("any").registry.collect():
+        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+    return names
+
+
+def unknown_metrics(expression: str) -> set[str]:
+    """Names of Rituals metrics used in a PromQL expression that no service exports."""
+    import re
+
+    return set(re.findall(r"\brituals_[a-z_]+\b", expression)) - metric_names()
