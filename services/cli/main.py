@@ -4,6 +4,7 @@ traceback; ``--help`` works on every command."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -34,6 +35,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topics_app = typer.Typer(help="Kafka topics of the platform.", no_args_is_help=True)
+
+
+@app.callback()
+def _quiet_kafka_clients() -> None:
+    """A command explains a broker it cannot reach itself (exit code 2); the clients' own lines,
+    tracebacks of races while closing included, are not for its user."""
+    for client in ("kafka", "aiokafka"):
+        logging.getLogger(client).setLevel(logging.CRITICAL)
+
+
 app.add_typer(topics_app, name="topics")
 DEFAULT_PORT = int(DEFAULT_BOOTSTRAP_SERVERS.rsplit(":", 1)[1])
 app.add_typer(members_app, name="members")

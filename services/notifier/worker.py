@@ -161,8 +161,7 @@ class DeliveryWorker:
                 self._full = True
                 self._cut_at = delivery.notice.notice_id  # not skipped next time: partly started
                 break
-            expired = (book.now(delivery.notice.org_id) or now) >= useful_until(delivery.notice)
-            if not expired and not self.breakers.allows(delivery.channel, now):
+            if not _expired(book, delivery) and not self.breakers.allows(delivery.channel, now):
                 continue  # checked last: a probe counts as sent
             task = asyncio.create_task(self._deliver(runtime, delivery), name=notification_id)
             self._in_flight[notification_id] = task
@@ -214,7 +213,7 @@ class DeliveryWorker:
         attempts = (retry.attempts if retry is not None else 0) + 1
         outcome = _Outcome(self, runtime, delivery, book, attempts)
         with event_log_context(source.to_logging_context()):
-            if outcome.domain_time >= useful_until(delivery.notice):
+            if _expired(book, delivery):
                 await outcome.failed(DeliveryResult.permanent("expired: no longer useful"), 0)
                 return
             result = await self._attempt(delivery)
@@ -265,6 +264,17 @@ class DeliveryWorker:
                 await self.sleep(max(_MIN_PAUSE, min(_MAX_PAUSE, _MIN_PAUSE * 2**failures)))
 
 
+def _expired(book: NotificationBook, delivery: Delivery) -> bool:
+    """A retry or a redelivery of a notice no longer useful (by the organisation's domain time).
+    A first attempt always goes: the notice was due while it was useful, and a simulated clock
+    may run ahead of any delivery."""
+    notification_id = delivery.notification_id
+    if notification_id not in book.retries and not book.redeliveries[notification_id]:
+        return False
+    now = book.now(delivery.notice.org_id)
+    return now is not None and now >= useful_until(delivery.notice)
+
+
 def attempt_key(book: NotificationBook, notification_id: str) -> AttemptKey:
     retry = book.retries.get(notification_id)
     attempts = retry.attempts if retry is not None else 0
@@ -287,7 +297,7 @@ class _Outcome:
         self.delivery = delivery
         self.attempts = attempts
         source = delivery.notice.source
-        self.domain_time = max(source.time, book.now(source.orgid) or source.time)
+        self.domain_time = max(source.time, book.due_at.get(delivery.notice.notice_id, source.time))
         redeliveries = book.redeliveries[delivery.notification_id]
         self.series = delivery.notification_id + (f"#{redeliveries}" if redeliveries else "")
         """Names this series of attempts among the outcomes (a redelivery starts another)."""

@@ -42,6 +42,7 @@ from services.common.domain.directory import Member, MemberDirectory, MemberStat
 from services.notifier.domain.notices import (
     Delivery,
     Notice,
+    due_from,
     notice_id_of,
     notices_for,
     people_named,
@@ -102,6 +103,10 @@ class NotificationBook:
         """Notification id -> when it failed for good and its notice (what a redelivery needs)."""
         self.redeliveries: Counter[str] = Counter()
         """Notification id -> how often it was asked to be delivered again."""
+        self.due_at: dict[str, datetime] = {}
+        """Notice id -> the domain time it became due: its reminder moment or source event's
+        time, moved to the recipient's next working time. What happens to it happens then, in
+        domain time, however late the worker gets to it: a replay gives the same times."""
 
     # -- folding events in -------------------------------------------------------------------
 
@@ -119,7 +124,7 @@ class NotificationBook:
                         payload.attempts, payload.not_before
                     )
             case NotificationRedeliveryRequested():
-                self._redeliver(event.orgid, payload)
+                self._redeliver(event.orgid, payload, event.time)
             case RitualScheduled():
                 self._schedule(event, payload)
             case RitualCancelled():
@@ -149,9 +154,13 @@ class NotificationBook:
     def _release_if_working_time(self, notice: Notice) -> None:
         if notice.notice_id in self.released:
             return
-        status, _ = self._clock_status(notice)
-        if status.waiting is None:
+        status, member = self._clock_status(notice)
+        if status.waiting is None and member is not None:
             self.released.add(notice.notice_id)
+            profile = member.profile
+            self.due_at[notice.notice_id] = next_working_time(
+                due_from(notice), profile.working_hours, ZoneInfo(profile.timezone)
+            )
 
     def _done(self, payload: NotificationSent | NotificationFailed, at: datetime) -> None:
         if payload.notification_id in self.done:
@@ -166,7 +175,9 @@ class NotificationBook:
                 self.failures[payload.notification_id] = (at, notice)
             self._settle_if_complete(notice)
 
-    def _redeliver(self, org_id: str, request: NotificationRedeliveryRequested) -> None:
+    def _redeliver(
+        self, org_id: str, request: NotificationRedeliveryRequested, at: datetime
+    ) -> None:
         """What failed for good in the organisation (since a moment, on a channel) is pending
         again, due at once, with a fresh series of attempts."""
         for notification_id, (failed_at, notice) in list(self.failures.items()):
@@ -185,7 +196,8 @@ class NotificationBook:
             self.counts["redelivered"] += 1
             self.settled.discard(notice.notice_id)
             self.pending.setdefault(notice.notice_id, notice)
-            self.released.add(notice.notice_id)  # it was due when it failed
+            self.released.add(notice.notice_id)  # due again, now
+            self.due_at[notice.notice_id] = at
 
     def _settle_if_complete(self, notice: Notice) -> None:
         """Take a notice out once every channel of its recipient is done."""
@@ -271,6 +283,7 @@ class NotificationBook:
     def _remove(self, notice_id: str) -> None:
         del self.pending[notice_id]
         self.released.discard(notice_id)
+        self.due_at.pop(notice_id, None)
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from schemas.base import Channel
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.members import MemberProfile
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
+from schemas.rituals import RitualScheduled
 
 
 class Template(StrEnum):
@@ -68,6 +69,15 @@ USEFUL_FOR: Mapping[Template, timedelta] = {
 """How long after its source event a message is still worth delivering (a coffee match stays
 useful for its week; a check-in reminder for a few days). A ritual reminder: until the
 occurrence starts."""
+
+
+def due_from(notice: Notice) -> datetime:
+    """When the notice is due, before quiet hours: a reminder at its reminder moment, any other
+    notice when its source event happened."""
+    data = notice.source.data
+    if notice.occurrence is not None and isinstance(data, RitualScheduled):
+        return notice.occurrence - timedelta(minutes=data.remind_minutes_before)
+    return notice.source.time
 
 
 def useful_until(notice: Notice) -> datetime:

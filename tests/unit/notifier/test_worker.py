@@ -377,16 +377,18 @@ def tick(now: datetime) -> CloudEvent[Any]:
     return event(ClockTicked(now=now, sequence=1), time=now)
 
 
-async def test_a_notice_no_longer_useful_is_not_sent_and_says_why() -> None:
+async def test_a_redelivery_of_a_notice_no_longer_useful_fails_at_once_saying_why() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    email = ScriptedChannel(DeliveryResult.permanent("mailbox full"))
+    worker = worker_for({"email": email, "webhook": ScriptedChannel()})
+    await deliver_all(worker, runtime)
     week_later = MATCHED.time + timedelta(days=8)
-    runtime = runtime_with(*members(), MATCHED, tick(week_later))
-    email, webhook = ScriptedChannel(), ScriptedChannel()
-    await deliver_all(worker_for({"email": email, "webhook": webhook}), runtime)
-    assert email.attempts == webhook.attempts == []
-    failed = runtime.of_type(FAILED)
-    assert {(f.reason, f.permanent, f.attempts) for f in failed} == {
-        ("expired: no longer useful", True, 0)
-    }
+    runtime.feed(tick(week_later), event(NotificationRedeliveryRequested(), time=week_later))
+
+    assert await deliver_all(worker, runtime) == 1
+    assert len(email.attempts) == 1  # no attempt for a coffee match of last week
+    last = runtime.of_type(FAILED)[-1]
+    assert (last.reason, last.permanent, last.attempts) == ("expired: no longer useful", True, 0)
 
 
 async def test_retries_stop_when_the_notice_expires() -> None:
@@ -403,13 +405,19 @@ async def test_retries_stop_when_the_notice_expires() -> None:
     assert failed.reason == "expired: no longer useful"
 
 
-async def test_outcomes_carry_the_organisations_time_when_they_happened() -> None:
-    later = MATCHED.time + timedelta(days=2)
-    runtime = runtime_with(*members(), MATCHED, tick(later))
-    await deliver_all(
-        worker_for({"email": ScriptedChannel(), "webhook": ScriptedChannel()}), runtime
-    )
-    assert {output.time for output in runtime.published if output.type == SENT} == {later}
+async def test_outcomes_carry_the_domain_time_the_notice_became_due_however_late_sent() -> None:
+    night = datetime(2025, 3, 4, 2, 0, tzinfo=UTC)  # 03:00 in Amsterdam: m-1 is asleep
+    morning = datetime(2025, 3, 4, 8, 5, tzinfo=UTC)
+    matched = event(sample_payload(CoffeeMatched), time=night)
+    runtime = runtime_with(*members(), tick(night), matched, tick(morning))
+    runtime.feed(tick(morning + timedelta(days=2)))  # the worker gets to it late
+    worker = worker_for({"email": ScriptedChannel(), "webhook": ScriptedChannel()})
+    await deliver_all(worker, runtime)
+    sent = [output for output in runtime.published if output.type == SENT]
+    working_day_starts = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)  # 09:00 in Amsterdam
+    assert [(output.subject, output.time) for output in sent if output.subject == "m-1"] == [
+        ("m-1", working_day_starts)
+    ]
 
 
 async def test_an_open_breaker_spends_no_attempts_then_lets_one_probe_through() -> None:
