@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -149,6 +149,8 @@ class DeliveryWorker:
         self._freed = 0
         busy = {notice_id_of(nid) for nid in self._in_flight} - {self._cut_at}
         self._cut_at = ""
+        for delivery in book.lapsed_deliveries():
+            started += self._start(runtime, book, delivery, self._say_lapsed)
         for delivery in book.ready(skip_notices=busy):
             notification_id = delivery.notification_id
             key = attempt_key(book, notification_id)
@@ -163,11 +165,31 @@ class DeliveryWorker:
                 break
             if not _expired(book, delivery) and not self.breakers.allows(delivery.channel, now):
                 continue  # checked last: a probe counts as sent
-            task = asyncio.create_task(self._deliver(runtime, delivery), name=notification_id)
-            self._in_flight[notification_id] = task
-            task.add_done_callback(partial(self._task_done, key))
-            started += 1
+            started += self._start(runtime, book, delivery, self._deliver)
         return started
+
+    def _start(
+        self,
+        runtime: WorkerRuntime,
+        book: NotificationBook,
+        delivery: Delivery,
+        work: Callable[[WorkerRuntime, Delivery], Coroutine[Any, Any, None]],
+    ) -> int:
+        notification_id = delivery.notification_id
+        key = attempt_key(book, notification_id)
+        if notification_id in self._in_flight or key in self._finished:
+            return 0
+        task = asyncio.create_task(work(runtime, delivery), name=notification_id)
+        self._in_flight[notification_id] = task
+        task.add_done_callback(partial(self._task_done, key))
+        return 1
+
+    async def _say_lapsed(self, runtime: WorkerRuntime, delivery: Delivery) -> None:
+        """A reminder not sent because its recipient's working hours began only after the
+        occurrence started: recorded as such (no attempt, no dead letter)."""
+        outcome = _Outcome(self, runtime, delivery, book_of(runtime), 0)
+        reason = DeliveryResult.permanent("outside working hours until the occurrence started")
+        await outcome.failed(reason, 0, dead_letter=False)
 
     def _task_done(self, key: AttemptKey, task: asyncio.Task[None]) -> None:
         notification_id = key[0]
@@ -325,7 +347,9 @@ class _Outcome:
             attempts=self.attempts,
         )
 
-    async def failed(self, result: DeliveryResult, attempts: int) -> None:
+    async def failed(
+        self, result: DeliveryResult, attempts: int, *, dead_letter: bool = True
+    ) -> None:
         delivery = self.delivery
         permanent = result.outcome is Outcome.PERMANENT
         detail = (
@@ -335,9 +359,12 @@ class _Outcome:
         source = delivery.notice.source
         # The dead letter first: a crash before the failure is recorded repeats the attempt
         # and the dead letter (a duplicate there is harmless), never loses the dead letter.
-        await self.worker._with_retry(
-            lambda: self.runtime.dead_letter_event(source, RejectionReason.DELIVERY_FAILED, detail)
-        )
+        if dead_letter:
+            await self.worker._with_retry(
+                lambda: self.runtime.dead_letter_event(
+                    source, RejectionReason.DELIVERY_FAILED, detail
+                )
+            )
         payload = NotificationFailed(
             **self.about,
             reason=result.reason,

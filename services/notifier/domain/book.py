@@ -103,6 +103,9 @@ class NotificationBook:
         """Notification id -> when it failed for good and its notice (what a redelivery needs)."""
         self.redeliveries: Counter[str] = Counter()
         """Notification id -> how often it was asked to be delivered again."""
+        self.lapsed: dict[str, Notice] = {}
+        """Reminders whose occurrence started while their recipient was outside working hours:
+        not sent, and each channel's ``notification.failed`` says so."""
         self.due_at: dict[str, datetime] = {}
         """Notice id -> the domain time it became due: its reminder moment or source event's
         time, moved to the recipient's next working time. What happens to it happens then, in
@@ -169,7 +172,12 @@ class NotificationBook:
         self.done.add(payload.notification_id)
         self.retries.pop(payload.notification_id, None)
         self.counts["sent" if delivered else "failed"] += 1
-        notice = self.pending.get(notice_id_of(payload.notification_id))
+        notice_id = notice_id_of(payload.notification_id)
+        lapsed = self.lapsed.get(notice_id)
+        if lapsed is not None:
+            self._settle_lapsed(lapsed)
+            return
+        notice = self.pending.get(notice_id)
         if notice is not None:
             if not delivered:
                 self.failures[payload.notification_id] = (at, notice)
@@ -209,6 +217,13 @@ class NotificationBook:
             self._remove(notice.notice_id)
             self.settled.add(notice.notice_id)
 
+    def _settle_lapsed(self, notice: Notice) -> None:
+        member = self.directory.member(notice.org_id, notice.recipient_id)
+        channels = channels_for(member.profile, self.policy(notice.org_id)) if member else []
+        if all(notice.notification_id(channel) in self.done for channel in channels):
+            del self.lapsed[notice.notice_id]
+            self.settled.add(notice.notice_id)
+
     def _tick(self, org_id: str, now: datetime) -> None:
         self.clocks[org_id] = max(now, self.clocks.get(org_id, now))
         now = self.clocks[org_id]
@@ -220,9 +235,9 @@ class NotificationBook:
             and notice.expires_at is not None
             and now >= notice.expires_at
         ]
-        for notice in expired:
+        for notice in expired:  # the worker says why each was not sent, then they settle
             self._remove(notice.notice_id)
-            self.settled.add(notice.notice_id)
+            self.lapsed[notice.notice_id] = notice
             self.counts["expired"] += 1
         for notice in list(self.pending.values()):
             if notice.org_id == org_id:
@@ -323,6 +338,13 @@ class NotificationBook:
             if status.waiting is not None or member is None:
                 continue
             yield from self._deliveries(notice, member)
+
+    def lapsed_deliveries(self) -> Iterator[Delivery]:
+        """The channels of lapsed reminders whose outcome is not recorded yet."""
+        for notice in list(self.lapsed.values()):
+            member = self.directory.member(notice.org_id, notice.recipient_id)
+            if member is not None:
+                yield from self._deliveries(notice, member)
 
     def _deliveries(self, notice: Notice, member: Member) -> Iterator[Delivery]:
         policy = self.policy(notice.org_id)

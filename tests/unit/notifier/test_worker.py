@@ -15,6 +15,7 @@ from schemas.base import Channel
 from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched
 from schemas.notifications import NotificationRedeliveryRequested
+from schemas.rituals import RitualScheduled
 from services.notifier.adapters.base import ChannelAdapter, DeliveryResult
 from services.notifier.domain.backoff import RetryPolicy, retry_delays
 from services.notifier.domain.breaker import ChannelBreakers
@@ -454,3 +455,27 @@ async def test_what_failed_is_delivered_again_on_request_once() -> None:
     (sent,) = (s for s in runtime.of_type(SENT) if s.channel == "email")
     assert sent.notification_id == f"{MATCHED.id}/m-1/email"
     assert len(email.attempts) == 2
+
+
+async def test_a_reminder_its_recipient_could_not_get_in_working_hours_says_so() -> None:
+    occurrence = datetime(2025, 3, 7, 15, 30, tzinfo=UTC)  # Friday drinks: 21:00 in Kolkata
+    scheduled = event(sample_payload(RitualScheduled), time=START - timedelta(days=7))
+    kolkata = joined(
+        "m-9", team="Platform", timezone="Asia/Kolkata", notification_channels=("webhook",)
+    )
+    runtime = runtime_with(
+        kolkata, scheduled, tick(occurrence - timedelta(hours=1)), tick(occurrence)
+    )
+    webhook = ScriptedChannel()
+    await deliver_all(worker_for({"webhook": webhook}), runtime)
+
+    assert webhook.attempts == []
+    (failed,) = runtime.of_type(FAILED)
+    assert (failed.recipient_id, failed.reason, failed.attempts) == (
+        "m-9",
+        "outside working hours until the occurrence started",
+        0,
+    )
+    assert runtime.dead_letters == []  # not a delivery failure
+    assert runtime.processor.book.lapsed == {}
+    assert await deliver_all(worker_for({"webhook": webhook}), runtime) == 0
