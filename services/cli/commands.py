@@ -16,6 +16,15 @@ from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundReques
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
 from schemas.rituals import RitualHeld, RitualKind, RitualScheduled
 from services.cli.context import directory_of, envelope, fail, history, now_or, publish
+from services.cli.rituals import (
+    RefusedError,
+    held_occurrence,
+    local_first_start,
+    schedule_refusal,
+    schedule_warnings,
+    validation_message,
+    zone_of,
+)
 from services.cli.roster import changes, parse_roster
 from services.common.domain.working_hours import week_monday
 
@@ -147,14 +156,32 @@ def request_round(
     typer.echo(f"requested round {payload.round_id} for the week of {monday}")
 
 
+TIMES_READ = (
+    "Without an offset, local to the ritual's time zone; with one (2026-05-06T16:00+05:00), "
+    "that instant, converted to the ritual's zone."
+)
+
+
 @ritual_app.command("schedule")
 def schedule_ritual(
     org: Org,
     ritual_id: Annotated[str, typer.Option(help="Id of the ritual (same id reschedules).")],
-    team: Annotated[str, typer.Option(help="The team it belongs to.")],
+    team: Annotated[str, typer.Option(help="The team it belongs to (it must have members).")],
     title: Annotated[str, typer.Option(help="e.g. 'Friday drinks'.")],
-    rrule: Annotated[str, typer.Option(help="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=FR.")],
-    first_start: Annotated[datetime, typer.Option(help="Local start of the first occurrence.")],
+    rrule: Annotated[
+        str,
+        typer.Option(
+            help="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=FR: at most daily (DAILY, WEEKLY, "
+            "MONTHLY or YEARLY), firing within a year; UNTIL=...Z (UTC), local, or a date."
+        ),
+    ],
+    first_start: Annotated[
+        datetime,
+        typer.Option(
+            help=f"Start of the first occurrence, at most a year ago. {TIMES_READ} A local time "
+            "the zone skips (spring forward) is refused; an ambiguous one is the first."
+        ),
+    ],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the rule.")] = "UTC",
     kind: Annotated[str, typer.Option(help="checkin, drinks, lunch, daily or other.")] = "other",
     duration: Annotated[int, typer.Option(help="Minutes.")] = 30,
@@ -163,7 +190,10 @@ def schedule_ritual(
     remind: Annotated[int, typer.Option(help="Reminder, minutes before.")] = 60,
     at: At = None,
 ) -> None:
-    """Schedule (or reschedule) a team's recurring ritual."""
+    """Schedule (or reschedule) a team's recurring ritual. Refused (exit code 2, nothing
+    published): a rule a ritual may not have (more than daily, never firing, unreadable), a
+    first start that does not exist or is more than a year ago, a team without members."""
+    moment = now_or(at)
     try:
         payload = RitualScheduled(
             ritual_id=ritual_id,
@@ -171,18 +201,27 @@ def schedule_ritual(
             title=title,
             kind=_kind(kind),
             rrule=rrule,
-            timezone=timezone,
-            first_start=first_start.replace(tzinfo=None),
+            timezone=zone_of(timezone).key,
+            first_start=local_first_start(first_start, timezone),
             duration_minutes=duration,
             online_url=online_url,
             office=office,
             remind_minutes_before=remind,
         )
     except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        fail(f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}")
-    publish([envelope(payload, org, now_or(at), subject=ritual_id)])
-    typer.echo(f"scheduled {ritual_id} ({title}) for {team}")
+        fail(f"{validation_message(error)}: nothing was published")
+    except RefusedError as error:
+        fail(f"{error}: nothing was published")
+    refusal = schedule_refusal(history(org), org, payload, moment)
+    if refusal is not None:
+        fail(f"{refusal}: nothing was published")
+    for warning in schedule_warnings(payload, moment):
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    publish([envelope(payload, org, moment, subject=ritual_id)])
+    typer.echo(
+        f"scheduled {ritual_id} ({title}) for {team}, first start "
+        f"{payload.first_start.isoformat(timespec='minutes')} {payload.timezone}"
+    )
 
 
 def _kind(kind: str) -> RitualKind:
@@ -194,18 +233,37 @@ def _kind(kind: str) -> RitualKind:
 @ritual_app.command("held")
 def ritual_held(
     org: Org,
-    ritual_id: Annotated[str, typer.Option(help="The ritual.")],
+    ritual_id: Annotated[str, typer.Option(help="The ritual (it must be scheduled).")],
     occurrence: Annotated[
-        datetime, typer.Option(help="Start of the occurrence (UTC if no offset).")
+        datetime,
+        typer.Option(
+            help=f"Start of the occurrence: one of the ritual's, not after now. {TIMES_READ}"
+        ),
     ],
-    attendees: Annotated[str, typer.Option(help="Member ids, comma-separated.")] = "",
+    attendees: Annotated[
+        str, typer.Option(help="Member ids, comma-separated: members of the ritual's team.")
+    ] = "",
     at: At = None,
 ) -> None:
-    """Record that an occurrence took place and who attended."""
-    ids = tuple(a.strip() for a in attendees.split(",") if a.strip())
-    payload = RitualHeld(ritual_id=ritual_id, occurrence_start=now_or(occurrence), attendee_ids=ids)
-    publish([envelope(payload, org, now_or(at), subject=ritual_id)])
-    typer.echo(f"recorded {ritual_id} at {payload.occurrence_start} with {len(ids)} attendee(s)")
+    """Record that an occurrence took place and who attended. Refused (exit code 2, nothing
+    published): an unknown ritual, a time that is not one of its occurrences, a future, cancelled
+    or already recorded occurrence, an attendee who is not a member of the ritual's team."""
+    moment = now_or(at)
+    ids = [a.strip() for a in attendees.split(",") if a.strip()]
+    try:
+        held = held_occurrence(history(org), org, ritual_id, occurrence, ids, moment)
+    except RefusedError as error:
+        fail(f"{error}: nothing was published")
+    payload = RitualHeld(
+        ritual_id=ritual_id,
+        occurrence_start=held.occurrence_start,
+        attendee_ids=held.attendee_ids,
+    )
+    publish([envelope(payload, org, moment, subject=ritual_id)])
+    typer.echo(
+        f"recorded {ritual_id} at {held.local_start.isoformat(timespec='minutes')} "
+        f"({held.occurrence_start.isoformat(timespec='minutes')}) with {len(ids)} attendee(s)"
+    )
 
 
 def feedback(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -119,6 +120,8 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
             "2026-03-06T16:00:00",
             "--timezone",
             "Europe/Amsterdam",
+            "--at",
+            "2026-03-02T09:00Z",
         ],
         [
             "ritual",
@@ -131,6 +134,8 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
             "2026-03-06T15:00:00+00:00",
             "--attendees",
             "ada,bram",
+            "--at",
+            "2026-03-07T09:00Z",
         ],
         [
             "feedback",
@@ -212,6 +217,97 @@ def test_member_round_ritual_and_feedback_commands_publish_their_events(
     assert tail.exit_code == 0, tail.output
     assert tail.output.count("rituals.ritual.") == 2
     assert "Ada" not in tail.output  # ids and types only, no names
+
+
+def ritual_events(kafka: KafkaSettings, topics: TopicSettings) -> list[Any]:
+    records = read_all(kafka.bootstrap_servers, topics.name(Topic.RITUALS))
+    return [decode_event(r.value or b"") for r in records]
+
+
+def schedule(rule: str, first_start: str = "2026-03-06T16:00", *extra: str) -> list[str]:
+    return [
+        *("ritual", "schedule", "--org", "acme", "--ritual-id", "fri-drinks"),
+        *("--team", "Platform", "--title", "Friday drinks", "--rrule", rule),
+        *("--first-start", first_start, "--timezone", "Europe/Amsterdam"),
+        *("--at", "2026-03-02T09:00Z", *extra),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        (schedule("FREQ=DAILY;INTERVAL=0"), "INTERVAL=0"),
+        (schedule("FREQ=MINUTELY"), "at most once a day"),
+        (schedule("FREQ=HOURLY"), "at most once a day"),
+        (schedule("FREQ=DAILY;COUNT=0"), "never fires"),
+        (schedule("FREQ=WEEKLY;UNTIL=20260301T000000Z"), "never fires"),
+        (schedule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), "never fires"),
+        (schedule("FREQ=WEEKLY;BYDAY=XX"), "invalid 'BYDAY': XX"),
+        (schedule("every friday"), "cannot read the rule 'every friday'"),
+        (schedule("FREQ=WEEKLY", "2026-03-29T02:30"), "does not exist in Europe/Amsterdam"),
+        (schedule("FREQ=WEEKLY", "2023-03-03T16:00"), "more than a year before now"),
+        (schedule("FREQ=WEEKLY", "2026-03-06T16:00", "--team", "Nobody"), "team 'Nobody'"),
+    ],
+)
+def test_ritual_schedule_refuses_what_a_ritual_may_not_be(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings, command: list[str], why: str
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    result = cli.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert why in result.output
+    assert "nothing was published" in result.output
+    assert "Traceback" not in result.output
+    assert ritual_events(kafka, topics) == []
+
+
+def test_ritual_schedule_reads_until_in_utc_and_a_first_start_with_an_offset(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    until = cli.invoke(app, schedule("FREQ=WEEKLY;BYDAY=FR;UNTIL=20260319T000000Z"))
+    assert until.exit_code == 0, until.output
+    offset = cli.invoke(app, schedule("FREQ=WEEKLY;BYDAY=WE", "2026-05-06T16:00+05:00"))
+    assert offset.exit_code == 0, offset.output
+    assert "first start 2026-05-06T13:00 Europe/Amsterdam" in offset.output
+    scheduled = ritual_events(kafka, topics)
+    assert scheduled[0].data.rrule == "FREQ=WEEKLY;BYDAY=FR;UNTIL=20260319T000000Z"
+    assert scheduled[1].data.first_start == datetime(2026, 5, 6, 13, 0)
+
+
+def test_ritual_held_is_checked_against_the_ritual_and_its_team(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    assert cli.invoke(app, schedule("FREQ=WEEKLY;BYDAY=FR")).exit_code == 0
+
+    def held(occurrence: str, attendees: str = "ada", ritual: str = "fri-drinks") -> Any:
+        return cli.invoke(
+            app,
+            [
+                *("ritual", "held", "--org", "acme", "--ritual-id", ritual),
+                *("--occurrence", occurrence, "--attendees", attendees),
+                *("--at", "2026-03-21T12:00Z"),
+            ],
+        )
+
+    refused = {
+        "no ritual 'sat-lunch'": held("2026-03-13T16:00", ritual="sat-lunch"),
+        "is not an occurrence": held("2026-03-13T16:00Z"),
+        "after now": held("2026-03-27T16:00"),
+        "no member 'nobody'": held("2026-03-13T16:00", "ada,nobody"),
+    }
+    for why, result in refused.items():
+        assert result.exit_code == 2, (why, result.output)
+        assert why in result.output
+        assert "nothing was published" in result.output
+    first = held("2026-03-13T16:00", "ada,bram")  # local to Amsterdam: 15:00 UTC
+    assert first.exit_code == 0, first.output
+    again = held("2026-03-13T15:00Z", "ada")
+    assert again.exit_code == 2
+    assert "already recorded as held" in again.output
+    recorded = ritual_events(kafka, topics)[1:]
+    assert [e.data.occurrence_start for e in recorded] == [datetime(2026, 3, 13, 15, 0, tzinfo=UTC)]
 
 
 def test_feedback_only_from_the_group_s_participants(
