@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.members import MemberLeft, MemberPaused, MemberProfileUpdated
 from schemas.notifications import NotificationFailed, NotificationSent
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
+from schemas.recurrence import RecurrenceError
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.common.processing import Emit, Ledger
 from services.notifier.domain.book import NotificationBook, Waiting
@@ -303,3 +305,17 @@ def test_a_schedule_read_after_the_tick_that_makes_its_reminder_due_still_remind
     """Topics are consumed independently: the clock may be read ahead of the rituals topic."""
     processor = processor_with(*ritual_team(), tick(REMIND_AT), SCHEDULED)
     assert sorted(d.recipient.member_id for d in processor.book.ready()) == ["m-1", "m-2"]
+
+
+def test_a_schedule_whose_rule_slipped_through_fails_and_the_other_rituals_still_remind() -> None:
+    """The schema refuses such a record at admission; one that got past it (an older schema, a
+    bug) makes ``apply`` fail before anything changes, which the runtime dead-letters."""
+    processor = processor_with(*ritual_team(), SCHEDULED)
+    spinning = RitualScheduled.model_construct(
+        **{**SCHEDULED.data.model_dump(), "ritual_id": "spin", "rrule": "FREQ=DAILY;INTERVAL=0"}
+    )
+    with pytest.raises(RecurrenceError, match="INTERVAL=0"):
+        processor.apply(SCHEDULED.model_copy(update={"data": spinning}))
+    processor.apply(tick(REMIND_AT))
+    assert [d.recipient.member_id for d in processor.book.ready()] == ["m-1", "m-2"]
+    assert {d.notice.occurrence for d in processor.book.ready()} == {OCCURRENCE}

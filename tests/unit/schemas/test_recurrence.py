@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from schemas import RejectedEvent, RejectionReason, decode_event, encode_event
 from schemas.recurrence import (
     RecurrenceError,
     local_time,
@@ -15,7 +16,7 @@ from schemas.recurrence import (
     stale_first_start_refusal,
 )
 from schemas.rituals import RitualScheduled
-from tests.factories import sample_payload
+from tests.factories import event, sample_payload
 
 AMS = "Europe/Amsterdam"
 WEDNESDAY = datetime(2026, 3, 4, 16, 0)  # 15:00 UTC (winter time)
@@ -151,3 +152,12 @@ def test_a_first_start_more_than_a_year_ago_is_stale() -> None:
 def test_the_event_schema_refuses_what_a_ritual_may_not_be(overrides: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         sample_payload(RitualScheduled, **overrides)
+
+
+def test_a_record_with_a_rule_a_ritual_may_not_have_is_refused_when_decoded() -> None:
+    good = event(sample_payload(RitualScheduled))
+    raw = encode_event(good).replace(b"FREQ=WEEKLY;BYDAY=FR", b"FREQ=DAILY;INTERVAL=0")
+    with pytest.raises(RejectedEvent) as refused:
+        decode_event(raw)
+    assert refused.value.reason is RejectionReason.INVALID_PAYLOAD
+    assert "INTERVAL=0" in str(refused.value)
