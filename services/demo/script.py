@@ -12,13 +12,11 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
-from dateutil.rrule import rrulestr
 
 from schemas import EventPayload
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched
 from schemas.members import MemberJoined, MemberLeft, MemberPaused
+from schemas.recurrence import parse_recurrence
 from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.simulation import OrganisationShape, generate_members
 
@@ -146,13 +144,12 @@ def _rituals(shape: DemoShape, founders: list[MemberJoined]) -> list[RitualSched
 
 
 def occurrences(ritual: RitualScheduled, until: datetime) -> list[datetime]:
-    """Starts (UTC) of a ritual's occurrences before ``until``."""
-    zone = ZoneInfo(ritual.timezone)
-    rule = rrulestr(ritual.rrule, dtstart=ritual.first_start.replace(tzinfo=zone))
-    return [
-        start.astimezone(UTC)
-        for start in rule.between(ritual.first_start.replace(tzinfo=zone), until, inc=True)
-    ]
+    """Starts (UTC) of a ritual's occurrences before ``until``, as every service reads them."""
+    recurrence = parse_recurrence(ritual.rrule, ritual.first_start, ritual.timezone)
+    begin = recurrence.instant(recurrence.first_start) - timedelta(seconds=1)
+    if until <= begin:
+        return []
+    return recurrence.occurrences_between(begin, until, limit=100_000)
 
 
 def _occurrences(
