@@ -1,6 +1,6 @@
 """What ``ritual schedule`` and ``ritual held`` check before publishing anything: pure functions
-of the organisation's history and of the command's now (tested in tests/unit/cli/test_ritual_commands.py,
-end to end in tests/integration/test_cli_commands.py).
+of the organisation's history and of the command's now (tested in
+tests/unit/cli/test_ritual_commands.py, end to end in tests/integration/test_cli_commands.py).
 
 Times are read the same way by both commands (``schemas.recurrence.local_time``): a time without
 offset is local to the ritual's zone, a time with an offset is that instant, converted to the
