@@ -22,7 +22,7 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY infra ./infra
 COPY services ./services
-RUN pip install --no-cache-dir --python /opt/venv/bin/python . \
+RUN pip --python /opt/venv/bin/python install --no-cache-dir . \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 # --- final: the interpreter, the venv and a non-root user; no compiler, no pip in the venv ---
