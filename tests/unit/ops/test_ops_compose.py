@@ -1,10 +1,14 @@
 """infra/compose.yaml, validated by check-jsonschema against the Compose Specification's schema
-(the copy check-jsonschema ships as ``vendor.compose-spec``), and what it must hold."""
+(the copy check-jsonschema ships as ``vendor.compose-spec``), loaded by Docker Compose itself
+(``docker-compose config``: references, interpolation, merges; no Docker engine needed), and what
+it must hold."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,15 @@ import pytest
 import yaml
 
 from services.matcher.settings import MatcherSettings
-from tests.unit.ops.tools import INFRA, known_setting, passes, run, unknown_metrics, venv_tool
+from tests.unit.ops.tools import (
+    INFRA,
+    docker_compose_binary,
+    known_setting,
+    passes,
+    run,
+    unknown_metrics,
+    venv_tool,
+)
 
 COMPOSE = INFRA / "compose.yaml"
 RITUALS_COMMANDS = {"matcher", "onboarding", "notifier", "clock", "rituals"}
@@ -50,6 +62,44 @@ def test_the_schema_check_does_refuse_a_wrong_file(tmp_path: Path) -> None:
     code, output = check_compose(wrong)
     assert code != 0
     assert "imagee" in output
+
+
+def docker_compose(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``docker-compose -f PATH ARGS``, with none of this machine's variables interpolated."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("RITUALS_", "COMPOSE_", "GRAFANA_", "DOCKER_"))
+    }
+    return subprocess.run(
+        [docker_compose_binary(), "-f", str(path), *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_docker_compose_loads_the_project_as_written() -> None:
+    result = docker_compose(COMPOSE, "--profile", "cli", "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)
+    assert model["name"] == "rituals"
+    assert model["services"]["matcher"]["deploy"]["replicas"] == 2
+    assert model["secrets"]["smtp-password"]["file"] == str(INFRA / "secrets" / "smtp-password")
+    for name in rituals_services():
+        service = model["services"][name]
+        assert service["image"] == "rituals:local"
+        assert service["build"]["context"] == str(INFRA.parent)
+        assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
+
+
+def test_docker_compose_does_refuse_a_broken_project(tmp_path: Path) -> None:
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  a:\n    image: x\n    depends_on: [b]\n")
+    result = docker_compose(broken, "config", "--quiet")
+    assert result.returncode != 0
+    assert 'depends on undefined service "b"' in result.stderr
 
 
 def test_kafka_runs_in_kraft_mode_on_apache_kafka_4() -> None:

