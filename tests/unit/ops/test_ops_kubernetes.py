@@ -154,3 +154,45 @@ def test_the_settings_load_as_the_services_read_them(monkeypatch: pytest.MonkeyP
     except ValidationError as error:
         pytest.fail(f"the manifests' settings do not load: {error}")
     assert notifier.available_channels("any") == {"email", "console"}
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    result = run(venv_tool("kubectl"), "kustomize", str(directory))
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_kustomize_builds_the_base_into_valid_resources(tmp_path: Path) -> None:
+    built = kustomize(K8S)
+    assert len(built) == len(list(resources()))
+    for resource in built:
+        if resource["kind"] != "Namespace":
+            assert resource["metadata"]["namespace"] == "rituals"
+        assert resource["metadata"]["labels"]["app.kubernetes.io/part-of"] == "rituals"
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all(built))
+    passes(venv_tool("kubernetes-validate"), "--strict", str(rendered))
+    images = {
+        container["image"]
+        for resource in built
+        if resource["kind"] in ("Deployment", "Job")
+        for container in pod_spec(resource)["containers"]
+    }
+    assert images == {"rituals:local"}
+
+
+def test_the_overlay_in_the_operations_guide_builds(tmp_path: Path) -> None:
+    guide = (INFRA.parent / "docs" / "operations.md").read_text()
+    marker = "# overlays/production/kustomization.yaml\n"
+    block = guide[guide.index(marker) + len(marker) :]
+    block = block[: block.index("```")]
+    overlay = tmp_path / "overlays" / "production"
+    overlay.mkdir(parents=True)
+    (tmp_path / "infra").symlink_to(K8S.parent, target_is_directory=True)
+    (overlay / "kustomization.yaml").write_text(block)
+    built = {(r["kind"], r["metadata"]["name"]): r for r in kustomize(overlay)}
+    settings = built[("ConfigMap", "rituals-settings")]["data"]
+    assert settings["RITUALS_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert "," in settings["KAFKA_BOOTSTRAP_SERVERS"]
+    (container,) = pod_spec(built[("Deployment", "rituals-notifier")])["containers"]
+    assert container["image"] == "registry.example.org/rituals:0.1.0"
