@@ -15,6 +15,7 @@ from tests.unit.ops.tools import ROOT, passes, run, venv_tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 ENTRYPOINT = ROOT / "infra" / "docker" / "entrypoint.sh"
+IMAGE_ENTRYPOINT = "/usr/local/bin/rituals-entrypoint"
 
 
 def stages() -> list[list[str]]:
@@ -64,14 +65,29 @@ def test_the_final_stage_is_slim_non_root_and_has_no_build_tools() -> None:
 def test_dockerignore_keeps_out_everything_the_build_does_not_copy() -> None:
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in ignore
-    copied = {
-        line.split()[1].rstrip("/")
+    sources = {
+        next(word for word in line.split()[1:] if not word.startswith("--")).rstrip("/")
         for stage in stages()
         for line in stage
-        if line.startswith("COPY ") and "--from" not in line and "--chmod" not in line
+        if line.startswith("COPY ") and "--from" not in line
     }
-    for path in copied - {"."}:
-        assert f"!{path}" in ignore or f"!{path}/" in ignore, f"{path} is copied but ignored"
+    included = {line.removeprefix("!").rstrip("/") for line in ignore if line.startswith("!")}
+    for path in sources:
+        top = path.split("/")[0]
+        assert top in included, f"{path} is copied but ignored"
+        assert not any(path.startswith(line) for line in ignore if line.startswith("infra/"))
+
+
+def test_the_entrypoint_is_where_probes_and_health_checks_call_it() -> None:
+    final = stages()[-1]
+    assert any(
+        line.endswith(f"{ENTRYPOINT.relative_to(ROOT)} {IMAGE_ENTRYPOINT}") for line in final
+    )
+    assert f'ENTRYPOINT ["{IMAGE_ENTRYPOINT}"]' in final
+    for path in (ROOT / "infra" / "compose.yaml", *(ROOT / "infra" / "k8s").glob("*.yaml")):
+        text = path.read_text()
+        if "rituals-entrypoint" in text:
+            assert f'"{IMAGE_ENTRYPOINT}", "ready"' in text, path
 
 
 def test_shellcheck_finds_nothing_in_the_entrypoint() -> None:
