@@ -8,6 +8,7 @@ SUITES = (
     "benchmarks.matcher",
     "benchmarks.onboarding",
     "benchmarks.notifier",
+    "benchmarks.latency",
 )
 
 
