@@ -28,7 +28,10 @@ class KafkaSettings(BaseSettings):
     """Connection to the Kafka cluster (or the embedded broker)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RITUALS_KAFKA_", extra="ignore", validate_by_name=True
+        env_prefix="RITUALS_KAFKA_",
+        extra="ignore",
+        validate_by_name=True,
+        hide_input_in_errors=True,  # a refused value may be a password
     )
 
     bootstrap_servers: str = Field(

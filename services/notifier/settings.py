@@ -47,7 +47,7 @@ def signing_key(secret: SecretStr) -> bytes:
 class OrganisationSettings(BaseModel):
     """What one organisation overrides; anything unset falls back to the global setting."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     default_channel: Channel | None = Field(
         default=None, description="Channel for members who chose none."
@@ -71,7 +71,12 @@ class OrganisationSettings(BaseModel):
 class NotifierSettings(BaseSettings):
     """Everything the notifier needs to reach people, and how hard it tries."""
 
-    model_config = SettingsConfigDict(env_prefix="RITUALS_NOTIFIER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RITUALS_NOTIFIER_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a refused value may be a secret (a webhook URL, a key)
+    )
 
     default_channel: Channel = Field(
         default="console", description="Organisation default channel (console for local runs)."

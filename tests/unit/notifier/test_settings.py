@@ -7,6 +7,7 @@ import base64
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from infra.kafka import KafkaSettings
 from services.notifier.app import policy_from
 from services.notifier.settings import NotifierSettings, OrganisationSettings, signing_key
 
@@ -75,3 +76,28 @@ def test_the_generic_webhook_needs_both_a_url_and_a_secret() -> None:
     )
     assert "webhook" in both.available_channels("acme")
     assert "webhook" not in both.available_channels("globex")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RITUALS_NOTIFIER_WEBHOOK_SECRET", "not-a-whsec-but-secret-41"),
+        ("RITUALS_NOTIFIER_ORGANISATIONS", '{"acme": {"webhook_secret": "secret-42"}}'),
+        ("RITUALS_NOTIFIER_SMTP_PORT", "secret-43"),
+    ],
+)
+def test_a_refused_setting_never_shows_its_value(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as refused:
+        NotifierSettings()
+    secret = value.split('"')[-2] if '"' in value else value
+    assert secret not in str(refused.value)
+
+
+def test_a_refused_kafka_password_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RITUALS_KAFKA_SASL_MECHANISM", "NOT-A-MECHANISM-pw-44")
+    with pytest.raises(ValidationError) as refused:
+        KafkaSettings()
+    assert "pw-44" not in str(refused.value)
