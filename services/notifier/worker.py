@@ -330,6 +330,7 @@ class _Outcome:
             "channel": delivery.channel,
         }
         """What every outcome says about the notification it is about."""
+        self.log = log.bind(notification_id=delivery.notification_id, channel=delivery.channel)
 
     async def sent(self) -> None:
         delivery = self.delivery
@@ -340,12 +341,7 @@ class _Outcome:
             attempts=self.attempts,
         )
         await self._emit(payload, f"sent/{self.series}")
-        log.info(
-            "notification sent",
-            notification_id=delivery.notification_id,
-            channel=delivery.channel,
-            attempts=self.attempts,
-        )
+        self.log.info("notification sent", attempts=self.attempts)
 
     async def failed(
         self, result: DeliveryResult, attempts: int, *, dead_letter: bool = True
@@ -372,10 +368,8 @@ class _Outcome:
             attempts=attempts,
         )
         await self._emit(payload, f"failed/{self.series}")
-        log.warning(
+        self.log.warning(
             "notification failed",
-            notification_id=delivery.notification_id,
-            channel=delivery.channel,
             reason=result.reason,
             permanent=permanent,
             attempts=attempts,
@@ -393,10 +387,8 @@ class _Outcome:
             not_before=self.worker.clock() + timedelta(seconds=wait),
         )
         await self._emit(payload, f"retry/{self.series}/{self.attempts}")
-        log.info(
+        self.log.info(
             "notification retry scheduled",
-            notification_id=delivery.notification_id,
-            channel=delivery.channel,
             reason=result.reason,
             attempts=self.attempts,
             retry_in_s=round(wait, 1),
