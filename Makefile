@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-unit lint format schemas broker bench clean
+.PHONY: help venv run test test-unit lint format schemas broker kafka bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ schemas: $(STAMP) ## Regenerate the checked-in JSON Schemas, AsyncAPI document a
 
 broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics provisioned)
 	$(BIN)/rituals broker
+
+kafka: $(STAMP) ## Apache Kafka (KRaft, from Maven Central) in the foreground on port 9092, data in var/kafka
+	$(BIN)/rituals broker --engine kafka --data-dir var/kafka
 
 bench: $(STAMP) ## Benchmarks with their baselines, figures printed
 	$(BIN)/python -m benchmarks

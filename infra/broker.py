@@ -38,7 +38,7 @@ class PortTakenError(RuntimeError):
     """The broker's port is in use (another broker, or another program)."""
 
 
-def _ensure_free(port: int) -> None:
+def ensure_free(port: int) -> None:
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -62,7 +62,7 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedBroker:
-        _ensure_free(self.port)
+        ensure_free(self.port)
         # Its own session: a Ctrl-C in the terminal stops the services first, and the broker
         # only when they are gone (``stop``), so nothing loses its broker while shutting down.
         self._process = subprocess.Popen(

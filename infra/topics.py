@@ -190,10 +190,10 @@ def _configs(admin: KafkaAdminClient, resource: ConfigResource) -> dict[str, str
 
 
 def _entries(result: object) -> dict[str, str]:
-    # kafka-python 3 answers {type: {name: {config: value}}}; older versions a response object.
+    # kafka-python 3 answers {type: {name: {config: value or {"value": value, ...}}}}.
     if isinstance(result, dict):
         return {
-            str(key): str(value)
+            str(key): str(value["value"] if isinstance(value, dict) else value)
             for by_name in result.values()
             for configs in by_name.values()
             for key, value in configs.items()

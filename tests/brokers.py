@@ -1,8 +1,10 @@
 """The broker integration tests run against, chosen once per session in this order:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` when set (any real cluster);
-2. a testcontainers Kafka (``apache/kafka``, KRaft, single node) when a Docker daemon answers;
-3. the embedded broker otherwise.
+2. ``RITUALS_TEST_ENGINE=kafka``: Apache Kafka started by the project (``infra/apache_kafka.py``,
+   jars from Maven Central); ``make test`` runs the broker tests on it too;
+3. a testcontainers Kafka (``apache/kafka``, KRaft, single node) when a Docker daemon answers;
+4. the embedded broker otherwise (or with ``RITUALS_TEST_ENGINE=embedded``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import socket
 from collections.abc import Iterator
 
+from infra.apache_kafka import ApacheKafka
 from infra.broker import EmbeddedBroker, free_port
 
 APACHE_KAFKA_IMAGE = "apache/kafka:3.9.1"
@@ -68,9 +71,13 @@ def _wait_for_port(port: int) -> None:
 @contextlib.contextmanager
 def broker_for_tests() -> Iterator[str]:
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    engine = os.environ.get("RITUALS_TEST_ENGINE", "")
     if configured:
         yield configured
-    elif docker_answers():
+    elif engine == "kafka":
+        with ApacheKafka() as kafka:
+            yield kafka.bootstrap_servers
+    elif engine != "embedded" and docker_answers():
         with apache_kafka_container() as servers:
             yield servers
     else:

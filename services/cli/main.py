@@ -9,14 +9,16 @@ import os
 import signal
 import threading
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from infra.apache_kafka import ApacheKafka, KafkaUnavailableError
 from infra.broker import EmbeddedBroker, PortTakenError
 from infra.kafka import DEFAULT_BOOTSTRAP_SERVERS, KafkaSettings
-from infra.topics import TopicSettings, provision_topics
+from infra.topics import TopicMismatchError, TopicSettings, ensure_topics, provision_topics
 from services.cli.clock import clock_app
 from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
@@ -28,6 +30,12 @@ from services.common.settings import ServiceSettings
 from services.demo.runner import finish, run_demo
 from services.demo.script import DemoShape
 from services.insights.cli import insights
+
+
+class Engine(StrEnum):
+    EMBEDDED = "embedded"
+    KAFKA = "kafka"
+
 
 app = typer.Typer(
     help="Rituals: coffee matching, onboarding buddies and team rituals for hybrid teams.",
@@ -61,20 +69,38 @@ app.command("insights")(insights)
 def broker(
     port: Annotated[
         int, typer.Option(help="Port to listen on (0 picks a free one).", min=0, max=65535)
-    ] = 9092,
+    ] = DEFAULT_PORT,
     provision: Annotated[
         bool, typer.Option(help="Create the platform's topics once the broker listens.")
     ] = True,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="embedded: Tansu from PyPI, in memory. kafka: Apache Kafka (KRaft) from Maven "
+            "Central, fetched once; needs Java 17+ and Maven."
+        ),
+    ] = Engine.EMBEDDED,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Apache Kafka's data folder, kept across restarts (default: temporary)."),
+    ] = None,
 ) -> None:
-    """Run the embedded Kafka-compatible broker in the foreground until Ctrl-C."""
-    with EmbeddedBroker(port or None) as embedded:
-        if provision:
-            provision_topics(
-                KafkaSettings(bootstrap_servers=embedded.bootstrap_servers), TopicSettings()
-            )
-        typer.echo(f"embedded broker listening on {embedded.bootstrap_servers}")
-        typer.echo(f"  export KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap_servers}")
-        _wait_for_stop_signal()
+    """Run a broker in the foreground until Ctrl-C: the embedded one, or Apache Kafka."""
+    running: EmbeddedBroker | ApacheKafka = (
+        EmbeddedBroker(port or None)
+        if engine is Engine.EMBEDDED
+        else ApacheKafka(port or None, data_dir=data_dir)
+    )
+    try:
+        with running:
+            servers = running.bootstrap_servers
+            if provision:
+                ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
+            typer.echo(f"{engine.value} broker listening on {servers}")
+            typer.echo(f"  export KAFKA_BOOTSTRAP_SERVERS={servers}")
+            _wait_for_stop_signal()
+    except (PortTakenError, KafkaUnavailableError, TopicMismatchError) as refused:
+        fail(str(refused))
 
 
 @topics_app.command("provision")

@@ -30,6 +30,26 @@ credentials for incoming webhooks: only their warnings and errors are kept."""
 _URL_PATH = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s@]*@)?([^/\s?#'\"]+)[^\s'\"]*")
 
 
+RETRIED_BY_THE_CLIENT = (
+    "GroupCoordinatorNotAvailable",
+    "NotCoordinatorForGroup",
+    "CoordinatorLoadInProgress",
+    "NotLeaderForPartition",
+    "LeaderNotAvailable",
+)
+"""Kafka errors aiokafka retries by itself (a coordinator or leader moving or starting up, as on
+every fresh Apache Kafka): warnings, not errors, in the service's log."""
+
+
+class RetriedErrorsAsWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.name.startswith("aiokafka"):
+            message = record.getMessage()
+            if any(kind in message for kind in RETRIED_BY_THE_CLIENT):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def redact_url(text: str) -> str:
     """Keep a URL's scheme and host, drop its user info, path and query (tokens live there)."""
     return _URL_PATH.sub(lambda match: f"{match[1]}{match[2]}/{REDACTED}", text)
@@ -72,6 +92,7 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RetriedErrorsAsWarnings())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from pathlib import Path
 from typing import IO
 
 import pytest
@@ -93,10 +94,15 @@ def test_up_says_clearly_when_its_port_is_taken(monkeypatch: pytest.MonkeyPatch)
     assert "Traceback" not in result.output
 
 
-def test_broker_command_serves_until_interrupted() -> None:
+@pytest.mark.parametrize("engine", ["embedded", "kafka"])
+def test_broker_command_serves_until_interrupted(engine: str, tmp_path: Path) -> None:
+    """Both engines, whatever the suite's broker: the command is how a user starts one."""
     port = free_port()
+    command = ["broker", "--port", str(port), "--engine", engine]
+    if engine == "kafka":
+        command += ["--data-dir", str(tmp_path / "kafka")]
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "broker", "--port", str(port)],
+        [sys.executable, "-m", "services.cli", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -112,7 +118,9 @@ def test_broker_command_serves_until_interrupted() -> None:
             admin.close()
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=60) == 0
+    if engine == "kafka":  # its data stays in the folder it was given
+        assert (tmp_path / "kafka" / "logs" / "meta.properties").exists()
 
 
 def test_up_runs_the_services_until_interrupted_and_stops_them_cleanly(kafka_servers: str) -> None:

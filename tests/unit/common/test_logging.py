@@ -50,3 +50,15 @@ def test_context_is_unbound_after_the_block(capsys: pytest.CaptureFixture[str]) 
     structlog.get_logger("test").info("after")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert "event_id" not in line
+
+
+def test_errors_the_kafka_client_retries_itself_are_warnings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("onboarding", log_format="json", level="INFO")
+    client = logging.getLogger("aiokafka.consumer.group_coordinator")
+    client.error("Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError")
+    client.error("Unexpected error in coordinator routine")
+    retried, unexpected = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert retried["level"] == "warning"
+    assert unexpected["level"] == "error"
