@@ -21,8 +21,9 @@ venv: $(STAMP) ## Create the virtual environment and install everything
 run: $(STAMP) ## The living demo: embedded broker, topics, the services, twelve simulated weeks
 	$(BIN)/rituals demo
 
-test: $(STAMP) ## Run the whole test suite (unit, integration on a real broker, end-to-end)
+test: $(STAMP) ## The whole suite on the embedded broker, then every broker test again on Apache Kafka
 	$(BIN)/pytest
+	RITUALS_TEST_ENGINE=kafka $(BIN)/pytest tests/integration tests/e2e
 
 test-unit: $(STAMP) ## Only the fast, pure tests
 	$(BIN)/pytest tests/unit
