@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from services.common.logging import configure_logging, event_log_context
 from tests.factories import member_joined_event
+
+
+@pytest.fixture(autouse=True)
+def restored_logging() -> Iterator[None]:
+    """Each test points the root logger at its captured stderr: put it back afterwards, or later
+    tests log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_a_json_line_has_the_event_identifiers_and_no_personal_data(
