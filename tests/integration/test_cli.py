@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -84,6 +85,9 @@ def test_topics_provision_reports_a_topic_laid_out_by_accident(
 
 def test_up_says_clearly_when_its_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    root = logging.getLogger()  # ``up`` points it at the runner's stream, closed afterwards
+    monkeypatch.setattr(root, "handlers", root.handlers[:])
+    monkeypatch.setattr(root, "level", root.level)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
