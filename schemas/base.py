@@ -38,8 +38,7 @@ Identifier = Annotated[
 ]
 """An identifier chosen by the organisation or the platform (member id, round id, ...)."""
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-"""A short human-readable text (team name, reason, title)."""
+from schemas.text import Label as Label  # noqa: E402 (one definition, re-exported here)
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 """A BCP 47 language tag such as ``en``, ``nl`` or ``en-GB``."""

@@ -18,6 +18,7 @@ from schemas.base import (
     Weekday,
     WorkingHours,
 )
+from schemas.text import PersonName
 
 
 class MemberProfile(EventPayload):
@@ -25,7 +26,7 @@ class MemberProfile(EventPayload):
     logged, only used to address the member."""
 
     member_id: Identifier = Field(description="The member's id, unique in the organisation.")
-    display_name: str = Field(min_length=1, max_length=200, description="Name shown to others.")
+    display_name: PersonName = Field(description="Name shown to others.")
     email: EmailAddress = Field(description="Work e-mail address.")
     team: Label = Field(description="The team the member works in.")
     department: Label = Field(description="The department the team belongs to.")

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.base import EventPayload, Identifier, Label, TimeZoneName
 from schemas.recurrence import parse_recurrence
+from schemas.text import ShortText
 
 RitualKind = Literal["checkin", "drinks", "lunch", "daily", "other"]
 
@@ -72,4 +73,4 @@ class RitualCancelled(EventPayload):
     occurrence_start: AwareDatetime | None = Field(
         default=None, description="The cancelled occurrence; none cancels the whole series."
     )
-    reason: str = Field(default="", description="Why, for the participants.")
+    reason: ShortText = Field(default="", description="Why, for the participants.")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from schemas import EventPayload
 from schemas.members import MemberJoined, MemberLeft, MemberProfile, MemberProfileUpdated
+from schemas.text import has_control_characters
 from services.common.domain.directory import MemberDirectory, MemberStatus
 
 LIST_SEPARATOR = ";"
@@ -67,6 +68,11 @@ class Roster:
     errors: tuple[RowError, ...]
 
 
+CONTROL_CHARACTERS = (
+    "holds a line break, a tab, another control character or a bidi override: clean the cell"
+)
+
+
 def parse_roster(text: str) -> Roster:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
@@ -99,6 +105,9 @@ def _profile(line: int, row: dict[str, Any]) -> tuple[MemberProfile | None, list
             errors.append(RowError(line, "row", "more values than columns"))
             continue
         value = (raw or "").strip()
+        if has_control_characters(value):  # the value is not echoed: it may be personal data
+            errors.append(RowError(line, column, CONTROL_CHARACTERS))
+            continue
         if column in LIST_COLUMNS:
             document[column] = tuple(v.strip() for v in value.split(LIST_SEPARATOR) if v.strip())
         elif column in ("new_hire", "buddy_volunteer"):

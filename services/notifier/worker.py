@@ -266,6 +266,12 @@ class DeliveryWorker:
     async def _send_once(adapter: ChannelAdapter, outgoing: Outgoing) -> DeliveryResult:
         try:
             return await adapter.send(outgoing)
+        except (ValueError, TypeError, LookupError) as error:
+            # The message cannot be composed for this channel (e.g. a header the mail library
+            # refuses): composing it again gives the same, so it is not retried.
+            return DeliveryResult.permanent(
+                f"could not compose the message: {type(error).__name__}"
+            )
         except Exception as error:  # an adapter bug or an error it did not expect
             return DeliveryResult.transient(f"unexpected {type(error).__name__}")
 

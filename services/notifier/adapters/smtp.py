@@ -16,10 +16,16 @@ from pathlib import Path
 import aiosmtplib
 from pydantic import SecretStr
 
+from schemas.text import one_line
 from services.notifier.adapters.base import DeliveryResult, Outgoing
 from services.notifier.domain.calendar import invitation_ics
 from services.notifier.domain.formats import as_html, as_text
 from services.notifier.domain.message import Attendee
+
+
+def header_text(text: str) -> str:
+    cleaned = one_line(text)
+    return cleaned if isinstance(cleaned, str) else ""
 
 
 class EmailComposer:
@@ -37,9 +43,11 @@ class EmailComposer:
         message = outgoing.message
         recipient = outgoing.delivery.recipient
         email = EmailMessage()
-        email["From"] = formataddr((self.sender_name, self.sender))
-        email["To"] = formataddr((recipient.display_name, recipient.email))
-        email["Subject"] = message.subject
+        # Names and subjects are one line already (schemas.text); cleaned again here, as a
+        # header with a line break is refused by the mail library, and would be an injection.
+        email["From"] = formataddr((header_text(self.sender_name), self.sender))
+        email["To"] = formataddr((header_text(recipient.display_name), recipient.email))
+        email["Subject"] = header_text(message.subject)
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = f"<{outgoing.key}@{self.domain}>"
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from schemas import new_event
 from schemas.members import MemberJoined, MemberLeft, MemberProfileUpdated
 from services.cli.roster import changes, parse_roster
@@ -81,3 +83,21 @@ def test_a_departed_member_in_the_file_joins_again() -> None:
     assert [
         (type(p), getattr(p, "member_id", None)) for p in changes(directory, "acme", profiles)
     ] == [(MemberJoined, "ada")]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['"Ada\nLovelace"', '"Ada\r\nBcc: evil@example.org"', "Ada\x00", "Ada \u202eecalevol\u202c"],
+)
+def test_a_cell_with_a_line_break_nul_or_bidi_override_is_refused_without_echoing_it(
+    hostile: str,
+) -> None:
+    lines = EXAMPLE.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("display_name")] = hostile
+    roster = parse_roster("\n".join([lines[0], ",".join(cells)]))
+    assert [(e.row, e.field) for e in roster.errors] == [(2, "display_name")]
+    assert "control character" in roster.errors[0].message
+    assert "Ada" not in roster.errors[0].message
+    assert roster.profiles == ()
