@@ -35,8 +35,26 @@ def kafka_address(configured: str | None, port: int | None = None) -> Iterator[s
     if configured:
         yield configured
         return
-    with EmbeddedBroker(port) as embedded:
+    with EmbeddedBroker(port) as embedded, _unless_set(EMBEDDED_BROKER_SETTINGS):
         yield embedded.bootstrap_servers
+
+
+EMBEDDED_BROKER_SETTINGS = {"RITUALS_KAFKA_IDEMPOTENCE": "off"}
+"""What the parts started against the embedded broker are told: it grants no producer id, so
+they need not ask (asking makes it log an error line at every start)."""
+
+
+@contextlib.contextmanager
+def _unless_set(settings: Mapping[str, str]) -> Iterator[None]:
+    """The settings in the environment (for this process and its children) while the block
+    runs, each unless the user set it."""
+    added = {name: value for name, value in settings.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class ServiceProcess:
