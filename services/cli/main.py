@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from infra.apache_kafka import ApacheKafka, KafkaUnavailableError
-from infra.broker import EmbeddedBroker, PortTakenError
+from infra.broker import EmbeddedBroker, LocalBroker, PortTakenError
 from infra.kafka import DEFAULT_BOOTSTRAP_SERVERS, KafkaSettings
 from infra.topics import TopicMismatchError, TopicSettings, ensure_topics, provision_topics
 from services.cli.clock import clock_app
@@ -86,7 +86,7 @@ def broker(
     ] = None,
 ) -> None:
     """Run a broker in the foreground until Ctrl-C: the embedded one, or Apache Kafka."""
-    running: EmbeddedBroker | ApacheKafka = (
+    running: LocalBroker = (
         EmbeddedBroker(port or None)
         if engine is Engine.EMBEDDED
         else ApacheKafka(port or None, data_dir=data_dir)
