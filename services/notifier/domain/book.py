@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, get_args
@@ -263,6 +263,9 @@ class NotificationBook:
     def _schedule(self, event: CloudEvent[Any], payload: RitualScheduled) -> None:
         plan = plan_ritual(event)  # raises on an unreadable rule, before anything changes
         key = (event.orgid, payload.ritual_id)
+        previous = self.rituals.get(key)
+        if previous is not None:  # a cancelled occurrence stays cancelled when rescheduled
+            plan = replace(plan, cancelled=previous.cancelled)
         self._drop_reminders(key, occurrence=None)  # remade from the new plan
         self.rituals[key] = plan
         ticked = self.clocks.get(event.orgid)

@@ -274,6 +274,17 @@ def test_a_cancelled_occurrence_drops_its_pending_reminders_and_makes_none() -> 
     assert len(processor.book.pending) == 2
 
 
+def test_a_cancelled_occurrence_stays_cancelled_when_the_ritual_is_scheduled_again() -> None:
+    processor = processor_with(*ritual_team(), SCHEDULED)
+    processor.apply(event(RitualCancelled(ritual_id="friday-drinks", occurrence_start=OCCURRENCE)))
+    title_fixed = event(sample_payload(RitualScheduled, title="Friday drinks!"), time=T0)
+    processor.apply(title_fixed)  # the same schedule run again, e.g. to fix a title
+    processor.apply(tick(REMIND_AT))
+    assert processor.book.pending == {}
+    processor.apply(tick(OCCURRENCE + timedelta(days=7) - timedelta(minutes=60), 2))
+    assert len(processor.book.pending) == 2
+
+
 def test_a_cancelled_series_reminds_nobody() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED)
     processor.apply(event(RitualCancelled(ritual_id="friday-drinks")))
