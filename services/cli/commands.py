@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from schemas import CloudEvent
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
-from schemas.rituals import RitualHeld, RitualKind, RitualScheduled
+from schemas.rituals import RitualCancelled, RitualHeld, RitualKind, RitualScheduled
 from services.cli.context import directory_of, envelope, fail, history, now_or, publish
 from services.cli.rituals import (
     RefusedError,
+    cancelled_occurrence,
     held_occurrence,
     local_first_start,
     schedule_refusal,
@@ -264,6 +265,34 @@ def ritual_held(
         f"recorded {ritual_id} at {held.local_start.isoformat(timespec='minutes')} "
         f"({held.occurrence_start.isoformat(timespec='minutes')}) with {len(ids)} attendee(s)"
     )
+
+
+@ritual_app.command("cancel")
+def ritual_cancel(
+    org: Org,
+    ritual_id: Annotated[str, typer.Option(help="The ritual (it must be scheduled).")],
+    occurrence: Annotated[
+        datetime | None,
+        typer.Option(
+            help=f"Start of the one occurrence to cancel (a coming one); without it, the whole "
+            f"series. {TIMES_READ}"
+        ),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the participants.")] = "",
+    at: At = None,
+) -> None:
+    """Cancel one coming occurrence of a team ritual, or the whole series: nobody is reminded of
+    it. Refused (exit code 2, nothing published): an unknown ritual, a series cancelled already,
+    a time that is not a coming occurrence, an occurrence cancelled or held already."""
+    moment = now_or(at)
+    try:
+        start = cancelled_occurrence(history(org), org, ritual_id, occurrence, moment)
+    except RefusedError as error:
+        fail(f"{error}: nothing was published")
+    payload = RitualCancelled(ritual_id=ritual_id, occurrence_start=start, reason=reason)
+    publish([envelope(payload, org, moment, subject=ritual_id)])
+    what = "the whole series" if start is None else start.isoformat(timespec="minutes")
+    typer.echo(f"cancelled {ritual_id}: {what}")
 
 
 def feedback(

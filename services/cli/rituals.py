@@ -166,6 +166,53 @@ def held_occurrence(
     return HeldOccurrence(start, local, ids)
 
 
+def cancelled_occurrence(
+    events: Sequence[CloudEvent[Any]],
+    org: str,
+    ritual_id: str,
+    occurrence: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """Check a ``ritual cancel`` against the history; the occurrence's UTC start (None: the
+    whole series), or RefusedError saying why. The ritual must be scheduled and its series not
+    cancelled; an occurrence (read as for ``held``) must be one of its coming occurrences, not
+    cancelled nor held already."""
+    versions = schedules(events, ritual_id)
+    if not versions:
+        raise RefusedError(f"no ritual {ritual_id!r} was scheduled in organisation {org!r}")
+    latest = versions[-1]
+    if _series_cancelled(events, ritual_id):
+        raise RefusedError(f"the series {ritual_id!r} is cancelled already")
+    if occurrence is None:
+        return None
+    zone = ZoneInfo(latest.timezone)
+    try:
+        local = local_time(occurrence, zone, what="occurrence")
+    except RecurrenceError as error:
+        raise RefusedError(str(error)) from None
+    start = local.replace(tzinfo=zone).astimezone(UTC)
+    shown = f"{local.isoformat(timespec='minutes')} {latest.timezone}"
+    if start <= now:
+        raise RefusedError(f"the occurrence {shown} has started already (now {now.isoformat()})")
+    if not parse_recurrence(latest.rrule, latest.first_start, latest.timezone).is_occurrence(start):
+        raise RefusedError(f"{shown} is not an occurrence of {ritual_id!r}")
+    _check_not_cancelled_nor_held(events, ritual_id, start, shown)
+    return start
+
+
+def _series_cancelled(events: Iterable[CloudEvent[Any]], ritual_id: str) -> bool:
+    cancelled = False
+    for event in events:
+        data = event.data
+        if getattr(data, "ritual_id", None) != ritual_id:
+            continue
+        if isinstance(data, RitualScheduled):
+            cancelled = False  # scheduled again
+        elif isinstance(data, RitualCancelled) and data.occurrence_start is None:
+            cancelled = True
+    return cancelled
+
+
 def _check_not_cancelled_nor_held(
     events: Sequence[CloudEvent[Any]], ritual_id: str, start: datetime, shown: str
 ) -> None:

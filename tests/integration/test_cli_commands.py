@@ -310,6 +310,42 @@ def test_ritual_held_is_checked_against_the_ritual_and_its_team(
     assert [e.data.occurrence_start for e in recorded] == [datetime(2026, 3, 13, 15, 0, tzinfo=UTC)]
 
 
+def test_ritual_cancel_one_coming_occurrence_then_the_series(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    assert cli.invoke(app, schedule("FREQ=WEEKLY;BYDAY=FR")).exit_code == 0
+
+    def cancel(*options: str, ritual: str = "fri-drinks") -> Any:
+        base = ["ritual", "cancel", "--org", "acme", "--ritual-id", ritual]
+        return cli.invoke(app, [*base, *options, "--at", "2026-03-21T12:00Z"])
+
+    refused = {
+        "no ritual 'sat-lunch'": cancel(ritual="sat-lunch"),
+        "is not an occurrence": cancel("--occurrence", "2026-03-27T15:00"),
+        "has started already": cancel("--occurrence", "2026-03-13T16:00"),
+    }
+    for why, result in refused.items():
+        assert result.exit_code == 2, (why, result.output)
+        assert why in result.output
+        assert "nothing was published" in result.output
+    one = cancel("--occurrence", "2026-03-27T16:00", "--reason", "office closed")
+    assert one.exit_code == 0, one.output
+    twice = cancel("--occurrence", "2026-03-27T15:00Z")
+    assert twice.exit_code == 2
+    assert "was cancelled" in twice.output
+    series = cancel()
+    assert series.exit_code == 0, series.output
+    assert "the whole series" in series.output
+    assert cancel().exit_code == 2  # cancelled already
+
+    cancellations = ritual_events(kafka, topics)[1:]
+    assert [(e.data.occurrence_start, e.data.reason) for e in cancellations] == [
+        (datetime(2026, 3, 27, 15, 0, tzinfo=UTC), "office closed"),
+        (None, ""),
+    ]
+
+
 def test_feedback_only_from_the_group_s_participants(
     cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
 ) -> None:
