@@ -125,17 +125,10 @@ def held_occurrence(
     scheduled; ``occurrence`` (local to its zone unless it has an offset) one of its occurrences
     under any of its schedules, not after ``now``, not cancelled, not recorded as held already;
     every attendee a member of the organisation who is or was in the ritual's team."""
-    versions = schedules(events, ritual_id)
-    if not versions:
-        raise RefusedError(f"no ritual {ritual_id!r} was scheduled in organisation {org!r}")
+    versions = _scheduled(events, org, ritual_id)
     latest = versions[-1]
     zone = ZoneInfo(latest.timezone)
-    try:
-        local = local_time(occurrence, zone, what="occurrence")
-    except RecurrenceError as error:
-        raise RefusedError(str(error)) from None
-    start = local.replace(tzinfo=zone).astimezone(UTC)
-    shown = f"{local.isoformat(timespec='minutes')} {latest.timezone}"
+    local, start, shown = _occurrence_of(occurrence, latest)
     if start > now:
         raise RefusedError(f"the occurrence {shown} is after now ({now.isoformat()}): not held yet")
     recurrences = [parse_recurrence(v.rrule, v.first_start, v.timezone) for v in versions]
@@ -177,21 +170,12 @@ def cancelled_occurrence(
     whole series), or RefusedError saying why. The ritual must be scheduled and its series not
     cancelled; an occurrence (read as for ``held``) must be one of its coming occurrences, not
     cancelled nor held already."""
-    versions = schedules(events, ritual_id)
-    if not versions:
-        raise RefusedError(f"no ritual {ritual_id!r} was scheduled in organisation {org!r}")
-    latest = versions[-1]
-    if _series_cancelled(events, ritual_id):
+    latest = _scheduled(events, org, ritual_id)[-1]
+    if _series_cancelled_at(events, ritual_id) is not None:
         raise RefusedError(f"the series {ritual_id!r} is cancelled already")
     if occurrence is None:
         return None
-    zone = ZoneInfo(latest.timezone)
-    try:
-        local = local_time(occurrence, zone, what="occurrence")
-    except RecurrenceError as error:
-        raise RefusedError(str(error)) from None
-    start = local.replace(tzinfo=zone).astimezone(UTC)
-    shown = f"{local.isoformat(timespec='minutes')} {latest.timezone}"
+    _local, start, shown = _occurrence_of(occurrence, latest)
     if start <= now:
         raise RefusedError(f"the occurrence {shown} has started already (now {now.isoformat()})")
     if not parse_recurrence(latest.rrule, latest.first_start, latest.timezone).is_occurrence(start):
@@ -200,35 +184,54 @@ def cancelled_occurrence(
     return start
 
 
-def _series_cancelled(events: Iterable[CloudEvent[Any]], ritual_id: str) -> bool:
-    cancelled = False
+def _scheduled(
+    events: Iterable[CloudEvent[Any]], org: str, ritual_id: str
+) -> list[RitualScheduled]:
+    """Every schedule of the ritual, oldest first; RefusedError when it was never scheduled."""
+    versions = schedules(events, ritual_id)
+    if not versions:
+        raise RefusedError(f"no ritual {ritual_id!r} was scheduled in organisation {org!r}")
+    return versions
+
+
+def _occurrence_of(occurrence: datetime, ritual: RitualScheduled) -> tuple[datetime, datetime, str]:
+    """An occurrence as given (local to the ritual's zone unless it has an offset): its local
+    start, its UTC start, and how a message shows it."""
+    zone = ZoneInfo(ritual.timezone)
+    try:
+        local = local_time(occurrence, zone, what="occurrence")
+    except RecurrenceError as error:
+        raise RefusedError(str(error)) from None
+    shown = f"{local.isoformat(timespec='minutes')} {ritual.timezone}"
+    return local, local.replace(tzinfo=zone).astimezone(UTC), shown
+
+
+def _series_cancelled_at(events: Iterable[CloudEvent[Any]], ritual_id: str) -> datetime | None:
+    """When the whole series was last cancelled, unless it was scheduled again since."""
+    cancelled_at: datetime | None = None
     for event in events:
         data = event.data
         if getattr(data, "ritual_id", None) != ritual_id:
             continue
         if isinstance(data, RitualScheduled):
-            cancelled = False  # scheduled again
+            cancelled_at = None  # scheduled again
         elif isinstance(data, RitualCancelled) and data.occurrence_start is None:
-            cancelled = True
-    return cancelled
+            cancelled_at = event.time
+    return cancelled_at
 
 
 def _check_not_cancelled_nor_held(
     events: Sequence[CloudEvent[Any]], ritual_id: str, start: datetime, shown: str
 ) -> None:
-    series_cancelled_at: datetime | None = None
     for event in events:
         data = event.data
         if getattr(data, "ritual_id", None) != ritual_id:
             continue
-        if isinstance(data, RitualScheduled):
-            series_cancelled_at = None  # scheduled again
-        elif isinstance(data, RitualHeld) and data.occurrence_start == start:
+        if isinstance(data, RitualHeld) and data.occurrence_start == start:
             raise RefusedError(f"{ritual_id!r} at {shown} is already recorded as held")
-        elif isinstance(data, RitualCancelled) and data.occurrence_start == start:
+        if isinstance(data, RitualCancelled) and data.occurrence_start == start:
             raise RefusedError(f"{ritual_id!r} at {shown} was cancelled")
-        elif isinstance(data, RitualCancelled) and data.occurrence_start is None:
-            series_cancelled_at = event.time
+    series_cancelled_at = _series_cancelled_at(events, ritual_id)
     if series_cancelled_at is not None and series_cancelled_at < start:
         raise RefusedError(f"the series {ritual_id!r} was cancelled before {shown}")
 
