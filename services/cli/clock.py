@@ -41,7 +41,8 @@ def tick(
         batch = moments[start : start + 1000]
         published += publish([event for m in batch for event in ticks([org], m, sequence_of(m))])
     first, last = (f"{m.astimezone(UTC):%Y-%m-%dT%H:%MZ}" for m in (moments[0], moments[-1]))
-    typer.echo(f"{published} ticks published for {org}, {first} to {last}")
+    span = first if first == last else f"{first} to {last}"
+    typer.echo(f"{published} tick{'s' if published != 1 else ''} published for {org}, {span}")
 
 
 def tick_moments(at: datetime, until: datetime | None, step_minutes: int) -> list[datetime]:

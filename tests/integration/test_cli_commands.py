@@ -408,6 +408,7 @@ def test_clock_tick_advances_an_organisations_time_by_hand(
 ) -> None:
     one = cli.invoke(app, ["clock", "tick", "--org", "acme", "--at", "2026-03-02T08:00"])
     assert one.exit_code == 0, one.output
+    assert "1 tick published for acme, 2026-03-02T08:00Z\n" in one.output
     day = cli.invoke(
         app,
         [
