@@ -131,6 +131,15 @@ class Recurrence:
         starts = self.occurrences_between(moment - FIRST_OCCURRENCE_HORIZON, moment, limit=400)
         return starts[-1] if starts else None
 
+    def calendar_rule(self) -> str:
+        """The rule as an iCalendar ``RRULE`` beside a ``DTSTART`` with a time zone: ``UNTIL`` in
+        UTC whatever form it was given in (RFC 5545 section 3.3.10 requires that)."""
+        parts = _parts(self.text)
+        parts.pop("UNTIL", None)
+        if self.until is not None:
+            parts["UNTIL"] = f"{self.until:%Y%m%dT%H%M%SZ}"
+        return ";".join(f"{name}={value}" for name, value in parts.items())
+
     def fires_after(self, moment: datetime) -> bool:
         """Whether an occurrence starts after ``moment`` (looking a year ahead)."""
         return bool(self.occurrences_between(moment, moment + FIRST_OCCURRENCE_HORIZON, limit=400))

@@ -285,11 +285,17 @@ async def test_a_ritual_reminder_goes_to_the_team_when_the_clock_reaches_its_mom
             event(ClockTicked(now=remind_at, sequence=1), time=remind_at),
             event(ClockTicked(now=remind_at + timedelta(minutes=5), sequence=2), time=remind_at),
         )
-        found = await wait_for_outcomes(kafka, topics, 2)
+        found = await wait_for_outcomes(kafka, topics, 4)  # the series' invitation, a reminder
 
-    assert sorted(s.recipient_id for s in sent(found)) == ["m-1", "m-2"]
+    by_template = sorted((s.template, s.recipient_id) for s in sent(found))
+    assert by_template == [
+        ("ritual.invitation", "m-1"),
+        ("ritual.invitation", "m-2"),
+        ("ritual.reminder", "m-1"),
+        ("ritual.reminder", "m-2"),
+    ]
     documents = [json.loads(request.body) for request in http.on("/webhook")]
-    assert sorted(d["recipientid"] for d in documents) == ["m-1", "m-2"]
+    assert sorted(d["recipientid"] for d in documents) == ["m-1", "m-1", "m-2", "m-2"]
     assert {d["type"] for d in documents} == {"rituals.ritual.scheduled"}
 
 
@@ -321,8 +327,14 @@ async def test_a_series_cancelled_before_the_ticks_reminds_nobody_in_whatever_or
         await settle(runtime, notifier.workers[-1])
         assert book_of(runtime).pending == {}
 
-    assert http.received == []
-    assert outcomes(kafka, topics) == []
+    # Each member's calendar got the series and then its cancellation; nobody a reminder.
+    told = [(o.template, o.recipient_id) for o in outcomes(kafka, topics)]
+    assert [who for template, who in told if template == "ritual.reminder"] == []
+    assert sorted(who for template, who in told if template == "ritual.series_cancelled") == [
+        "m-1",
+        "m-2",
+    ]
+    assert len(http.received) == len(told)
 
 
 # -- exactly one notification per (event, recipient, channel) ----------------------------

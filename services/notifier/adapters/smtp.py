@@ -1,4 +1,5 @@
-"""E-mail: multipart text + HTML, with a calendar invitation (METHOD:REQUEST) for meetings.
+"""E-mail: multipart text + HTML, with a calendar invitation for meetings
+(METHOD:REQUEST; CANCEL for a team ritual that no longer takes place).
 
 Sent over SMTP with aiosmtplib, or written as an ``.eml`` file to an outbox folder (local runs
 and demos). The Message-ID derives from the notification id, so a copy sent again after a crash
@@ -56,7 +57,9 @@ class EmailComposer:
         if message.invitation is not None:
             organiser = Attendee(self.sender_name, self.sender)
             ics = invitation_ics(message.invitation, organiser).decode()
-            email.add_alternative(ics, subtype="calendar", params={"method": "REQUEST"})
+            email.add_alternative(
+                ics, subtype="calendar", params={"method": message.invitation.method}
+            )
         # After the body: set_content() and add_alternative() drop or move Content-* headers.
         email["Content-Language"] = message.language
         return email

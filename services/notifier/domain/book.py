@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, get_args
@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from schemas import CloudEvent
 from schemas.base import Channel
 from schemas.clock import ClockTicked
-from schemas.members import MemberLeft
+from schemas.members import MemberJoined, MemberLeft, MemberProfileUpdated, MemberResumed
 from schemas.notifications import (
     NotificationFailed,
     NotificationRedeliveryRequested,
@@ -47,6 +47,7 @@ from services.notifier.domain.notices import (
     notices_for,
     people_named,
     reminder_notice,
+    series_notice,
 )
 from services.notifier.domain.policy import PolicyLookup, channels_for
 from services.notifier.domain.quiet_hours import next_working_time
@@ -131,20 +132,20 @@ class NotificationBook:
             case RitualScheduled():
                 self._schedule(event, payload)
             case RitualCancelled():
-                self._cancel(event.orgid, payload)
+                self._cancel(event, payload)
+            case MemberJoined() | MemberProfileUpdated() | MemberResumed():
+                self._join_rituals(event, payload.member_id)
             case MemberLeft():
                 self._drop(
                     lambda n: n.org_id == event.orgid and n.recipient_id == payload.member_id
                 )
             case _:
-                notices = notices_for(event)
-                if notices:
-                    latest = self.event_times.get(event.orgid, event.time)
-                    self.event_times[event.orgid] = max(latest, event.time)
-                for notice in notices:
+                for notice in notices_for(event):
                     self._add(notice)
 
     def _add(self, notice: Notice) -> None:
+        org_id, time = notice.org_id, notice.source.time
+        self.event_times[org_id] = max(self.event_times.get(org_id, time), time)
         if notice.notice_id in self.pending or notice.notice_id in self.settled:
             return
         member = self.directory.member(notice.org_id, notice.recipient_id)
@@ -250,37 +251,75 @@ class NotificationBook:
         due = reminders_due(plan, now)
         if not due:
             return
-        team = plan.ritual.team
-        participants = [
-            member
-            for member in self.directory.taking_part(plan.scheduled.orgid, now.date())
-            if member.profile.team == team
-        ]
+        participants = self._team_taking_part(plan.scheduled.orgid, plan.ritual.team, now)
         for occurrence in due:
             for member in participants:
                 self._add(reminder_notice(plan.scheduled, ritual_id, occurrence, member.member_id))
 
     def _schedule(self, event: CloudEvent[Any], payload: RitualScheduled) -> None:
-        plan = plan_ritual(event)  # raises on an unreadable rule, before anything changes
         key = (event.orgid, payload.ritual_id)
         previous = self.rituals.get(key)
-        if previous is not None:  # a cancelled occurrence stays cancelled when rescheduled
-            plan = replace(plan, cancelled=previous.cancelled)
+        # Raises on an unreadable rule, before anything changes.
+        plan = plan_ritual(event) if previous is None else previous.rescheduled(event)
         self._drop_reminders(key, occurrence=None)  # remade from the new plan
         self.rituals[key] = plan
+        self._invite(plan, payload.ritual_id, event)
         ticked = self.clocks.get(event.orgid)
         if ticked is not None:
             # Topics are read independently: the tick that makes a reminder due may have been
             # read before the ritual's schedule.
             self._remind(plan, payload.ritual_id, ticked)
 
-    def _cancel(self, org_id: str, payload: RitualCancelled) -> None:
-        key = (org_id, payload.ritual_id)
+    def _cancel(self, event: CloudEvent[Any], payload: RitualCancelled) -> None:
+        key = (event.orgid, payload.ritual_id)
         plan = self.rituals.get(key)
         if plan is None:
             return
-        self.rituals[key] = plan.cancel(payload.occurrence_start)
+        plan = plan.cancel(payload.occurrence_start)
+        self.rituals[key] = plan
         self._drop_reminders(key, occurrence=payload.occurrence_start)
+        self._invite(plan, payload.ritual_id, event)
+
+    def _invite(self, plan: RitualPlan, ritual_id: str, cause: CloudEvent[Any]) -> None:
+        """Every member of the ritual's team taking part gets the series as it now stands in
+        their calendar; an older version not sent yet is not sent any more."""
+        for member in self._team_taking_part(cause.orgid, plan.ritual.team, cause.time):
+            self._invite_member(plan, ritual_id, cause, member.member_id)
+
+    def _invite_member(
+        self, plan: RitualPlan, ritual_id: str, cause: CloudEvent[Any], member_id: str
+    ) -> None:
+        notice = series_notice(plan, ritual_id, cause, member_id)
+        self._drop(
+            lambda n: (
+                n.series is not None
+                and n.notice_id != notice.notice_id
+                and (n.org_id, n.series.ritual.ritual_id) == (cause.orgid, ritual_id)
+                and n.recipient_id == member_id
+            )
+        )
+        self._add(notice)
+
+    def _join_rituals(self, event: CloudEvent[Any], member_id: str) -> None:
+        """A member who joins a team (or the organisation), or takes part again, gets its live
+        series in their calendar, once per version of each series."""
+        member = self.directory.member(event.orgid, member_id)
+        if member is None or not member.takes_part_on(event.time.date()):
+            return
+        for (org, ritual_id), plan in self.rituals.items():
+            if (
+                org == event.orgid
+                and not plan.series_cancelled
+                and plan.ritual.team == member.profile.team
+            ):
+                self._invite_member(plan, ritual_id, event, member_id)
+
+    def _team_taking_part(self, org_id: str, team: str, now: datetime) -> list[Member]:
+        return [
+            member
+            for member in self.directory.taking_part(org_id, now.date())
+            if member.profile.team == team
+        ]
 
     def _drop_reminders(self, key: tuple[str, str], occurrence: datetime | None) -> None:
         def about(notice: Notice) -> bool:

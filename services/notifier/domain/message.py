@@ -33,6 +33,28 @@ class Invitation:
     stamp: datetime
     """When the invitation was made (domain time of the source event): a resent copy is the
     same invitation, byte for byte."""
+    series: Series | None = None
+    """The recurrence, for an invitation to a whole series (a team ritual)."""
+
+    @property
+    def method(self) -> str:
+        """The iTIP method (RFC 5546): a series that no longer takes place is a CANCEL."""
+        return "CANCEL" if self.series is not None and self.series.cancelled else "REQUEST"
+
+
+@dataclass(frozen=True)
+class Series:
+    """A recurring meeting as calendars know it: each change is sent again under the same
+    invitation uid with a higher sequence, and calendars keep the highest."""
+
+    rule: str
+    """RRULE value, UNTIL in UTC."""
+    timezone: str
+    """The zone the rule repeats in (DTSTART is local to it, so 16:30 stays 16:30 all year)."""
+    excluded: tuple[datetime, ...]
+    """Cancelled occurrences (EXDATE)."""
+    sequence: int
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from schemas.base import Channel
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.members import MemberProfile
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
-from schemas.rituals import RitualScheduled
+from schemas.rituals import RitualCancelled, RitualScheduled
+from services.notifier.domain.rituals import RitualPlan
 
 
 class Template(StrEnum):
@@ -34,6 +35,9 @@ class Template(StrEnum):
     BUDDY_REASSIGNED_BUDDY = "onboarding.buddy_reassigned.buddy"
     CHECKIN_DUE = "onboarding.checkin_due"
     RITUAL_REMINDER = "ritual.reminder"
+    RITUAL_INVITATION = "ritual.invitation"
+    RITUAL_OCCURRENCE_CANCELLED = "ritual.occurrence_cancelled"
+    RITUAL_SERIES_CANCELLED = "ritual.series_cancelled"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Notice:
     """Start of the ritual occurrence a reminder is about (UTC)."""
     expires_at: datetime | None = None
     """After this moment the notice is pointless (a reminder once the occurrence started)."""
+    series: RitualPlan | None = None
+    """For a team ritual's calendar invitation: the series as it stood after the change."""
 
     @property
     def org_id(self) -> str:
@@ -65,10 +71,12 @@ USEFUL_FOR: Mapping[Template, timedelta] = {
     Template.BUDDY_REASSIGNED_NEW_HIRE: timedelta(days=14),
     Template.BUDDY_REASSIGNED_BUDDY: timedelta(days=14),
     Template.CHECKIN_DUE: timedelta(days=3),
+    Template.RITUAL_INVITATION: timedelta(days=14),
+    Template.RITUAL_SERIES_CANCELLED: timedelta(days=14),
 }
 """How long after its source event a message is still worth delivering (a coffee match stays
-useful for its week; a check-in reminder for a few days). A ritual reminder: until the
-occurrence starts."""
+useful for its week; a check-in reminder for a few days). A ritual reminder, or the cancellation
+of one occurrence: until the occurrence starts."""
 
 
 def due_from(notice: Notice) -> datetime:
@@ -137,6 +145,31 @@ def reminder_notice(
         template=Template.RITUAL_REMINDER,
         occurrence=start,
         expires_at=start,
+    )
+
+
+def series_notice(
+    plan: RitualPlan, ritual_id: str, cause: CloudEvent[Any], recipient_id: str
+) -> Notice:
+    """A team member's calendar invitation to a ritual's series after a change (``cause``: its
+    schedule, a cancellation, or the member's joining the team). One per version of the series
+    and recipient: the id holds the series' sequence, so a member who joins the team later gets
+    the version of that moment."""
+    occurrence = None
+    template = Template.RITUAL_INVITATION
+    if plan.series_cancelled:
+        template = Template.RITUAL_SERIES_CANCELLED
+    elif isinstance(cause.data, RitualCancelled) and cause.data.occurrence_start is not None:
+        template = Template.RITUAL_OCCURRENCE_CANCELLED
+        occurrence = cause.data.occurrence_start.astimezone(UTC)
+    return Notice(
+        notice_id=f"{cause.orgid}:{ritual_id}#{plan.sequence}/{recipient_id}",
+        source=cause,
+        recipient_id=recipient_id,
+        template=template,
+        occurrence=occurrence,
+        expires_at=occurrence,
+        series=plan,
     )
 
 

@@ -12,9 +12,10 @@ from babel.lists import format_list
 
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
-from schemas.rituals import RitualScheduled
-from services.notifier.domain.message import Attendee, Fact, Invitation, Message
+from schemas.rituals import RitualCancelled, RitualScheduled
+from services.notifier.domain.message import Attendee, Fact, Invitation, Message, Series
 from services.notifier.domain.notices import Delivery, Template
+from services.notifier.domain.rituals import next_occurrence
 from services.notifier.domain.templates import PHRASEBOOKS, Phrasebook, Texts
 
 CHECKIN_MINUTES = 30
@@ -178,23 +179,71 @@ def _checkin_due(r: _Renderer) -> Message:
 def _ritual_reminder(r: _Renderer) -> Message:
     ritual: RitualScheduled = r.delivery.notice.source.data
     occurrence = r.delivery.notice.occurrence or r.delivery.notice.source.time
-    book = r.book
+    facts, link = _ritual_facts(r, ritual, occurrence)
+    return r.message(r.book.ritual_reminder, facts=facts, link=link, link_label=r.book.label_link)
+
+
+def _ritual_series(r: _Renderer) -> Message:
+    """A change of a team ritual's series, with the series as it now stands for the calendar."""
+    notice = r.delivery.notice
+    plan = notice.series
+    assert plan is not None, "a series notice carries its series"
+    ritual = plan.ritual
+    cause = notice.source.data
+    shown = notice.occurrence or next_occurrence(plan, notice.source.time)
+    facts, link = _ritual_facts(r, ritual, shown)
+    texts = {
+        Template.RITUAL_INVITATION: r.book.ritual_invitation,
+        Template.RITUAL_OCCURRENCE_CANCELLED: r.book.ritual_occurrence_cancelled,
+        Template.RITUAL_SERIES_CANCELLED: r.book.ritual_series_cancelled,
+    }[notice.template]
+    first = plan.recurrence.first_occurrence() or plan.recurrence.instant(
+        plan.recurrence.first_start
+    )
+    invitation = Invitation(
+        uid=f"ritual-{ritual.ritual_id}@{notice.org_id}.rituals",
+        start=first,
+        minutes=ritual.duration_minutes,
+        summary=ritual.title,
+        description=r.text(r.book.ritual_invitation.lead),
+        location=ritual.office or safe_link(ritual.online_url),
+        attendees=r.attendees([r.delivery.recipient.member_id]),
+        stamp=notice.source.time,
+        series=Series(
+            rule=plan.recurrence.calendar_rule(),
+            timezone=ritual.timezone,
+            excluded=tuple(sorted(plan.cancelled)),
+            sequence=plan.sequence,
+            cancelled=plan.series_cancelled,
+        ),
+    )
+    reason = cause.reason if isinstance(cause, RitualCancelled) else ""
+    return r.message(
+        texts,
+        facts=facts if notice.template is not Template.RITUAL_SERIES_CANCELLED else (),
+        reasons=(reason,) if reason else (),
+        link=link if notice.template is Template.RITUAL_INVITATION else None,
+        link_label=r.book.label_link,
+        invitation=invitation,
+    )
+
+
+def _ritual_facts(
+    r: _Renderer, ritual: RitualScheduled, occurrence: datetime | None
+) -> tuple[tuple[Fact, ...], str | None]:
+    """When (one occurrence), how long, where, and the link to join."""
     r.values.update(
         title=ritual.title,
-        when=r.when(occurrence),
+        when=r.when(occurrence) if occurrence is not None else "",
         minutes=str(ritual.duration_minutes),
         office=ritual.office or "",
     )
-    facts = [
-        Fact(book.label_when, r.values["when"]),
-        Fact(book.label_length, r.text(book.duration)),
-    ]
+    facts = [Fact(r.book.label_length, r.text(r.book.duration))]
+    if occurrence is not None:
+        facts.insert(0, Fact(r.book.label_when, r.values["when"]))
     if ritual.office:
-        facts.append(Fact(book.label_where, ritual.office))
-    link = safe_link(ritual.online_url)
-    return r.message(
-        book.ritual_reminder, facts=tuple(facts), link=link, link_label=book.label_link
-    )
+        facts.append(Fact(r.book.label_where, ritual.office))
+    return tuple(facts), safe_link(ritual.online_url)
 
 
 def safe_link(url: str | None) -> str | None:
@@ -215,4 +264,7 @@ _RENDERERS: dict[Template, Callable[[_Renderer], Message]] = {
     Template.BUDDY_REASSIGNED_BUDDY: lambda r: _buddy_message(r, r.book.buddy_reassigned_buddy),
     Template.CHECKIN_DUE: _checkin_due,
     Template.RITUAL_REMINDER: _ritual_reminder,
+    Template.RITUAL_INVITATION: _ritual_series,
+    Template.RITUAL_OCCURRENCE_CANCELLED: _ritual_series,
+    Template.RITUAL_SERIES_CANCELLED: _ritual_series,
 }

@@ -17,7 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from schemas import CloudEvent
-from schemas.recurrence import Recurrence, RecurrenceError, parse_recurrence
+from schemas.recurrence import (
+    FIRST_OCCURRENCE_HORIZON,
+    Recurrence,
+    RecurrenceError,
+    parse_recurrence,
+)
 from schemas.rituals import RitualScheduled
 
 
@@ -30,6 +35,9 @@ class RitualPlan:
     cancelled: frozenset[datetime] = field(default_factory=frozenset)
     """Cancelled occurrences (their UTC start)."""
     series_cancelled: bool = False
+    sequence: int = 0
+    """How often the series changed since it was first scheduled (rescheduled, an occurrence or
+    the series cancelled): the SEQUENCE of its calendar invitation."""
 
     @property
     def ritual(self) -> RitualScheduled:
@@ -46,8 +54,15 @@ class RitualPlan:
 
     def cancel(self, occurrence: datetime | None) -> RitualPlan:
         if occurrence is None:
-            return replace(self, series_cancelled=True)
-        return replace(self, cancelled=self.cancelled | {occurrence.astimezone(UTC)})
+            return replace(self, series_cancelled=True, sequence=self.sequence + 1)
+        cancelled = self.cancelled | {occurrence.astimezone(UTC)}
+        return replace(self, cancelled=cancelled, sequence=self.sequence + 1)
+
+    def rescheduled(self, event: CloudEvent[Any]) -> RitualPlan:
+        """The plan after the same ritual is scheduled again: its cancelled occurrences stay
+        cancelled (a schedule run again, e.g. to fix a title, does not bring them back)."""
+        plan = plan_ritual(event)
+        return replace(plan, cancelled=self.cancelled, sequence=self.sequence + 1)
 
 
 def plan_ritual(event: CloudEvent[Any]) -> RitualPlan:
@@ -76,3 +91,12 @@ def reminders_due(plan: RitualPlan, now: datetime) -> list[datetime]:
     except RecurrenceError:
         return []
     return [start for start in starts if start not in plan.cancelled]
+
+
+def next_occurrence(plan: RitualPlan, after: datetime) -> datetime | None:
+    """The first occurrence after ``after`` that is not cancelled, looking a year ahead."""
+    try:
+        starts = plan.recurrence.occurrences_between(after, after + FIRST_OCCURRENCE_HORIZON)
+    except RecurrenceError:
+        return None
+    return next((start for start in starts if start not in plan.cancelled), None)

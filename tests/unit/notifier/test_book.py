@@ -21,7 +21,7 @@ from schemas.recurrence import RecurrenceError
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.common.processing import Emit, Ledger
 from services.notifier.domain.book import NotificationBook, Waiting
-from services.notifier.domain.notices import Delivery, Template
+from services.notifier.domain.notices import Delivery, Notice, Template
 from services.notifier.handlers import NotifierProcessor
 from tests.factories import T0, event, member_profile, sample_payload
 from tests.unit.notifier.support import SOURCE, joined, policy_with
@@ -42,6 +42,18 @@ def processor_with(*events: CloudEvent[Any]) -> NotifierProcessor:
 
 def ready_ids(book: NotificationBook) -> list[str]:
     return [delivery.notification_id for delivery in book.ready()]
+
+
+def reminders_ready(book: NotificationBook) -> list[Delivery]:
+    return [d for d in book.ready() if d.notice.template is Template.RITUAL_REMINDER]
+
+
+def reminder_ids(book: NotificationBook) -> list[str]:
+    return [delivery.notification_id for delivery in reminders_ready(book)]
+
+
+def pending_reminders(book: NotificationBook) -> dict[str, Notice]:
+    return {k: n for k, n in book.pending.items() if n.template is Template.RITUAL_REMINDER}
 
 
 def tick(now: datetime, sequence: int = 1) -> CloudEvent[Any]:
@@ -222,56 +234,59 @@ def ritual_team() -> list[CloudEvent[Any]]:
 
 def test_a_tick_at_the_reminder_moment_reminds_each_active_team_member_once() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT - timedelta(minutes=1)))
-    assert ready_ids(processor.book) == []
+    assert reminder_ids(processor.book) == []
     processor.apply(tick(REMIND_AT, 2))
-    reminders = list(processor.book.ready())
+    reminders = list(reminders_ready(processor.book))
     assert [d.recipient.member_id for d in reminders] == ["m-1", "m-2"]
     assert {d.notice.occurrence for d in reminders} == {OCCURRENCE}
     assert reminders[0].notification_id == "acme:friday-drinks@20250307T153000Z/m-1/console"
 
     processor.apply(tick(REMIND_AT + timedelta(minutes=5), 3))
-    assert len(ready_ids(processor.book)) == 2  # the same two, not two more
+    assert len(reminder_ids(processor.book)) == 2  # the same two, not two more
     for delivery in reminders:
         processor.apply(outcome(delivery))
     processor.apply(tick(REMIND_AT + timedelta(minutes=10), 4))
-    assert ready_ids(processor.book) == []
+    assert reminder_ids(processor.book) == []
 
 
 def test_rescheduling_the_ritual_does_not_remind_twice_of_the_same_occurrence() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
-    for delivery in list(processor.book.ready()):
+    for delivery in list(reminders_ready(processor.book)):
         processor.apply(outcome(delivery))
     rescheduled = event(sample_payload(RitualScheduled, title="Drinks!"), time=REMIND_AT)
     processor.apply(rescheduled)
     processor.apply(tick(REMIND_AT + timedelta(minutes=1), 2))
-    assert ready_ids(processor.book) == []
+    assert reminder_ids(processor.book) == []
 
 
 def test_a_reminder_released_in_working_hours_goes_out_even_after_the_clock_moved_on() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
     processor.apply(tick(OCCURRENCE + timedelta(hours=6), 2))  # evening: quiet hours again
-    assert [d.recipient.member_id for d in processor.book.ready()] == ["m-1", "m-2"]
+    assert [d.recipient.member_id for d in reminders_ready(processor.book)] == ["m-1", "m-2"]
     assert processor.measures()["reminders_expired"] == 0
 
 
 def test_a_reminder_still_in_quiet_hours_when_the_occurrence_starts_expires() -> None:
     team = [*ritual_team(), joined("m-5", working_hours={"start": "17:00", "end": "23:00"})]
     processor = processor_with(*team, SCHEDULED, tick(REMIND_AT))
-    assert [d.recipient.member_id for d in processor.book.ready()] == ["m-1", "m-2"]
+    assert [d.recipient.member_id for d in reminders_ready(processor.book)] == ["m-1", "m-2"]
     processor.apply(tick(OCCURRENCE, 2))
-    assert sorted(n.recipient_id for n in processor.book.pending.values()) == ["m-1", "m-2"]
+    assert sorted(n.recipient_id for n in pending_reminders(processor.book).values()) == [
+        "m-1",
+        "m-2",
+    ]
     assert processor.measures()["reminders_expired"] == 1
 
 
 def test_a_cancelled_occurrence_drops_its_pending_reminders_and_makes_none() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
     processor.apply(event(RitualCancelled(ritual_id="friday-drinks", occurrence_start=OCCURRENCE)))
-    assert processor.book.pending == {}
+    assert pending_reminders(processor.book) == {}
     processor.apply(tick(REMIND_AT + timedelta(minutes=1), 2))
-    assert processor.book.pending == {}
+    assert pending_reminders(processor.book) == {}
     next_week = OCCURRENCE + timedelta(days=7) - timedelta(minutes=60)
     processor.apply(tick(next_week, 3))
-    assert len(processor.book.pending) == 2
+    assert len(pending_reminders(processor.book)) == 2
 
 
 def test_a_cancelled_occurrence_stays_cancelled_when_the_ritual_is_scheduled_again() -> None:
@@ -280,26 +295,26 @@ def test_a_cancelled_occurrence_stays_cancelled_when_the_ritual_is_scheduled_aga
     title_fixed = event(sample_payload(RitualScheduled, title="Friday drinks!"), time=T0)
     processor.apply(title_fixed)  # the same schedule run again, e.g. to fix a title
     processor.apply(tick(REMIND_AT))
-    assert processor.book.pending == {}
+    assert pending_reminders(processor.book) == {}
     processor.apply(tick(OCCURRENCE + timedelta(days=7) - timedelta(minutes=60), 2))
-    assert len(processor.book.pending) == 2
+    assert len(pending_reminders(processor.book)) == 2
 
 
 def test_a_cancelled_series_reminds_nobody() -> None:
     processor = processor_with(*ritual_team(), SCHEDULED)
     processor.apply(event(RitualCancelled(ritual_id="friday-drinks")))
     processor.apply(tick(REMIND_AT))
-    assert processor.book.pending == {}
+    assert pending_reminders(processor.book) == {}
 
 
 def test_a_reminder_outcome_replayed_before_its_tick_still_suppresses_it() -> None:
     """In replay order an outcome shares its cause's time: the ritual.scheduled event, earlier
     than the tick that made the reminder."""
     first = processor_with(*ritual_team(), SCHEDULED, tick(REMIND_AT))
-    outcomes = [outcome(d) for d in first.book.ready()]
+    outcomes = [outcome(d) for d in reminders_ready(first.book)]
     rebuilt = processor_with(*ritual_team(), SCHEDULED, *outcomes, tick(REMIND_AT))
-    assert rebuilt.book.pending == {}
-    assert ready_ids(rebuilt.book) == []
+    assert pending_reminders(rebuilt.book) == {}
+    assert reminder_ids(rebuilt.book) == []
 
 
 def test_channels_follow_the_members_preference_when_the_delivery_is_ready() -> None:
@@ -315,7 +330,7 @@ def test_channels_follow_the_members_preference_when_the_delivery_is_ready() -> 
 def test_a_schedule_read_after_the_tick_that_makes_its_reminder_due_still_reminds() -> None:
     """Topics are consumed independently: the clock may be read ahead of the rituals topic."""
     processor = processor_with(*ritual_team(), tick(REMIND_AT), SCHEDULED)
-    assert sorted(d.recipient.member_id for d in processor.book.ready()) == ["m-1", "m-2"]
+    assert sorted(d.recipient.member_id for d in reminders_ready(processor.book)) == ["m-1", "m-2"]
 
 
 def test_a_schedule_whose_rule_slipped_through_fails_and_the_other_rituals_still_remind() -> None:
@@ -328,5 +343,5 @@ def test_a_schedule_whose_rule_slipped_through_fails_and_the_other_rituals_still
     with pytest.raises(RecurrenceError, match="INTERVAL=0"):
         processor.apply(SCHEDULED.model_copy(update={"data": spinning}))
     processor.apply(tick(REMIND_AT))
-    assert [d.recipient.member_id for d in processor.book.ready()] == ["m-1", "m-2"]
-    assert {d.notice.occurrence for d in processor.book.ready()} == {OCCURRENCE}
+    assert [d.recipient.member_id for d in reminders_ready(processor.book)] == ["m-1", "m-2"]
+    assert {d.notice.occurrence for d in reminders_ready(processor.book)} == {OCCURRENCE}

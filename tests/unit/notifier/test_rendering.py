@@ -14,7 +14,7 @@ from schemas import CloudEvent
 from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
-from schemas.rituals import RitualScheduled
+from schemas.rituals import RitualCancelled, RitualScheduled
 from services.notifier.domain.calendar import invitation_ics
 from services.notifier.domain.formats import as_html, as_slack, as_teams, as_text
 from services.notifier.domain.message import Attendee, Message
@@ -84,6 +84,17 @@ def every_template_event() -> list[CloudEvent[Any]]:
         event(sample_payload(CheckinDue)),
         scheduled,
         event(ClockTicked(now=EVENING, sequence=1), time=EVENING),
+        event(
+            RitualCancelled(
+                ritual_id="friday-drinks",
+                occurrence_start=EVENING + timedelta(days=7, hours=1),
+                reason="The office is closed.",
+            ),
+            time=EVENING,
+        ),
+        event(sample_payload(RitualScheduled, ritual_id="lunch"), time=EVENING),
+        event(RitualCancelled(ritual_id="lunch"), time=EVENING),
+        event(sample_payload(RitualScheduled, ritual_id="checkin"), time=EVENING),
     ]
 
 
@@ -113,17 +124,21 @@ def test_a_coffee_message_names_the_others_and_the_slot_in_the_recipients_time()
 
 
 def test_a_ritual_reminder_has_its_local_start_and_a_safe_link() -> None:
-    (reminder, *_) = (d for d in deliveries("en", *every_template_event()[-2:]))
+    (reminder, *_) = reminders(deliveries("en", *every_template_event()[6:8]))
     message = render(reminder)
     assert message.subject == "Reminder: Friday drinks"
     assert "Friday, March 7, 2025 at 4:30" in message.lead
     assert message.link == "https://meet.example.com/drinks"
 
-    hostile = every_template_event()[-2:]
+    hostile = every_template_event()[6:8]
     hostile[0] = event(
         sample_payload(RitualScheduled, online_url="javascript:alert(1)"), time=hostile[0].time
     )
-    assert render(deliveries("en", *hostile)[0]).link is None
+    assert render(reminders(deliveries("en", *hostile))[0]).link is None
+
+
+def reminders(found: list[Delivery]) -> list[Delivery]:
+    return [d for d in found if d.notice.template is Template.RITUAL_REMINDER]
 
 
 HOSTILE = '<script>alert("hi")</script> & <b>'

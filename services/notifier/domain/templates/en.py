@@ -58,4 +58,18 @@ ENGLISH = Phrasebook(
         subject="Reminder: {title}",
         lead="{title} starts on {when}.",
     ),
+    ritual_invitation=Texts(
+        subject="In your calendar: {title}",
+        lead="{title} is a ritual of your team, and the whole series is in your calendar. "
+        "Next: {when}.",
+    ),
+    ritual_occurrence_cancelled=Texts(
+        subject="Cancelled: {title} on {when}",
+        lead="{title} on {when} does not take place. The rest of the series stays in your "
+        "calendar.",
+    ),
+    ritual_series_cancelled=Texts(
+        subject="Cancelled: {title}",
+        lead="{title} no longer takes place, and the series leaves your calendar.",
+    ),
 )

@@ -58,4 +58,17 @@ DUTCH = Phrasebook(
         subject="Herinnering: {title}",
         lead="{title} begint op {when}.",
     ),
+    ritual_invitation=Texts(
+        subject="In je agenda: {title}",
+        lead="{title} is een ritueel van je team, en de hele reeks staat in je agenda. "
+        "Volgende keer: {when}.",
+    ),
+    ritual_occurrence_cancelled=Texts(
+        subject="Gaat niet door: {title} op {when}",
+        lead="{title} op {when} gaat niet door. De rest van de reeks blijft in je agenda.",
+    ),
+    ritual_series_cancelled=Texts(
+        subject="Gaat niet door: {title}",
+        lead="{title} gaat niet meer door, en de reeks verdwijnt uit je agenda.",
+    ),
 )

@@ -75,6 +75,9 @@ class Phrasebook:
     checkin_due: Texts
     checkin_title: str
     ritual_reminder: Texts
+    ritual_invitation: Texts
+    ritual_occurrence_cancelled: Texts
+    ritual_series_cancelled: Texts
 
 
 def format_strings(book: Phrasebook) -> dict[str, str]:
