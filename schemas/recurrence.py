@@ -38,7 +38,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
@@ -201,6 +201,15 @@ def parse_recurrence(text: str, first_start: datetime, timezone: str) -> Recurre
             + (f": UNTIL {until.isoformat()} comes before any occurrence" if until else "")
         )
     return recurrence
+
+
+def ending_on(text: str, last_day: date) -> str:
+    """The rule with its end (``COUNT`` or ``UNTIL``) replaced: the series ends after
+    ``last_day``, a local date of the ritual's zone. RecurrenceError for an unreadable rule."""
+    parts = _parts(text)
+    parts.pop("COUNT", None)
+    parts["UNTIL"] = f"{last_day:%Y%m%d}"
+    return ";".join(f"{name}={value}" for name, value in parts.items())
 
 
 def _parts(text: str) -> dict[str, str]:

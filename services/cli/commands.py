@@ -19,6 +19,7 @@ from services.cli.context import directory_of, envelope, fail, history, now_or, 
 from services.cli.rituals import (
     RefusedError,
     cancelled_occurrence,
+    ended_schedule,
     held_occurrence,
     local_first_start,
     schedule_refusal,
@@ -293,6 +294,35 @@ def ritual_cancel(
     publish([envelope(payload, org, moment, subject=ritual_id)])
     what = "the whole series" if start is None else start.isoformat(timespec="minutes")
     typer.echo(f"cancelled {ritual_id}: {what}")
+
+
+@ritual_app.command("end")
+def ritual_end(
+    org: Org,
+    ritual_id: Annotated[str, typer.Option(help="The ritual (it must be scheduled).")],
+    last_day: Annotated[
+        datetime,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="The series' last day (a date in the ritual's time zone), today or later.",
+        ),
+    ],
+    at: At = None,
+) -> None:
+    """End a team ritual's series after a day: occurrences after it are not held, nobody is
+    reminded of them, and people's calendars end the series there. The ritual is rescheduled with
+    the same settings and the rule's end (COUNT or UNTIL) replaced. Refused (exit code 2,
+    nothing published): an unknown or cancelled ritual, a last day already past (cancel the
+    series instead), an end before the first occurrence."""
+    moment = now_or(at)
+    try:
+        payload = ended_schedule(history(org), org, ritual_id, last_day.date(), moment)
+    except RefusedError as error:
+        fail(f"{error}: nothing was published")
+    for warning in schedule_warnings(payload, moment):
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    publish([envelope(payload, org, moment, subject=ritual_id)])
+    typer.echo(f"{ritual_id} ends after {last_day.date()} ({payload.timezone}): {payload.rrule}")
 
 
 def feedback(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +21,7 @@ from schemas import CloudEvent
 from schemas.members import MemberJoined, MemberProfileUpdated
 from schemas.recurrence import (
     RecurrenceError,
+    ending_on,
     local_time,
     parse_recurrence,
     stale_first_start_refusal,
@@ -182,6 +183,28 @@ def cancelled_occurrence(
         raise RefusedError(f"{shown} is not an occurrence of {ritual_id!r}")
     _check_not_cancelled_nor_held(events, ritual_id, start, shown)
     return start
+
+
+def ended_schedule(
+    events: Sequence[CloudEvent[Any]], org: str, ritual_id: str, last_day: date, now: datetime
+) -> RitualScheduled:
+    """The ritual's latest schedule, ending after ``last_day`` (a local date of its zone); or
+    RefusedError saying why: an unknown ritual, a cancelled series, a last day already past (to
+    stop a series now, cancel it), or an end that leaves no occurrence at all."""
+    latest = _scheduled(events, org, ritual_id)[-1]
+    if _series_cancelled_at(events, ritual_id) is not None:
+        raise RefusedError(f"the series {ritual_id!r} is cancelled already")
+    today = now.astimezone(ZoneInfo(latest.timezone)).date()
+    if last_day < today:
+        raise RefusedError(
+            f"{last_day} is past (today is {today} in {latest.timezone}): to stop the series "
+            "now, cancel it"
+        )
+    rule = ending_on(latest.rrule, last_day)
+    try:
+        return RitualScheduled.model_validate({**latest.model_dump(), "rrule": rule})
+    except ValidationError as error:  # e.g. an end before the first occurrence
+        raise RefusedError(validation_message(error)) from None
 
 
 def _scheduled(

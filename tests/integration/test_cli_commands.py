@@ -14,6 +14,7 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import decode_event
 from schemas.notifications import NotificationFailed
+from schemas.recurrence import parse_recurrence
 from services.cli.main import app
 from services.common.adapters.publisher import EventPublisher
 from tests.factories import T0, event
@@ -344,6 +345,56 @@ def test_ritual_cancel_one_coming_occurrence_then_the_series(
         (datetime(2026, 3, 27, 15, 0, tzinfo=UTC), "office closed"),
         (None, ""),
     ]
+
+
+def test_ritual_end_ends_the_series_after_a_local_day_and_keeps_the_rest(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    scheduled = schedule("FREQ=WEEKLY;BYDAY=FR;COUNT=50", "2026-03-06T16:00", "--duration", "45")
+    assert cli.invoke(app, scheduled).exit_code == 0
+
+    def end(last_day: str, ritual: str = "fri-drinks") -> Any:
+        base = ["ritual", "end", "--org", "acme", "--ritual-id", ritual]
+        return cli.invoke(app, [*base, "--last-day", last_day, "--at", "2026-03-21T12:00Z"])
+
+    refused = {
+        "no ritual 'sat-lunch'": end("2026-06-30", ritual="sat-lunch"),
+        "is past": end("2026-03-20"),
+        "Invalid value for '--last-day'": end("June"),
+    }
+    for why, result in refused.items():
+        assert result.exit_code == 2, (why, result.output)
+        assert why in result.output
+    ended = end("2026-06-26")
+    assert ended.exit_code == 0, ended.output
+    latest = ritual_events(kafka, topics)[-1].data
+    assert latest.rrule == "FREQ=WEEKLY;BYDAY=FR;UNTIL=20260626"
+    assert latest.duration_minutes == 45  # everything else as it was
+    recurrence = parse_recurrence(latest.rrule, latest.first_start, latest.timezone)
+    last = recurrence.last_before(datetime(2027, 1, 1, tzinfo=UTC))
+    assert last == datetime(2026, 6, 26, 14, 0, tzinfo=UTC)  # 16:00 in Amsterdam, summer time
+
+    assert (
+        cli.invoke(
+            app,
+            [
+                "ritual",
+                "cancel",
+                "--org",
+                "acme",
+                "--ritual-id",
+                "fri-drinks",
+                "--at",
+                "2026-03-21T12:00Z",
+            ],
+        ).exit_code
+        == 0
+    )
+    after_cancel = end("2026-07-31")
+    assert after_cancel.exit_code == 2
+    assert "cancelled already" in after_cancel.output
+    assert len(ritual_events(kafka, topics)) == 3
 
 
 def test_feedback_only_from_the_group_s_participants(
