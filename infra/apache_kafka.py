@@ -1,4 +1,5 @@
-"""Apache Kafka itself, started by the project: a KRaft node (broker and controller in one JVM).
+"""Apache Kafka itself, started by the project: a KRaft node (broker and controller in one JVM),
+or a cluster of such nodes on one machine (``brokers=3``) for fault tests.
 
 The broker's jars come from Maven Central once (``infra/kafka/pom.xml``, copied into
 ``~/.cache/rituals/kafka-<version>/lib``); Java 17 and Maven must be installed. The node's data
@@ -59,62 +60,34 @@ def library(version: str = KAFKA_VERSION) -> Path:
     return lib
 
 
-class ApacheKafka(LocalBroker):
-    """One KRaft node on 127.0.0.1 as a child process; stops cleanly on exit."""
+class _Node:
+    """One KRaft node (broker and controller in one JVM) of the cluster."""
 
-    def __init__(
-        self,
-        port: int | None = None,
-        *,
-        data_dir: Path | None = None,
-        ready_timeout: float = 90.0,
-    ) -> None:
-        self.port = port or free_port()
+    def __init__(self, node_id: int, port: int, folder: Path) -> None:
+        self.node_id = node_id
+        self.port = port
         self.controller_port = free_port()
-        self.ready_timeout = ready_timeout
-        self._temporary = data_dir is None
-        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="rituals-kafka-"))
-        self._process: subprocess.Popen[bytes] | None = None
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Self:
-        ensure_free(self.port)
-        lib = library()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        config = self._write_config()
-        if not (self.data_dir / "logs" / "meta.properties").exists():
-            self._java(lib, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", config)
-        command = self._java_command(lib, "kafka.Kafka", str(config))
-        with (self.data_dir / "broker.out").open("ab") as output:
-            self._process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._wait_until_ready()
-        return self
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # a controlled shutdown
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._temporary:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
-    def kill(self) -> None:
-        """Stop it the hard way (``kill -9``), as a crash would."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
+    def voter(self) -> str:
+        return f"{self.node_id}@127.0.0.1:{self.controller_port}"
 
-    def _write_config(self) -> Path:
+    def write_config(self, voters: str, replicas: int) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        in_sync = str(min(2, replicas))
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": voters,
             "listeners": (
                 f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
             ),
@@ -122,27 +95,28 @@ class ApacheKafka(LocalBroker):
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "log.dirs": str(self.data_dir / "logs"),
-            # One node: every internal topic with one replica.
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "default.replication.factor": "1",
-            "min.insync.replicas": "1",
+            "log.dirs": str(self.folder / "logs"),
+            # Internal topics and the platform's: every replica the cluster has, and a write
+            # acknowledged by two of them where there are two or more.
+            "offsets.topic.replication.factor": str(replicas),
+            "transaction.state.log.replication.factor": str(replicas),
+            "transaction.state.log.min.isr": in_sync,
+            "share.coordinator.state.topic.replication.factor": str(replicas),
+            "share.coordinator.state.topic.min.isr": in_sync,
+            "default.replication.factor": str(replicas),
+            "min.insync.replicas": in_sync,
             # Tests start and stop consumer groups all the time: no initial rebalance delay.
             "group.initial.rebalance.delay.ms": "0",
             # Topics are provisioned by the platform; a client never creates one.
             "auto.create.topics.enable": "false",
         }
-        config = self.data_dir / "server.properties"
+        config = self.folder / "server.properties"
         config.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
-        (self.data_dir / "log4j2.properties").write_text(_LOG4J.format(log=self.data_dir))
+        (self.folder / "log4j2.properties").write_text(_LOG4J.format(log=self.folder))
         return config
 
-    def _java_command(self, lib: Path, main: str, *arguments: str) -> list[str]:
-        log_config = self.data_dir / "log4j2.properties"
+    def java_command(self, lib: Path, main: str, *arguments: str) -> list[str]:
+        log_config = self.folder / "log4j2.properties"
         return [
             "java",
             *HEAP,
@@ -155,34 +129,172 @@ class ApacheKafka(LocalBroker):
             *arguments,
         ]
 
-    def _java(self, lib: Path, main: str, *arguments: object) -> None:
-        command = self._java_command(lib, main, *map(str, arguments))
+    def format_once(self, lib: Path, cluster_id: str, config: Path) -> None:
+        if (self.folder / "logs" / "meta.properties").exists():
+            return
+        command = self.java_command(
+            # ``--cluster-id=`` in one word: an id may start with "-" (URL-safe base64).
+            lib,
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(config),
+        )
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise KafkaUnavailableError(f"{main} failed: {(done.stdout + done.stderr)[-800:]}")
+            raise KafkaUnavailableError(f"formatting failed: {(done.stdout + done.stderr)[-800:]}")
 
-    def _wait_until_ready(self) -> None:
-        """Until the node answers a metadata request naming itself (listening is not enough:
-        the controller elects itself first)."""
+    def launch(self, lib: Path) -> None:
+        ensure_free(self.port)
+        command = self.java_command(lib, "kafka.Kafka", str(self.folder / "server.properties"))
+        with (self.folder / "broker.out").open("ab") as output:
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def terminate(self) -> None:
+        if self.running and self.process is not None:
+            self.process.send_signal(signal.SIGTERM)  # a controlled shutdown
+
+    def wait_stopped(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+class ApacheKafka(LocalBroker):
+    """Apache Kafka on 127.0.0.1 as child processes: one KRaft node, or a cluster of ``brokers``
+    nodes (each a broker and a controller) for fault tests; stops cleanly on exit.
+
+    With three nodes every topic has three replicas and needs two in sync to take a write, the
+    controller quorum survives the loss of one node, and so does every partition."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        data_dir: Path | None = None,
+        ready_timeout: float = 90.0,
+        brokers: int = 1,
+    ) -> None:
+        if brokers < 1:
+            raise ValueError("a cluster has at least one broker")
+        self.port = port or free_port()
+        self.ready_timeout = ready_timeout
+        self._temporary = data_dir is None
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="rituals-kafka-"))
+        # One node keeps its files in the folder itself; a cluster, one sub-folder per node.
+        self.nodes = [
+            _Node(
+                node_id,
+                self.port if node_id == 1 else free_port(),
+                self.data_dir if brokers == 1 else self.data_dir / f"node-{node_id}",
+            )
+            for node_id in range(1, brokers + 1)
+        ]
+        self._lib: Path | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.address for node in self.nodes)
+
+    def start(self) -> Self:
+        self._lib = library()
+        voters = ",".join(node.voter() for node in self.nodes)
+        cluster_id = self._cluster_id()
+        for node in self.nodes:
+            node.format_once(self._lib, cluster_id, node.write_config(voters, len(self.nodes)))
+        for node in self.nodes:
+            node.launch(self._lib)
+        self._wait_until_ready(len(self.nodes))
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.terminate()
+        for node in self.nodes:
+            node.wait_stopped()
+        if self._temporary:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill(self, node_id: int | None = None) -> None:
+        """Stop one node (or every node) the hard way (``kill -9``), as a crash would."""
+        for node in self.nodes:
+            if node_id is None or node.node_id == node_id:
+                node.kill()
+
+    def restart(self, node_id: int) -> None:
+        """Start a stopped node again on its port and data, and wait until the cluster has every
+        node again."""
+        (node,) = (node for node in self.nodes if node.node_id == node_id)
+        if node.running:
+            raise RuntimeError(f"node {node_id} is running")
+        assert self._lib is not None, "start() first"
+        node.launch(self._lib)
+        self._wait_until_ready(len(self.nodes))
+
+    def leaders(self, topic: str) -> dict[int, int]:
+        """Partition -> the node id leading it (-1 while none is)."""
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self._running_servers())
+        try:
+            (described,) = admin.describe_topics([topic])
+            return {p["partition_index"]: p["leader_id"] for p in described["partitions"]}
+        finally:
+            admin.close()
+
+    def _running_servers(self) -> str:
+        return ",".join(node.address for node in self.nodes if node.running)
+
+    def _cluster_id(self) -> str:
+        """The cluster's id: new for a new folder, kept in it for the next start."""
+        stored = self.data_dir / "cluster.id"
+        if stored.exists():
+            return stored.read_text().strip()
+        cluster_id = _cluster_id()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stored.write_text(cluster_id)
+        return cluster_id
+
+    def _wait_until_ready(self, brokers: int) -> None:
+        """Until the cluster answers a metadata request naming ``brokers`` brokers (listening is
+        not enough: the controllers elect a leader first)."""
         from kafka.admin import KafkaAdminClient
 
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                raise KafkaUnavailableError(
-                    f"Apache Kafka exited; see {self.data_dir / 'broker.out'} and broker.log"
-                )
+            for node in self.nodes:
+                if node.process is not None and node.process.poll() is not None:
+                    self.stop()
+                    raise KafkaUnavailableError(
+                        f"Apache Kafka node {node.node_id} exited; see "
+                        f"{node.folder / 'broker.out'} and broker.log"
+                    )
             try:
                 admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap_servers, request_timeout_ms=2000
+                    bootstrap_servers=self._running_servers(), request_timeout_ms=2000
                 )
                 try:
-                    if admin.describe_cluster()["brokers"]:
+                    if len(admin.describe_cluster()["brokers"]) >= brokers:
                         return
                 finally:
                     admin.close()
             except Exception:  # not answering yet: every client error means "wait"
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.stop()
         raise KafkaUnavailableError(f"Apache Kafka not ready within {self.ready_timeout} s")
 

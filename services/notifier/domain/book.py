@@ -81,6 +81,12 @@ class NoticeStatus:
     """When quiet hours end (UTC), for a notice waiting for them."""
 
 
+@dataclass(frozen=True)
+class TeamEntry:
+    team: str
+    event: CloudEvent[Any]
+
+
 class NotificationBook:
     def __init__(self, directory: MemberDirectory, policy: PolicyLookup) -> None:
         self.directory = directory
@@ -93,6 +99,9 @@ class NotificationBook:
         self.released: set[str] = set()
         """Pending notices whose recipient's working hours were reached."""
         self.rituals: dict[tuple[str, str], RitualPlan] = {}
+        self.team_entries: dict[tuple[str, str], TeamEntry] = {}
+        """(Organisation, member) -> the team they are in and the event that put them there (or
+        made them take part again): the cause of their calendar invitations from then on."""
         self.clocks: dict[str, datetime] = {}
         """Organisation -> ``now`` of its latest clock tick."""
         self.event_times: dict[str, datetime] = {}
@@ -134,10 +143,12 @@ class NotificationBook:
             case RitualCancelled():
                 self._cancel(event, payload)
             case MemberJoined() | MemberProfileUpdated() | MemberResumed():
-                self._join_rituals(event, payload.member_id)
+                self._enter_team(event, payload.member_id)
             case MemberLeft():
+                self.team_entries.pop((event.orgid, payload.member_id), None)
                 self._drop(
-                    lambda n: n.org_id == event.orgid and n.recipient_id == payload.member_id
+                    lambda n: n.org_id == event.orgid and n.recipient_id == payload.member_id,
+                    at=event.time,
                 )
             case _:
                 for notice in notices_for(event):
@@ -261,9 +272,9 @@ class NotificationBook:
         previous = self.rituals.get(key)
         # Raises on an unreadable rule, before anything changes.
         plan = plan_ritual(event) if previous is None else previous.rescheduled(event)
-        self._drop_reminders(key, occurrence=None)  # remade from the new plan
+        self._drop_reminders(key, occurrence=None, at=event.time)  # remade from the new plan
         self.rituals[key] = plan
-        self._invite(plan, payload.ritual_id, event)
+        self._invite(plan, payload.ritual_id)
         ticked = self.clocks.get(event.orgid)
         if ticked is not None:
             # Topics are read independently: the tick that makes a reminder due may have been
@@ -275,16 +286,28 @@ class NotificationBook:
         plan = self.rituals.get(key)
         if plan is None:
             return
-        plan = plan.cancel(payload.occurrence_start)
+        plan = plan.cancelled_by(event)
         self.rituals[key] = plan
-        self._drop_reminders(key, occurrence=payload.occurrence_start)
-        self._invite(plan, payload.ritual_id, event)
+        self._drop_reminders(key, occurrence=payload.occurrence_start, at=event.time)
+        self._invite(plan, payload.ritual_id)
 
-    def _invite(self, plan: RitualPlan, ritual_id: str, cause: CloudEvent[Any]) -> None:
-        """Every member of the ritual's team taking part gets the series as it now stands in
-        their calendar; an older version not sent yet is not sent any more."""
-        for member in self._team_taking_part(cause.orgid, plan.ritual.team, cause.time):
-            self._invite_member(plan, ritual_id, cause, member.member_id)
+    def _invite(self, plan: RitualPlan, ritual_id: str) -> None:
+        """Every member of the ritual's team taking part gets the new version of the series in
+        their calendar; an older version not due yet is not sent any more. Whatever order the
+        members and rituals topics are read in, the same notices come out: a member who was in
+        the team when the version was made gets it as caused by the version's event, one who
+        entered the team later as caused by their entering it."""
+        version = plan.version_event
+        for member in self.directory.members(version.orgid):
+            entry = self.team_entries.get((version.orgid, member.member_id))
+            if entry is None or entry.team != plan.ritual.team:
+                continue
+            if entry.event.time <= version.time:
+                then = member.as_of(version.time)
+                if then is not None and then.takes_part_on(version.time.date()):
+                    self._invite_member(plan, ritual_id, version, member.member_id)
+            elif member.takes_part_on(entry.event.time.date()):
+                self._invite_member(plan, ritual_id, entry.event, member.member_id)
 
     def _invite_member(
         self, plan: RitualPlan, ritual_id: str, cause: CloudEvent[Any], member_id: str
@@ -296,23 +319,32 @@ class NotificationBook:
                 and n.notice_id != notice.notice_id
                 and (n.org_id, n.series.ritual.ritual_id) == (cause.orgid, ritual_id)
                 and n.recipient_id == member_id
-            )
+            ),
+            at=cause.time,
         )
         self._add(notice)
 
-    def _join_rituals(self, event: CloudEvent[Any], member_id: str) -> None:
-        """A member who joins a team (or the organisation), or takes part again, gets its live
-        series in their calendar, once per version of each series."""
+    def _enter_team(self, event: CloudEvent[Any], member_id: str) -> None:
+        """A member who joins a team (the organisation, or another team), or takes part again,
+        gets the team's live series in their calendar, once per version of each series."""
         member = self.directory.member(event.orgid, member_id)
         if member is None or not member.takes_part_on(event.time.date()):
             return
+        key = (event.orgid, member_id)
+        entry = self.team_entries.get(key)
+        resumed = isinstance(event.data, MemberResumed)
+        if entry is not None and entry.team == member.profile.team and not resumed:
+            return  # another change of the profile: nothing new for the calendar
+        self.team_entries[key] = TeamEntry(member.profile.team, event)
         for (org, ritual_id), plan in self.rituals.items():
             if (
                 org == event.orgid
                 and not plan.series_cancelled
                 and plan.ritual.team == member.profile.team
             ):
-                self._invite_member(plan, ritual_id, event, member_id)
+                version = plan.version_event
+                cause = version if event.time <= version.time else event
+                self._invite_member(plan, ritual_id, cause, member_id)
 
     def _team_taking_part(self, org_id: str, team: str, now: datetime) -> list[Member]:
         return [
@@ -321,7 +353,9 @@ class NotificationBook:
             if member.profile.team == team
         ]
 
-    def _drop_reminders(self, key: tuple[str, str], occurrence: datetime | None) -> None:
+    def _drop_reminders(
+        self, key: tuple[str, str], occurrence: datetime | None, at: datetime
+    ) -> None:
         def about(notice: Notice) -> bool:
             data = notice.source.data
             return (
@@ -331,10 +365,21 @@ class NotificationBook:
                 and (occurrence is None or notice.occurrence == occurrence)
             )
 
-        self._drop(about)
+        self._drop(about, at)
 
-    def _drop(self, which: Callable[[Notice], bool]) -> None:
-        for notice_id in [n.notice_id for n in self.pending.values() if which(n)]:
+    def _drop(self, which: Callable[[Notice], bool], at: datetime) -> None:
+        """Drop the pending notices ``which`` picks that were not due yet at ``at`` (domain time
+        of the event that makes them pointless). One that was due before stays and goes out:
+        it would have, had the worker been quicker than the event, so a replay decides the same
+        whatever the worker's speed."""
+
+        def not_due_yet(notice: Notice) -> bool:
+            due = self.due_at.get(notice.notice_id)
+            return due is None or due >= at
+
+        for notice_id in [
+            n.notice_id for n in self.pending.values() if which(n) and not_due_yet(n)
+        ]:
             self._remove(notice_id)
 
     def _remove(self, notice_id: str) -> None:

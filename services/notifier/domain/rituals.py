@@ -23,7 +23,7 @@ from schemas.recurrence import (
     RecurrenceError,
     parse_recurrence,
 )
-from schemas.rituals import RitualScheduled
+from schemas.rituals import RitualCancelled, RitualScheduled
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,13 @@ class RitualPlan:
     sequence: int = 0
     """How often the series changed since it was first scheduled (rescheduled, an occurrence or
     the series cancelled): the SEQUENCE of its calendar invitation."""
+    changed_by: CloudEvent[Any] | None = None
+    """The event that made this version, when not the schedule itself (a cancellation)."""
+
+    @property
+    def version_event(self) -> CloudEvent[Any]:
+        """The event that made this version of the series: its schedule or a cancellation."""
+        return self.changed_by or self.scheduled
 
     @property
     def ritual(self) -> RitualScheduled:
@@ -63,6 +70,11 @@ class RitualPlan:
         cancelled (a schedule run again, e.g. to fix a title, does not bring them back)."""
         plan = plan_ritual(event)
         return replace(plan, cancelled=self.cancelled, sequence=self.sequence + 1)
+
+    def cancelled_by(self, event: CloudEvent[Any]) -> RitualPlan:
+        """The plan after a ``ritual.cancelled`` event (one occurrence or the series)."""
+        payload: RitualCancelled = event.data
+        return replace(self.cancel(payload.occurrence_start), changed_by=event)
 
 
 def plan_ritual(event: CloudEvent[Any]) -> RitualPlan:

@@ -345,3 +345,23 @@ def test_a_schedule_whose_rule_slipped_through_fails_and_the_other_rituals_still
     processor.apply(tick(REMIND_AT))
     assert [d.recipient.member_id for d in reminders_ready(processor.book)] == ["m-1", "m-2"]
     assert {d.notice.occurrence for d in reminders_ready(processor.book)} == {OCCURRENCE}
+
+
+def test_a_member_leaving_drops_what_was_not_due_yet_and_keeps_what_was() -> None:
+    """Whether a notice goes out must not depend on how fast the worker was: one that was due
+    before the member left is sent (it would have been, with a quicker worker), one due later is
+    not."""
+    morning = utc(2025, 3, 3, 9, 0)
+    processor = processor_with(
+        joined("m-3"),
+        event(sample_payload(CoffeeUnmatched), time=morning),
+        tick(morning),
+    )
+    due_before = ready_ids(processor.book)
+    assert len(due_before) == 1
+    night = utc(2025, 3, 3, 23, 0)  # quiet hours: due only next morning, after the leave
+    processor.apply(event(sample_payload(CoffeeUnmatched), time=night))
+    assert len(processor.book.pending) == 2
+    processor.apply(event(MemberLeft(member_id="m-3"), time=utc(2025, 3, 4, 7, 0)))
+    assert ready_ids(processor.book) == due_before
+    assert len(processor.book.pending) == 1

@@ -240,3 +240,49 @@ def test_the_email_of_a_cancelled_series_carries_a_calendar_cancel() -> None:
     assert parts["text/calendar"].get_param("method") == "CANCEL"
     assert Calendar.from_ical(parts["text/calendar"].get_content())["METHOD"] == "CANCEL"
     assert mail["Subject"] == "Cancelled: Friday drinks"
+
+
+def invitation_notices(*events: CloudEvent[Any]) -> list[tuple[str, str]]:
+    processor = NotifierProcessor()
+    for item in events:
+        processor.apply(item)
+    found = processor.book.pending.values()
+    return sorted((n.notice_id, str(n.source.id)) for n in found if n.series is not None)
+
+
+def test_the_same_invitations_whatever_order_members_and_rituals_are_read_in() -> None:
+    """Topics are read independently: a member's joining (members topic) may be read before or
+    after a schedule (rituals topic) that happened later or earlier in domain time."""
+    before = SCHEDULED_AT - timedelta(days=1)
+    after = SCHEDULED_AT + timedelta(days=1)
+    early = joined("m-1", time=before, team="Platform")
+    late = joined("m-2", time=after, team="Platform")
+    schedule = scheduled()
+    cancel = cancelled(FIRST + timedelta(weeks=2), time=after + timedelta(hours=1))
+    in_time_order = invitation_notices(early, schedule, late, cancel)
+    assert [notice for notice, _cause in in_time_order] == [
+        "acme:friday-drinks#0/m-1",  # due before the cancellation: sent all the same
+        "acme:friday-drinks#0/m-2",
+        "acme:friday-drinks#1/m-1",
+        "acme:friday-drinks#1/m-2",
+    ]
+    # Members read late, early, or before the schedule; a member read only after a later version
+    # of the series gets that version only (see docs/rituals.md).
+    for order in (
+        (schedule, early, late, cancel),
+        (schedule, late, early, cancel),
+        (late, early, schedule, cancel),
+        (late, schedule, early, cancel),
+    ):
+        assert invitation_notices(*order) == in_time_order, order
+
+
+def test_a_member_who_joined_before_the_schedule_but_was_read_after_it_is_invited_by_it() -> None:
+    early = joined("m-1", time=SCHEDULED_AT - timedelta(days=1), team="Platform")
+    schedule = scheduled()
+    ((_, cause),) = invitation_notices(schedule, early)
+    assert cause == str(schedule.id)
+    ((_, late_cause),) = invitation_notices(
+        schedule, joined("m-1", time=SCHEDULED_AT + timedelta(days=1), team="Platform")
+    )
+    assert late_cause != str(schedule.id)  # entered the team after: caused by the joining
