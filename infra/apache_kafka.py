@@ -14,6 +14,7 @@ import base64
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -145,8 +146,9 @@ class _Node:
         if done.returncode != 0:
             raise KafkaUnavailableError(f"formatting failed: {(done.stdout + done.stderr)[-800:]}")
 
-    def launch(self, lib: Path) -> None:
-        ensure_free(self.port)
+    def launch(self, lib: Path, *, restart: bool = False) -> None:
+        if not restart:  # after a crash the port lingers in TIME_WAIT, which Kafka may reuse
+            ensure_free(self.port)
         command = self.java_command(lib, "kafka.Kafka", str(self.folder / "server.properties"))
         with (self.folder / "broker.out").open("ab") as output:
             self.process = subprocess.Popen(
@@ -217,8 +219,8 @@ class ApacheKafka(LocalBroker):
         for node in self.nodes:
             node.format_once(self._lib, cluster_id, node.write_config(voters, len(self.nodes)))
         for node in self.nodes:
-            node.launch(self._lib)
-        self._wait_until_ready(len(self.nodes))
+            node.launch(self._lib, restart=True)
+        self._wait_until_ready(len(self.nodes), listening=node)
         return self
 
     def stop(self) -> None:
@@ -242,19 +244,29 @@ class ApacheKafka(LocalBroker):
         if node.running:
             raise RuntimeError(f"node {node_id} is running")
         assert self._lib is not None, "start() first"
-        node.launch(self._lib)
-        self._wait_until_ready(len(self.nodes))
+        node.launch(self._lib, restart=True)
+        self._wait_until_ready(len(self.nodes), listening=node)
 
-    def leaders(self, topic: str) -> dict[int, int]:
-        """Partition -> the node id leading it (-1 while none is)."""
+    def leaders(self, topic: str, timeout: float = 30.0) -> dict[int, int]:
+        """Partition -> the node id leading it (-1 while none is). Right after a node died the
+        client may still try it: asked again until the cluster answers."""
         from kafka.admin import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=self._running_servers())
-        try:
-            (described,) = admin.describe_topics([topic])
-            return {p["partition_index"]: p["leader_id"] for p in described["partitions"]}
-        finally:
-            admin.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                admin = KafkaAdminClient(
+                    bootstrap_servers=self._running_servers(), request_timeout_ms=3000
+                )
+                try:
+                    (described,) = admin.describe_topics([topic])
+                finally:
+                    admin.close()
+                return {p["partition_index"]: p["leader_id"] for p in described["partitions"]}
+            except Exception:  # a dead node asked: every client error means "ask again"
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _running_servers(self) -> str:
         return ",".join(node.address for node in self.nodes if node.running)
@@ -269,9 +281,10 @@ class ApacheKafka(LocalBroker):
         stored.write_text(cluster_id)
         return cluster_id
 
-    def _wait_until_ready(self, brokers: int) -> None:
+    def _wait_until_ready(self, brokers: int, listening: _Node | None = None) -> None:
         """Until the cluster answers a metadata request naming ``brokers`` brokers (listening is
-        not enough: the controllers elect a leader first)."""
+        not enough: the controllers elect a leader first), and the ``listening`` node (one that
+        was restarted, which the others may still count as present) accepts connections."""
         from kafka.admin import KafkaAdminClient
 
         deadline = time.monotonic() + self.ready_timeout
@@ -288,7 +301,9 @@ class ApacheKafka(LocalBroker):
                     bootstrap_servers=self._running_servers(), request_timeout_ms=2000
                 )
                 try:
-                    if len(admin.describe_cluster()["brokers"]) >= brokers:
+                    if len(admin.describe_cluster()["brokers"]) >= brokers and (
+                        listening is None or _accepts(listening.port)
+                    ):
                         return
                 finally:
                     admin.close()
@@ -297,6 +312,14 @@ class ApacheKafka(LocalBroker):
             time.sleep(0.2)
         self.stop()
         raise KafkaUnavailableError(f"Apache Kafka not ready within {self.ready_timeout} s")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _cluster_id() -> str:

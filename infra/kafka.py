@@ -89,10 +89,16 @@ class KafkaSettings(BaseSettings):
             use_ssl=self.uses_tls,
         )
 
+    @property
+    def addresses(self) -> list[str]:
+        """The bootstrap servers as a list: aiokafka reads a string as one address, so a
+        cluster's "a:9092,b:9092" must be split before it reaches a client."""
+        return [address.strip() for address in self.bootstrap_servers.split(",") if address.strip()]
+
     def aiokafka_params(self) -> dict[str, Any]:
         """Keyword arguments for aiokafka producers and consumers."""
         params: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
+            "bootstrap_servers": self.addresses,
             "security_protocol": self.security_protocol,
         }
         if self.uses_tls:
@@ -104,7 +110,7 @@ class KafkaSettings(BaseSettings):
     def kafka_python_params(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python clients (admin, replay tools)."""
         params: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "bootstrap_servers": self.addresses,
             "security_protocol": self.security_protocol,
         }
         if self.uses_tls:

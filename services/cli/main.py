@@ -84,12 +84,24 @@ def broker(
         Path | None,
         typer.Option(help="Apache Kafka's data folder, kept across restarts (default: temporary)."),
     ] = None,
+    brokers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=5,
+            help="Apache Kafka only: nodes of the cluster on this machine (3 for fault tests: "
+            "every topic with three replicas, two in sync to take a write). The first listens "
+            "on --port, the others on free ports.",
+        ),
+    ] = 1,
 ) -> None:
     """Run a broker in the foreground until Ctrl-C: the embedded one, or Apache Kafka."""
+    if engine is Engine.EMBEDDED and brokers != 1:
+        fail("--brokers is for --engine kafka: the embedded broker is one process")
     running: LocalBroker = (
         EmbeddedBroker(port or None)
         if engine is Engine.EMBEDDED
-        else ApacheKafka(port or None, data_dir=data_dir)
+        else ApacheKafka(port or None, data_dir=data_dir, brokers=brokers)
     )
     try:
         with running:

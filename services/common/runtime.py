@@ -115,7 +115,7 @@ class ServiceRuntime:
         self._handover: list[Callable[[], Awaitable[None]]] = []
         """Whether outputs are produced idempotently (decided at start, ``KafkaSettings``)."""
         self.broker = KafkaBroker(
-            self.kafka.bootstrap_servers,
+            self.kafka.addresses,
             security=self.kafka.faststream_security(),
             client_id=f"rituals-{definition.name}",
             logger=logging.getLogger(f"rituals.{definition.name}.kafka"),

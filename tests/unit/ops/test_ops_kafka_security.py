@@ -13,6 +13,7 @@ from pathlib import Path
 import certifi
 import yaml
 
+from infra.kafka import KafkaSettings
 from tests.unit.ops.tools import INFRA, ROOT
 
 GUIDE = ROOT / "docs" / "operations.md"
@@ -70,7 +71,7 @@ def test_the_sasl_ssl_example_configures_the_clients(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "servers": "kafka.example.org:9093",
+        "servers": ["kafka.example.org:9093"],
         "protocol": "SASL_SSL",
         "mechanism": "SCRAM-SHA-512",
         "user": "rituals",
@@ -79,3 +80,11 @@ def test_the_sasl_ssl_example_configures_the_clients(tmp_path: Path) -> None:
         "faststream": "SASLScram512",
         "admin_cafile": str(secrets / "kafka-ca.crt"),
     }
+
+
+def test_a_clusters_bootstrap_list_reaches_every_client_as_separate_addresses() -> None:
+    """aiokafka reads a string as one address: "a:9092,b:9092" must arrive as a list."""
+    settings = KafkaSettings(bootstrap_servers="k1.example.org:9092, k2.example.org:9092,")
+    expected = ["k1.example.org:9092", "k2.example.org:9092"]
+    assert settings.aiokafka_params()["bootstrap_servers"] == expected
+    assert settings.kafka_python_params()["bootstrap_servers"] == expected
