@@ -256,7 +256,7 @@ class ApacheKafka(LocalBroker):
         while True:
             try:
                 admin = KafkaAdminClient(
-                    bootstrap_servers=self._running_servers(), request_timeout_ms=3000
+                    bootstrap_servers=self.running_servers(), request_timeout_ms=3000
                 )
                 try:
                     (described,) = admin.describe_topics([topic])
@@ -268,7 +268,8 @@ class ApacheKafka(LocalBroker):
                     raise
                 time.sleep(0.5)
 
-    def _running_servers(self) -> str:
+    def running_servers(self) -> str:
+        """The addresses of the nodes that run now (a client given a dead one waits for it)."""
         return ",".join(node.address for node in self.nodes if node.running)
 
     def _cluster_id(self) -> str:
@@ -298,7 +299,7 @@ class ApacheKafka(LocalBroker):
                     )
             try:
                 admin = KafkaAdminClient(
-                    bootstrap_servers=self._running_servers(), request_timeout_ms=2000
+                    bootstrap_servers=self.running_servers(), request_timeout_ms=2000
                 )
                 try:
                     if len(admin.describe_cluster()["brokers"]) >= brokers and (
