@@ -55,6 +55,18 @@ class KafkaSettings(BaseSettings):
         description="Idempotent producers (no duplicate or reordered writes on a retry): on, "
         "off, or auto (on where the broker grants a producer id; the embedded one does not).",
     )
+    transactions: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Each batch's outputs, dead letters and consumed offsets in one Kafka "
+        "transaction, read with read_committed: on, off, or auto (on where producers are "
+        "idempotent; the embedded broker grants neither).",
+    )
+
+    def transactional(self, idempotent: bool) -> bool:
+        """Whether services write in transactions, given whether the cluster is idempotent."""
+        if self.transactions == "auto":
+            return idempotent
+        return self.transactions == "on"
 
     @property
     def uses_tls(self) -> bool:

@@ -70,6 +70,14 @@ class AlignedBuffers:
     def next(self, behind: Callable[[TopicPartition], bool]) -> Fetched | None:
         """The next record to handle, or None when nothing may go now. ``behind(tp)`` says
         whether the broker holds records of ``tp`` that are neither buffered nor our own."""
+        partition = self._next_partition(behind)
+        return None if partition is None else self._buffers[partition].popleft()
+
+    def has_next(self, behind: Callable[[TopicPartition], bool]) -> bool:
+        """Whether ``next`` would give a record now."""
+        return self._next_partition(behind) is not None
+
+    def _next_partition(self, behind: Callable[[TopicPartition], bool]) -> TopicPartition | None:
         best: tuple[Any, ...] | None = None
         for partitions in self._numbers.values():
             heads = [(p, self._buffers[p]) for p in partitions]
@@ -81,6 +89,4 @@ class AlignedBuffers:
                     key = (head.time, self._rank.get(partition.topic, 0), partition.partition)
                     if best is None or key < best[0]:
                         best = (key, partition)
-        if best is None:
-            return None
-        return self._buffers[best[1]].popleft()
+        return None if best is None else best[1]

@@ -49,13 +49,22 @@ class History:
 
 
 async def read_to_end(
-    kafka: KafkaSettings, partitions: Collection[TopicPartition], *, idle_ms: int = 500
+    kafka: KafkaSettings,
+    partitions: Collection[TopicPartition],
+    *,
+    idle_ms: int = 500,
+    committed_only: bool = False,
 ) -> History:
-    """Every record of the partitions from the beginning up to their bounds (see above)."""
+    """Every record of the partitions from the beginning up to their bounds (see above).
+    ``committed_only``: records of committed transactions only (read_committed), up to the last
+    stable offset; what an open transaction wrote comes live once it commits, or never."""
     if not partitions:
         return History([])
     consumer = AIOKafkaConsumer(
-        enable_auto_commit=False, auto_offset_reset="earliest", **kafka.aiokafka_params()
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+        **kafka.aiokafka_params(),
     )
     await consumer.start()
     try:
@@ -68,7 +77,11 @@ async def read_to_end(
             batch = await consumer.getmany(timeout_ms=idle_ms)
             records.extend(_stored(batch.values()))
             for partition in partitions:
-                fetched = consumer.highwater(partition)
+                fetched = (
+                    consumer.last_stable_offset(partition)
+                    if committed_only
+                    else consumer.highwater(partition)
+                )
                 if partition not in bounds and fetched is not None:
                     bounds[partition] = max(asked[partition], fetched)
             all_bounded = len(bounds) == len(partitions)

@@ -21,13 +21,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -49,6 +56,10 @@ from services.common.replay import ReplayPlan, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger("rituals.runtime")
+
+_TRANSACTION: ContextVar[AIOKafkaProducer | None] = ContextVar("transaction", default=None)
+"""The producer of the batch transaction open in this task (the consumer's), if any: sends
+from other tasks (workers) never join it."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,9 @@ class ServiceRuntime:
         self._partition_counts: dict[str, int] = {}
         self._stale = False
         self.idempotent = False
+        self.transactional = False
+        """Whether a batch's outputs and offsets are written in one transaction (at start)."""
+        self._transactions: AIOKafkaProducer | None = None
         self._handover: list[Callable[[], Awaitable[None]]] = []
         """Whether outputs are produced idempotently (decided at start, ``KafkaSettings``)."""
         self.broker = KafkaBroker(
@@ -165,8 +179,14 @@ class ServiceRuntime:
         """Before the broker connects: its producer is idempotent where the cluster allows
         (FastStream builds the producer from these arguments when it connects)."""
         self.idempotent = await self.kafka.idempotent_producers()
+        self.transactional = self.kafka.transactional(self.idempotent)
         self.broker._connection_kwargs["enable_idempotence"] = self.idempotent
-        log.info("producer chosen", idempotent=self.idempotent, acks="all")
+        log.info(
+            "producer chosen",
+            idempotent=self.idempotent,
+            transactional=self.transactional,
+            acks="all",
+        )
 
     async def _serve_metrics(self) -> None:
         if self.settings.metrics_port is not None:
@@ -222,9 +242,12 @@ class ServiceRuntime:
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
             max_poll_interval_ms=self.settings.max_poll_interval_ms,
             rebalance_timeout_ms=self.settings.max_poll_interval_ms,
+            isolation_level="read_committed" if self.transactional else "read_uncommitted",
             **self.kafka.aiokafka_params(),
         )
         await self._wait_for_topics()
+        if self.transactional:
+            self._transactions = await self._transactional_producer()
         consumer.subscribe(self.topic_names, listener=_RebuildOnAssignment(self))
         await consumer.start()
         self._consumer = consumer
@@ -257,6 +280,26 @@ class ServiceRuntime:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
+        producer, self._transactions = self._transactions, None
+        if producer is not None:
+            await producer.stop()
+
+    async def _transactional_producer(self) -> AIOKafkaProducer:
+        """The producer of the batch transactions. Its id is stable across restarts with static
+        membership (a restarted instance then fences its predecessor's open transaction at
+        once); otherwise unique, and a crashed instance's open transaction is aborted by the
+        broker after ``transaction_timeout_ms``."""
+        instance = self.settings.group_instance_id or uuid.uuid4().hex
+        producer = AIOKafkaProducer(
+            transactional_id=f"{self.group_id}-{instance}",
+            enable_idempotence=True,
+            acks="all",
+            transaction_timeout_ms=self.settings.transaction_timeout_ms,
+            client_id=f"rituals-{self.definition.name}-tx",
+            **self.kafka.aiokafka_params(),
+        )
+        await producer.start()
+        return producer
 
     async def _consume_loop(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -287,17 +330,15 @@ class ServiceRuntime:
 
     async def handle_buffered(self, consumer: AIOKafkaConsumer | None) -> None:
         """Handle what may go now, in aligned order; publish the outputs pipelined; commit once
-        every output is acknowledged."""
+        every output is acknowledged. With transactions, outputs, dead letters and the consumed
+        offsets are one transaction: all of the batch is visible to read_committed readers, or
+        none of it."""
         behind = await self._behind_on(consumer) if consumer is not None else _never_behind
-        handled: dict[TopicPartition, int] = {}
-        sends: list[asyncio.Future[Any]] = []
-        while (item := self._buffers.next(behind)) is not None:
-            if item.refusal is not None:
-                await self._dead_letter(item.record, item.refusal.reason, item.refusal.detail)
-            elif item.event is not None:
-                with event_log_context(item.event.to_logging_context()):
-                    await self._consume_event(item.record, item.event, sends)
-            handled[item.partition] = item.record.offset + 1
+        if consumer is not None and self._transactions is not None:
+            if self._buffers.has_next(behind):
+                await self._handle_in_transaction(self._transactions, behind)
+            return
+        handled, sends = await self._handle_ready(behind)
         if not handled:
             return
         try:
@@ -308,18 +349,66 @@ class ServiceRuntime:
             log.warning("publishing failed; rebuilding from the last commit")
             self._stale = True
             return
+        self._own(offsets)
+        if consumer is not None:
+            await self._commit(consumer, handled)
+
+    async def _handle_in_transaction(
+        self, producer: AIOKafkaProducer, behind: Callable[[TopicPartition], bool]
+    ) -> None:
+        await producer.begin_transaction()
+        token = _TRANSACTION.set(producer)
+        try:
+            handled, sends = await self._handle_ready(behind)
+            offsets = await self._confirm(sends)
+            await producer.send_offsets_to_transaction(handled, self.group_id)
+            await producer.commit_transaction()
+        except Exception as error:
+            # Nothing of the batch becomes visible (nor its offsets): rebuild from the last
+            # commit, then decide the batch again, whole.
+            log.warning("transaction failed; rebuilding", error_type=type(error).__name__)
+            await self._abort(producer)
+            self._stale = True
+            return
+        finally:
+            _TRANSACTION.reset(token)
+        self._own(offsets)
+
+    async def _abort(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await producer.abort_transaction()
+        except Exception as error:  # fenced or broken: a new producer (same id) takes over
+            log.warning("transaction abort failed; new producer", error_type=type(error).__name__)
+            await producer.stop()
+            self._transactions = await self._transactional_producer()
+
+    def _own(self, offsets: list[tuple[TopicPartition, int]]) -> None:
         for partition, offset in offsets:
             self._own_offsets[partition].add(offset)
         self._show_state_soon()
-        if consumer is not None:
-            await self._commit(consumer, handled)
+
+    async def _handle_ready(
+        self, behind: Callable[[TopicPartition], bool]
+    ) -> tuple[dict[TopicPartition, int], list[asyncio.Future[Any]]]:
+        """Handle every buffered record that may go now; what was handled up to where, and the
+        sends of its outputs."""
+        handled: dict[TopicPartition, int] = {}
+        sends: list[asyncio.Future[Any]] = []
+        while (item := self._buffers.next(behind)) is not None:
+            if item.refusal is not None:
+                await self._dead_letter(item.record, item.refusal.reason, item.refusal.detail)
+            elif item.event is not None:
+                with event_log_context(item.event.to_logging_context()):
+                    await self._consume_event(item.record, item.event, sends)
+            handled[item.partition] = item.record.offset + 1
+        return handled, sends
 
     async def _behind_on(self, consumer: AIOKafkaConsumer) -> Callable[[TopicPartition], bool]:
         """Which owned partitions have records on the broker that are neither fetched nor our
         own outputs (as of the last fetch)."""
         lagging: set[TopicPartition] = set()
         for partition in consumer.assignment():
-            end = consumer.highwater(partition)
+            end = self._end_of(consumer, partition)
             if end is None:
                 lagging.add(partition)  # not fetched yet: its first record may be the earliest
                 continue
@@ -330,6 +419,15 @@ class ServiceRuntime:
             if sum(1 for offset in own if offset < end) < end - position:
                 lagging.add(partition)
         return lagging.__contains__
+
+    def _end_of(self, consumer: AIOKafkaConsumer, partition: TopicPartition) -> int | None:
+        """Where a partition ends for this consumer as of the last fetch: the high watermark, or
+        with transactions the last stable offset (an open transaction is not readable yet)."""
+        if self.transactional:
+            stable: int | None = consumer.last_stable_offset(partition)
+            return stable
+        high: int | None = consumer.highwater(partition)
+        return high
 
     async def _consume_event(
         self, record: Any, event: CloudEvent[Any], sends: list[asyncio.Future[Any]]
@@ -471,7 +569,14 @@ class ServiceRuntime:
         await self._confirm([await self._enqueue(record)])
 
     async def _enqueue(self, record: OutgoingRecord) -> asyncio.Future[Any]:
-        """Give a record to the producer; the future resolves when the broker acknowledged it."""
+        """Give a record to the producer; the future resolves when the broker acknowledged it.
+        Inside a batch's transaction, to the transactional producer."""
+        transaction = _TRANSACTION.get()
+        if transaction is not None:
+            queued: asyncio.Future[Any] = await transaction.send(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+            return queued
         sent = await self.broker.publish(
             record.value,
             topic=record.topic,
@@ -584,7 +689,12 @@ class ServiceRuntime:
         """Make a fresh state from the partitions' history, decide what was never decided (or
         was cut short), dead-letter what was refused since the last commit; return where each
         partition's history was read to."""
-        history = await read_to_end(self.kafka, partitions, idle_ms=self.settings.replay_idle_ms)
+        history = await read_to_end(
+            self.kafka,
+            partitions,
+            idle_ms=self.settings.replay_idle_ms,
+            committed_only=self.transactional,
+        )
         plan = replay_plan(history, self.topics, self.topic_names, self.definition.source)
         self._partition_counts = dict(history.partition_counts)
         ledger = Ledger(self.definition.new_processor(), self.definition.source)

@@ -55,6 +55,13 @@ class ServiceSettings(BaseSettings):
         description="Most records handled per batch; their outputs are acknowledged together "
         "and the batch committed once.",
     )
+    transaction_timeout_ms: int = Field(
+        default=15_000,
+        ge=1_000,
+        description="With Kafka transactions: how long a transaction may stay open before the "
+        "broker aborts it; after a crash, read_committed readers of its partitions wait at most "
+        "this long.",
+    )
     poll_ms: int = Field(
         default=200, ge=1, description="How long one poll waits for records when there are none."
     )

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from kafka import KafkaConsumer
+from kafka import TopicPartition as KafkaPartition
 
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
@@ -213,3 +216,57 @@ async def test_lag_per_partition_and_the_rebuild_time_are_metrics(
         rebuild = registry.get_sample_value("rituals_rebuild_seconds", {"service": "answering"})
         assert rebuild is not None
         assert rebuild > 0
+
+
+def committed_answers(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
+    """Answers as a read_committed reader (every service, with transactions) sees them."""
+    consumer = KafkaConsumer(bootstrap_servers=kafka.addresses, isolation_level="read_committed")
+    try:
+        topic = topics.name(Topic.ONBOARDING)
+        partitions = [KafkaPartition(topic, p) for p in range(topics.partitions)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        found: list[str] = []
+        while batch := consumer.poll(timeout_ms=1000):
+            for records in batch.values():
+                found.extend(json.loads(r.value)["data"]["new_hire_id"] for r in records)
+        return found
+    finally:
+        consumer.close()
+
+
+async def test_a_decision_whose_transaction_never_committed_is_unseen_and_made_again(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """With Kafka transactions, a batch's outputs and offsets are one transaction: an instance
+    that died before committing leaves outputs nobody reads, and the next decides again, once.
+    (Without transactions, the embedded broker, the decision headers do this:
+    test_a_decision_cut_short_before_a_restart_is_finished_whole.)"""
+    if not kafka.transactional(await kafka.idempotent_producers()):
+        pytest.skip("the broker has no transactions (the embedded one): see the test above")
+    cause = joined("ada")
+    (answer,) = Ledger(AnsweringProcessor(), DEFINITION.source).handle(cause)
+    await publish(kafka, topics, cause)
+    record = event_record(answer, topics)
+    dying = AIOKafkaProducer(
+        bootstrap_servers=kafka.addresses, transactional_id=f"dying-{topics.prefix}"
+    )
+    await dying.start()
+    await dying.begin_transaction()
+    await dying.send_and_wait(
+        record.topic, record.value, key=record.key, headers=list(record.headers)
+    )
+    await dying.abort_transaction()  # what the broker does to a dead instance's transaction
+    await dying.stop()
+
+    async with running(DEFINITION, kafka, topics) as runtime:
+        assert runtime.transactional
+        await publish(kafka, topics, joined("grace"))
+        await wait_for_answers(kafka, topics, 3)
+
+    assert sorted(committed_answers(kafka, topics)) == ["ada", "grace"]
+    assert sorted(answers(read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING)))) == [
+        "ada",  # the aborted one, still in the log
+        "ada",
+        "grace",
+    ]
