@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-unit lint format schemas broker kafka bench clean
+.PHONY: help venv run test test-unit lint format schemas broker kafka bench bench-ceiling clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics pro
 kafka: $(STAMP) ## Apache Kafka (KRaft, from Maven Central) in the foreground on port 9092, data in var/kafka
 	$(BIN)/rituals broker --engine kafka --data-dir var/kafka
 
-bench: $(STAMP) ## Benchmarks with their baselines, figures printed
-	$(BIN)/python -m benchmarks
+bench: $(STAMP) ## Benchmarks beside their baselines; broker ones on the embedded broker and Apache Kafka (ENGINE=embedded|kafka|both)
+	$(BIN)/python -m benchmarks $(if $(ENGINE),--engine $(ENGINE))
+
+bench-ceiling: $(STAMP) ## Apache Kafka's own perf tools on this machine: the broker's ceiling
+	$(BIN)/python -m benchmarks.kafka_ceiling
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

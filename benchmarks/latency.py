@@ -1,14 +1,21 @@
-"""Latency benchmark: new hires joining at a steady rate, with all three services running.
+"""Latency benchmark: new hires joining at a steady rate, with all three services running,
+against a raw aiokafka loop answering each join on the same broker.
 
-The platform runs as in ``rituals up`` (matcher, onboarding, notifier as processes) on the
-embedded broker (or KAFKA_BOOTSTRAP_SERVERS). An organisation of 200 members is in place; new
-hires then join at 5, 20 and 200 per second. For each new hire the benchmark measures, from the
-record timestamps the producers set (one machine, one clock):
+The platform runs as in ``rituals up`` (matcher, onboarding, notifier as processes). An
+organisation of 200 members is in place; new hires then join at 5, 20 and 200 per second. For
+each new hire the benchmark measures, from the record timestamps the producers set (one machine,
+one clock):
 
 - join -> ``onboarding.buddy_assigned`` or ``buddy_unavailable`` (the onboarding service
   decided; the organisation's volunteers run out of room at the higher rates);
 - join -> ``notification.sent`` of the new hire's buddy message (the notifier delivered it to
   its console channel and recorded it), for those who got a buddy.
+
+The baseline, on topics of its own: one raw aiokafka consumer in a group (``getmany``, each
+record decoded and validated with the same ``admit``, one ``buddy_unavailable`` sent per join with
+``acks=all`` as the platform sends, the batch's sends awaited together, one commit per batch),
+the same joins at the same rates; join -> its answer is the figure beside the platform's
+join -> buddy decision (which also searches for a buddy: a few milliseconds).
 
 Percentiles p50 / p99 / max per rate; new hires whose outcomes did not all come within the wait
 are counted as missing.
@@ -16,15 +23,13 @@ are counted as missing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from infra.broker import EmbeddedBroker
+from benchmarks.engines import Comparison, Engine, run_alone
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings, ensure_topics
 from schemas import decode_event, new_event
@@ -40,6 +45,7 @@ from schemas.base import WorkingHours
 from schemas.members import MemberJoined
 from schemas.notifications import NotificationSent
 from schemas.onboarding import BuddyAssigned, BuddyUnavailable
+from services.common.admission import admit
 from services.common.logging import configure_logging
 from services.common.records import event_record
 from services.common.simulation import OrganisationShape, generate_members
@@ -49,8 +55,9 @@ ORG = "latency-org"
 DOMAIN_TIME = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday morning: nobody's quiet hours
 ALWAYS = WorkingHours(start="00:00", end="23:59", days=("mon", "tue", "wed", "thu", "fri"))
 RATES = (5, 20, 200)
-SECONDS = 30
+SECONDS = 10
 WAIT_FOR_OUTCOMES = 60.0
+BENCHMARK = "latency: join -> buddy decision (platform) or answer (raw), p50 (p99) ms"
 
 
 def organisation(size: int) -> list[MemberJoined]:
@@ -60,12 +67,12 @@ def organisation(size: int) -> list[MemberJoined]:
     ]
 
 
-def new_hires(rate: int, seconds: int) -> list[MemberJoined]:
+def new_hires(rate: int, seconds: int, name: str = "hire") -> list[MemberJoined]:
     template = organisation(1)[0]
     return [
         template.model_copy(
             update={
-                "member_id": f"hire-{rate}-{n:05d}",
+                "member_id": f"{name}-{rate}-{n:05d}",
                 "new_hire": True,
                 "start_date": date(2026, 3, 2),
                 "manager_id": None,
@@ -146,45 +153,139 @@ def percentiles(values: list[float]) -> str:
     if not values:
         return "      -        -        -"
     ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered):7.0f} {p99:8.0f} {ordered[-1]:8.0f}"
+    return f"{statistics.median(ordered):7.0f} {_p99(ordered):8.0f} {ordered[-1]:8.0f}"
 
 
-async def measure(kafka: KafkaSettings, topics: TopicSettings, seconds: int) -> None:
-    await produce(kafka, topics, organisation(200), rate=0)
-    heads = ("to the buddy decision (ms)", "to notification.sent (ms)")
-    print(f"  {'rate/s':>7} {'joins':>6}  {heads[0]:^26}  {heads[1]:^26}  missing")
-    columns = f"{'p50':>7} {'p99':>8} {'max':>8}"
-    print(f"  {'':>7} {'':>6}  {columns}  {columns}")
+def _header(first: str, second: str | None) -> None:
+    heads = [f"{first:^26}"] + ([f"{second:^26}"] if second else [])
+    print(f"  {'rate/s':>7} {'joins':>6}  {'  '.join(heads)}  missing")
+    columns = [f"{'p50':>7} {'p99':>8} {'max':>8}"] * len(heads)
+    print(f"  {'':>7} {'':>6}  {'  '.join(columns)}")
+
+
+async def at_rates(
+    kafka: KafkaSettings, topics: TopicSettings, seconds: int, name: str, *, notifications: bool
+) -> dict[int, list[float]]:
+    """New hires joining at each rate; prints a row per rate, returns join -> decision (ms)."""
+    decisions: dict[int, list[float]] = {}
     for rate in RATES:
-        hires = new_hires(rate, seconds)
+        hires = new_hires(rate, seconds, name)
         await produce(kafka, topics, hires, rate)
         found = await timestamps(kafka, topics, {h.member_id for h in hires}, WAIT_FOR_OUTCOMES)
-        decided = _latencies(found, "decided")
+        decisions[rate] = _latencies(found, "decided")
         sent = _latencies(found, "notification_sent")
         missing = sum(1 for t in found.values() if not _complete(t))
-        row = f"{percentiles(decided)}  {percentiles(sent)}"
+        row = percentiles(decisions[rate]) + (f"  {percentiles(sent)}" if notifications else "")
         print(f"  {rate:>7} {len(hires):>6}  {row}  {missing:>7}")
+    return decisions
 
 
-def main(seconds: int = SECONDS) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=seconds, help="Seconds of joins per rate.")
-    options = parser.parse_args()
-    configure_logging("bench", level="WARNING")
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker: AbstractContextManager[Any] = nullcontext() if configured else EmbeddedBroker()
-    with broker as embedded, tempfile.TemporaryDirectory() as scratch:
-        servers = configured or embedded.bootstrap_servers
-        kafka = KafkaSettings(bootstrap_servers=servers)
+async def answering(kafka: KafkaSettings, topics: TopicSettings) -> None:
+    """The raw aiokafka baseline: answer every join with buddy_unavailable, until cancelled."""
+    consumer = AIOKafkaConsumer(
+        topics.name(Topic.MEMBERS),
+        **kafka.aiokafka_params(),
+        group_id=f"{topics.prefix}raw",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
+    producer = AIOKafkaProducer(**kafka.aiokafka_params(), acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=100)
+            sends = []
+            for record in (r for records in batch.values() for r in records):
+                event = admit(record, topics, topics.partitions)
+                answer = new_event(
+                    BuddyUnavailable(new_hire_id=event.data.member_id, reason="raw"),
+                    source="/bench",
+                    orgid=event.orgid,
+                    time=event.time,
+                )
+                out = event_record(answer, topics)
+                sends.append(await producer.send(out.topic, out.value, key=out.key))
+            await asyncio.gather(*sends)
+            if batch:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def measure_platform(
+    kafka: KafkaSettings, topics: TopicSettings, seconds: int
+) -> dict[int, list[float]]:
+    await produce(kafka, topics, organisation(200), rate=0)
+    _header("to the buddy decision (ms)", "to notification.sent (ms)")
+    return await at_rates(kafka, topics, seconds, "hire", notifications=True)
+
+
+async def measure_raw(
+    kafka: KafkaSettings, topics: TopicSettings, seconds: int
+) -> dict[int, list[float]]:
+    loop = asyncio.create_task(answering(kafka, topics))
+    try:
+        # The organisation answered first: the loop has joined its group and is warm.
+        await produce(kafka, topics, organisation(200), rate=0)
+        staff = {m.member_id for m in organisation(200)}
+        await timestamps(kafka, topics, staff, WAIT_FOR_OUTCOMES)
+        _header("to the answer (ms)", None)
+        return await at_rates(kafka, topics, seconds, "raw", notifications=False)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+
+def compare(engine: Engine, seconds: int = SECONDS) -> list[Comparison]:
+    """Measure on the engine's broker, print the figures, return p50s side by side per rate."""
+    seconds = engine.scaled(seconds)
+    kafka = engine.kafka()
+    with tempfile.TemporaryDirectory() as scratch:
         topics = TopicSettings(prefix=f"lat{uuid.uuid4().hex[:6]}.")
         ensure_topics(kafka, topics)
         print(
-            f"== latency: new hires joining, matcher + onboarding + notifier running ({servers}) =="
+            f"== latency on {engine.label}: new hires joining, {seconds} s a rate, matcher + "
+            f"onboarding + notifier running =={engine.reduced}"
         )
-        with platform(servers, topics, Path(scratch)):
-            asyncio.run(measure(kafka, topics, options.seconds))
+        with platform(engine.servers, topics, Path(scratch)):
+            ours = asyncio.run(measure_platform(kafka, topics, seconds))
+    raw_topics = TopicSettings(prefix=f"latraw{uuid.uuid4().hex[:6]}.")
+    ensure_topics(kafka, raw_topics)
+    print(f"   raw aiokafka baseline on {engine.label}: each join answered at once")
+    raw = asyncio.run(measure_raw(kafka, raw_topics, seconds))
+    return [
+        Comparison(
+            BENCHMARK,
+            engine.label,
+            f"{rate}/s x {seconds} s",
+            "ms p50",
+            _median(ours[rate]),
+            _median(raw[rate]),
+            note=f"p99 {_p99(ours[rate]):,.0f} vs {_p99(raw[rate]):,.0f} ms",
+        )
+        for rate in RATES
+    ]
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    configure_logging("bench", level="WARNING")
+    run_alone(compare, argv)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

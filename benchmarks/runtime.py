@@ -16,19 +16,18 @@ Each side runs several times on fresh topics; min / median / max are printed wit
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from infra.broker import EmbeddedBroker
+from benchmarks.engines import Comparison, Engine, run_alone
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings, ensure_topics
 from schemas import CloudEvent, new_event
@@ -46,6 +45,7 @@ from services.common.simulation import OrganisationShape, generate_members
 RECORDS = 5_000
 RUNS = 3
 BATCH = 500
+BENCHMARK = "throughput: a backlog then a live stream, each event answered"
 
 
 class Answering(DirectoryProcessor):
@@ -81,9 +81,9 @@ async def count_answers(kafka: KafkaSettings, topic: str, expected: int, partiti
     consumer = AIOKafkaConsumer(**kafka.aiokafka_params(), enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
         seen = 0
         while seen < expected:
             batch = await consumer.getmany(timeout_ms=200)
@@ -168,14 +168,12 @@ async def measure(kafka: KafkaSettings, count: int, runs: int) -> dict[str, list
     return rates
 
 
-def main(count: int = RECORDS, runs: int = RUNS) -> None:
-    configure_logging("bench", level="WARNING")
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker: AbstractContextManager[Any] = nullcontext() if configured else EmbeddedBroker()
-    with broker as embedded:
-        servers = configured or embedded.bootstrap_servers
-        rates = asyncio.run(measure(KafkaSettings(bootstrap_servers=servers), count, runs))
-    print(f"== runtime: a backlog of {count} joins, then {count} live, each answered ==")
+def compare(engine: Engine, count: int = RECORDS, runs: int = RUNS) -> list[Comparison]:
+    """Measure on the engine's broker, print the figures, return the medians side by side."""
+    count = engine.scaled(count)
+    rates = asyncio.run(measure(engine.kafka(), count, runs))
+    print(f"== runtime on {engine.label}: a backlog of {count} joins, then {count} live, "
+          f"each answered =={engine.reduced}")  # fmt: skip
     print(f"   (from start to the last answer, group join and rebuild included; {runs} runs)")
     print(f"  {'':<24} {'min':>8} {'median':>8} {'max':>8}  events/s")
     for name, values in rates.items():
@@ -183,7 +181,14 @@ def main(count: int = RECORDS, runs: int = RUNS) -> None:
         print(f"  {name:<24} {low:8,.0f} {middle:8,.0f} {high:8,.0f}")
     base, ours = (statistics.median(values) for values in rates.values())
     print(f"  platform / raw (medians): {ours / base:.0%}")
+    case = f"{count:,} + {count:,} events"
+    return [Comparison(BENCHMARK, engine.label, case, "events/s", ours, base)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    configure_logging("bench", level="WARNING")
+    run_alone(compare, argv)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
