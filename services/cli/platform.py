@@ -29,13 +29,18 @@ log = structlog.get_logger("rituals.platform")
 
 
 @contextlib.contextmanager
-def kafka_address(configured: str | None, port: int | None = None) -> Iterator[str]:
-    """The configured cluster, or an embedded broker (on ``port``, or a free one) for as long as
-    the block runs."""
+def kafka_address(
+    configured: str | None, port: int | None = None, data_dir: Path | None = None
+) -> Iterator[str]:
+    """The configured cluster, or an embedded broker (on ``port``, or a free one; durable in
+    ``data_dir``, in memory without one) for as long as the block runs."""
     if configured:
         yield configured
         return
-    with EmbeddedBroker(port) as embedded, _unless_set(EMBEDDED_BROKER_SETTINGS):
+    with (
+        EmbeddedBroker(port, data_dir=data_dir) as embedded,
+        _unless_set(EMBEDDED_BROKER_SETTINGS),
+    ):
         yield embedded.bootstrap_servers
 
 
@@ -176,10 +181,13 @@ def stop_all(processes: Sequence[ServiceProcess], timeout: float = 30.0) -> None
 
 
 def run_platform(
-    configured_servers: str | None, log_dir: Path | None = None, port: int | None = None
+    configured_servers: str | None,
+    log_dir: Path | None = None,
+    port: int | None = None,
+    data_dir: Path | None = None,
 ) -> int:
     """Run until Ctrl-C/SIGTERM or until a part dies; the exit code says which."""
-    with kafka_address(configured_servers, port) as servers:
+    with kafka_address(configured_servers, port, data_dir) as servers:
         try:
             report = ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
         except TopicMismatchError as wrong:

