@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Self
 
-from infra.broker import LocalBroker, ensure_free, free_port
+from infra.broker import LocalBroker, end_process, ensure_free, free_port
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).parent / "kafka" / "pom.xml"
@@ -161,19 +161,11 @@ class _Node:
 
     def wait_stopped(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, timeout=30)
 
     def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        process, self.process = self.process, None
+        end_process(process, hard=True)
 
 
 class ApacheKafka(LocalBroker):

@@ -44,6 +44,24 @@ def broker_command(
     return [*command, "--silent"] if silent else command
 
 
+def end_process(
+    process: subprocess.Popen[bytes] | None, *, timeout: float = 5.0, hard: bool = False
+) -> None:
+    """Stop a child process: SIGTERM (a controlled shutdown) and, after ``timeout`` seconds,
+    SIGKILL; with ``hard``, SIGKILL at once (``kill -9``, as a crash would)."""
+    if process is None or process.poll() is not None:
+        return
+    if not hard:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    process.kill()
+    process.wait()
+
+
 class PortTakenError(RuntimeError):
     """The broker's port is in use (another broker, or another program)."""
 
@@ -121,13 +139,7 @@ class EmbeddedBroker(LocalBroker):
     def stop(self) -> None:
         """The broker, then its store (the reverse of starting)."""
         process, self._process = self._process, None
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        end_process(process)
         store, self._store = self._store, None
         if store is not None:
             store.stop()
@@ -135,9 +147,7 @@ class EmbeddedBroker(LocalBroker):
     def kill(self) -> None:
         """Stop the broker and its store the hard way (``kill -9``), as a crash would."""
         process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.wait()
+        end_process(process, hard=True)
         store, self._store = self._store, None
         if store is not None:
             store.kill()

@@ -9,7 +9,6 @@ and kept there (``ports.json``), its telemetry is off, and it listens on 127.0.0
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sysconfig
@@ -19,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from infra.broker import free_port
+from infra.broker import end_process, free_port
 
 BUCKET = "tansu"
 PORT_NAMES = (
@@ -79,21 +78,12 @@ class ObjectStore:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, timeout=15)
 
     def kill(self) -> None:
         """Stop it the hard way (``kill -9``), as a crash would."""
         process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.wait()
+        end_process(process, hard=True)
 
     def __enter__(self) -> Self:
         return self.start()
