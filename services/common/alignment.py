@@ -73,6 +73,10 @@ class AlignedBuffers:
         partition = self._next_partition(behind)
         return None if partition is None else self._buffers[partition].popleft()
 
+    def holds(self, partition: TopicPartition) -> bool:
+        """Whether records of the partition wait in the buffer."""
+        return bool(self._buffers.get(partition))
+
     def has_next(self, behind: Callable[[TopicPartition], bool]) -> bool:
         """Whether ``next`` would give a record now."""
         return self._next_partition(behind) is not None

@@ -336,7 +336,7 @@ class ServiceRuntime:
         behind = await self._behind_on(consumer) if consumer is not None else _never_behind
         if consumer is not None and self._transactions is not None:
             if self._buffers.has_next(behind):
-                await self._handle_in_transaction(self._transactions, behind)
+                await self._handle_in_transaction(self._transactions, consumer, behind)
             return
         handled, sends = await self._handle_ready(behind)
         if not handled:
@@ -351,17 +351,34 @@ class ServiceRuntime:
             return
         self._own(offsets)
         if consumer is not None:
-            await self._commit(consumer, handled)
+            await self._commit(consumer, await self._committable(consumer, handled))
+
+    async def _committable(
+        self, consumer: AIOKafkaConsumer, handled: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """What to commit: past the last record handled, and past what follows it that is not a
+        record (a transaction's commit marker) where nothing of the partition waits. Otherwise a
+        partition a transaction wrote to last would show a lag of one for ever."""
+        offsets: dict[TopicPartition, int] = {}
+        for partition, offset in handled.items():
+            if not self._buffers.holds(partition):
+                offset = max(offset, await consumer.position(partition))
+            offsets[partition] = offset
+        return offsets
 
     async def _handle_in_transaction(
-        self, producer: AIOKafkaProducer, behind: Callable[[TopicPartition], bool]
+        self,
+        producer: AIOKafkaProducer,
+        consumer: AIOKafkaConsumer,
+        behind: Callable[[TopicPartition], bool],
     ) -> None:
         await producer.begin_transaction()
         token = _TRANSACTION.set(producer)
         try:
             handled, sends = await self._handle_ready(behind)
             offsets = await self._confirm(sends)
-            await producer.send_offsets_to_transaction(handled, self.group_id)
+            committable = await self._committable(consumer, handled)
+            await producer.send_offsets_to_transaction(committable, self.group_id)
             await producer.commit_transaction()
         except Exception as error:
             # Nothing of the batch becomes visible (nor its offsets): rebuild from the last
