@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from infra.topics import Topic
 from schemas import CloudEvent
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
@@ -158,6 +159,9 @@ def request_round(
     typer.echo(f"requested round {payload.round_id} for the week of {monday}")
 
 
+RITUAL_TOPICS = (Topic.MEMBERS, Topic.RITUALS)
+"""What the ritual commands check against: the teams and the ritual's own history."""
+
 TIMES_READ = (
     "Without an offset, local to the ritual's time zone; with one (2026-05-06T16:00+05:00), "
     "that instant, converted to the ritual's zone."
@@ -214,7 +218,7 @@ def schedule_ritual(
         fail(f"{validation_message(error)}: nothing was published")
     except RefusedError as error:
         fail(f"{error}: nothing was published")
-    refusal = schedule_refusal(history(org), org, payload, moment)
+    refusal = schedule_refusal(history(org, RITUAL_TOPICS), org, payload, moment)
     if refusal is not None:
         fail(f"{refusal}: nothing was published")
     for warning in schedule_warnings(payload, moment):
@@ -253,7 +257,7 @@ def ritual_held(
     moment = now_or(at)
     ids = [a.strip() for a in attendees.split(",") if a.strip()]
     try:
-        held = held_occurrence(history(org), org, ritual_id, occurrence, ids, moment)
+        held = held_occurrence(history(org, RITUAL_TOPICS), org, ritual_id, occurrence, ids, moment)
     except RefusedError as error:
         fail(f"{error}: nothing was published")
     payload = RitualHeld(
@@ -287,7 +291,9 @@ def ritual_cancel(
     a time that is not a coming occurrence, an occurrence cancelled or held already."""
     moment = now_or(at)
     try:
-        start = cancelled_occurrence(history(org), org, ritual_id, occurrence, moment)
+        start = cancelled_occurrence(
+            history(org, RITUAL_TOPICS), org, ritual_id, occurrence, moment
+        )
     except RefusedError as error:
         fail(f"{error}: nothing was published")
     payload = RitualCancelled(ritual_id=ritual_id, occurrence_start=start, reason=reason)
@@ -316,7 +322,9 @@ def ritual_end(
     series instead), an end before the first occurrence."""
     moment = now_or(at)
     try:
-        payload = ended_schedule(history(org), org, ritual_id, last_day.date(), moment)
+        payload = ended_schedule(
+            history(org, RITUAL_TOPICS), org, ritual_id, last_day.date(), moment
+        )
     except RefusedError as error:
         fail(f"{error}: nothing was published")
     for warning in schedule_warnings(payload, moment):
@@ -336,7 +344,7 @@ def feedback(
 ) -> None:
     """Feedback on a coffee: it feeds the matcher's history and the insights. Only the group's
     participants can answer for it."""
-    refusal = feedback_refusal(history(org), round_id, group_id, member_id)
+    refusal = feedback_refusal(history(org, (Topic.COFFEE,)), round_id, group_id, member_id)
     if refusal is not None:
         fail(f"{refusal}: nothing was published")
     payload = CoffeeFeedbackGiven(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -13,7 +13,7 @@ import typer
 from kafka.errors import KafkaError
 
 from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings
+from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, EventPayload, new_event
 from services.common.adapters.history import read_events
 from services.common.adapters.publisher import EventPublisher
@@ -69,9 +69,11 @@ def publish(events: list[CloudEvent[Any]]) -> int:
         return publisher.publish(events)
 
 
-def history(organisation: str | None = None) -> list[CloudEvent[Any]]:
-    """Every event (of one organisation), with a progress bar on standard error: standard output
-    may be the command's report."""
+def history(
+    organisation: str | None = None, only: Iterable[Topic] | None = None
+) -> list[CloudEvent[Any]]:
+    """Every event (of one organisation; of ``only`` these topics), with a progress bar on
+    standard error: standard output may be the command's report."""
     with (
         kafka_errors_explained(),
         typer.progressbar(length=1, label="reading the history", file=sys.stderr) as progress,
@@ -82,13 +84,17 @@ def history(organisation: str | None = None) -> list[CloudEvent[Any]]:
             progress.update(read - progress.pos)
 
         return read_events(
-            KafkaSettings(), TopicSettings(), organisation=organisation, on_progress=advance
+            KafkaSettings(),
+            TopicSettings(),
+            organisation=organisation,
+            on_progress=advance,
+            only=only,
         )
 
 
 def directory_of(organisation: str) -> MemberDirectory:
+    """The organisation's members, from the members topic alone."""
     directory = MemberDirectory()
-    for event in history(organisation):
-        if event.type.startswith("rituals.member."):
-            directory.apply(event)
+    for event in history(organisation, only=(Topic.MEMBERS,)):
+        directory.apply(event)
     return directory

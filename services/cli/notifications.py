@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from infra.topics import Topic
 from schemas import CloudEvent
 from schemas.base import Channel
 from schemas.notifications import (
@@ -36,7 +37,7 @@ def redeliver(
     good (since a moment, on a channel): each gets a fresh series of attempts. Notices no longer
     useful (a reminder for a ritual that has started) fail again at once, saying so."""
     failed_since = None if since is None else now_or(since)
-    waiting = still_failed(history(org), failed_since, channel)
+    waiting = still_failed(history(org, (Topic.NOTIFICATIONS,)), failed_since, channel)
     if not waiting:
         fail("nothing failed for good there: nothing was published")
     request = NotificationRedeliveryRequested(failed_since=failed_since, channel=channel)

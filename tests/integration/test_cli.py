@@ -102,9 +102,7 @@ def test_up_says_clearly_when_its_port_is_taken(monkeypatch: pytest.MonkeyPatch)
 def test_broker_command_serves_until_interrupted(engine: str, tmp_path: Path) -> None:
     """Both engines, whatever the suite's broker: the command is how a user starts one."""
     port = free_port()
-    command = ["broker", "--port", str(port), "--engine", engine]
-    if engine == "kafka":
-        command += ["--data-dir", str(tmp_path / "kafka")]
+    command = ["broker", "--port", str(port), "--engine", engine, "--data-dir", str(tmp_path)]
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", *command],
         stdout=subprocess.PIPE,
@@ -123,8 +121,12 @@ def test_broker_command_serves_until_interrupted(engine: str, tmp_path: Path) ->
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
-    if engine == "kafka":  # its data stays in the folder it was given
+    # Its data stays in the folder it was given.
+    if engine == "kafka":
         assert (tmp_path / "kafka" / "logs" / "meta.properties").exists()
+    else:
+        assert (tmp_path / "store" / "ports.json").exists()
+        assert any((tmp_path / "store" / "data").iterdir())
 
 
 def test_up_runs_the_services_until_interrupted_and_stops_them_cleanly(kafka_servers: str) -> None:

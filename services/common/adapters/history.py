@@ -13,6 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, decode_event
+from services.common.admission import partition_of
 from services.common.replay import partition_end
 
 
@@ -40,16 +41,18 @@ def read_records(
     idle_ms: int = 500,
     on_progress: Callable[[int, int], None] | None = None,
     stopped: Callable[[], bool] = lambda: False,
+    key: bytes | None = None,
 ) -> Iterator[HistoryRecord]:
     """Every record of the topics as it is now (or, with ``follow``, until ``stopped()``). The
     end is reached when a poll stays empty and every position has reached its partition's end
-    (see ``_past``)."""
+    (see ``_past``). With ``key``, only the partition of each topic that key's records are on
+    (an organisation's: what other organisations wrote is not read at all)."""
     consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
     try:
         partitions = [
             TopicPartition(name, number)
             for name in topic_names
-            for number in sorted(consumer.partitions_for_topic(name) or ())
+            for number in _partitions(sorted(consumer.partitions_for_topic(name) or ()), key)
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
@@ -76,6 +79,12 @@ def read_records(
         consumer.close()
 
 
+def _partitions(numbers: list[int], key: bytes | None) -> list[int]:
+    if key is None or not numbers:
+        return numbers
+    return [partition_of(key, len(numbers))]
+
+
 def _past(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
     """Whether every position reached its partition's end (``partition_end``)."""
     for partition, asked in ends.items():
@@ -94,12 +103,16 @@ def read_events(
     *,
     organisation: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    only: Iterable[Topic] | None = None,
 ) -> list[CloudEvent[Any]]:
-    """The history of every domain topic (or one organisation's), in domain-time order, each
-    event once (a redelivered copy shares its id)."""
+    """The history of every domain topic, or ``only`` some (of one organisation: its partition
+    of each), in domain-time order, each event once (a redelivered copy shares its id). What a
+    command reads thus follows what it needs, not the age of every organisation."""
     seen: set[Any] = set()
     events: list[CloudEvent[Any]] = []
-    for record in read_records(kafka, domain_topics(topics), on_progress=on_progress):
+    names = domain_topics(topics) if only is None else [topics.name(topic) for topic in only]
+    key = organisation.encode() if organisation is not None else None
+    for record in read_records(kafka, names, on_progress=on_progress, key=key):
         event = record.event()
         if event is None or event.id in seen:
             continue

@@ -1,0 +1,74 @@
+"""What a command reads follows what it needs: one organisation's partition of the topics it
+checks against, not every organisation's clock ticks since the beginning."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from infra.kafka import KafkaSettings
+from infra.topics import Topic, TopicSettings
+from schemas import CloudEvent, new_event
+from schemas.clock import ClockTicked
+from services.common.adapters.history import read_events
+from services.common.admission import partition_of
+from services.common.records import event_record
+from tests.factories import T0, member_joined
+from tests.kafka_io import read_all
+
+pytestmark = pytest.mark.broker
+
+ORGANISATIONS = [f"org{n}" for n in range(12)]
+
+
+def tick(org: str, minute: int) -> CloudEvent[Any]:
+    now = T0 + timedelta(minutes=minute)
+    return new_event(ClockTicked(now=now, sequence=minute), source="/tests", orgid=org, time=now)
+
+
+def joined(org: str, member_id: str) -> CloudEvent[Any]:
+    return new_event(member_joined(member_id), source="/tests", orgid=org, time=T0)
+
+
+async def write(kafka: KafkaSettings, topics: TopicSettings, events: list[CloudEvent[Any]]) -> None:
+    producer = AIOKafkaProducer(**kafka.aiokafka_params())
+    await producer.start()
+    try:
+        for event in events:
+            record = event_record(event, topics)
+            await producer.send(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_a_directory_read_takes_the_members_partition_of_one_organisation_only(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    members = [joined(org, f"{org}-m{n}") for org in ORGANISATIONS for n in range(5)]
+    ticks = [tick(org, minute) for org in ORGANISATIONS for minute in range(100)]
+    await write(kafka, topics, [*members, *ticks])
+    progress: list[tuple[int, int]] = []
+
+    found = read_events(
+        kafka,
+        topics,
+        organisation="org3",
+        only=(Topic.MEMBERS,),
+        on_progress=lambda read, total: progress.append((read, total)),
+    )
+
+    assert sorted(e.data.member_id for e in found) == [f"org3-m{n}" for n in range(5)]
+    partition = partition_of(b"org3", topics.partitions)
+    on_that_partition = [
+        r
+        for r in read_all(kafka.bootstrap_servers, topics.name(Topic.MEMBERS))
+        if r.partition == partition
+    ]
+    read, _total = progress[-1]
+    assert read == len(on_that_partition) < len(members)  # no tick, no other partition
