@@ -54,10 +54,12 @@ async def read_to_end(
     *,
     idle_ms: int = 500,
     committed_only: bool = False,
+    starts: Mapping[TopicPartition, int] | None = None,
 ) -> History:
     """Every record of the partitions from the beginning up to their bounds (see above).
     ``committed_only``: records of committed transactions only (read_committed), up to the last
-    stable offset; what an open transaction wrote comes live once it commits, or never."""
+    stable offset; what an open transaction wrote comes live once it commits, or never.
+    ``starts``: partitions read from an offset rather than from the beginning."""
     if not partitions:
         return History([])
     consumer = AIOKafkaConsumer(
@@ -70,6 +72,9 @@ async def read_to_end(
     try:
         consumer.assign(list(partitions))
         await consumer.seek_to_beginning(*partitions)
+        for partition, offset in (starts or {}).items():  # a bounded read of the clock
+            if partition in partitions and offset > 0:
+                consumer.seek(partition, offset)
         asked: dict[TopicPartition, int] = await consumer.end_offsets(list(partitions))
         bounds: dict[TopicPartition, int] = {}
         records: list[StoredRecord] = []

@@ -711,6 +711,7 @@ class ServiceRuntime:
             partitions,
             idle_ms=self.settings.replay_idle_ms,
             committed_only=self.transactional,
+            starts=await self._clock_starts(partitions),
         )
         plan = replay_plan(history, self.topics, self.topic_names, self.definition.source)
         self._partition_counts = dict(history.partition_counts)
@@ -752,6 +753,21 @@ class ServiceRuntime:
             if record.offset >= committed.get(TopicPartition(record.topic, record.partition), 0):
                 detail = f"{type(error).__name__}: {error}"
                 await self._dead_letter(record, RejectionReason.HANDLER_FAILED, detail)
+
+    async def _clock_starts(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where a rebuild starts reading the clock: a window of ticks before the group's last
+        commit. Every tick before the commit was decided and its outputs are in the log (which
+        is read whole); what the state needs of the clock is each organisation's latest time,
+        and every tick after the commit is read, so nothing undecided is skipped. A rebuild thus
+        reads the ticks since the last commit, not every minute since the organisation began.
+        A group that never committed reads everything."""
+        clock = self.topics.name(Topic.CLOCK)
+        committed = await self._committed_offsets()
+        return {
+            partition: max(0, committed[partition] - self.settings.clock_replay_window)
+            for partition in partitions
+            if partition.topic == clock and partition in committed
+        }
 
     async def _committed_offsets(self) -> dict[TopicPartition, int]:
         consumer = self._consumer

@@ -55,6 +55,13 @@ class ServiceSettings(BaseSettings):
         description="Most records handled per batch; their outputs are acknowledged together "
         "and the batch committed once.",
     )
+    clock_replay_window: int = Field(
+        default=5_000,
+        ge=0,
+        description="Clock ticks a rebuild reads before the group's last commit on each clock "
+        "partition (enough for the latest tick of every organisation on it); older ticks were "
+        "decided, their outputs are in the log, and only the latest 'now' matters.",
+    )
     transaction_timeout_ms: int = Field(
         default=15_000,
         ge=1_000,

@@ -20,10 +20,13 @@ FAST_GROUPS = ServiceSettings(
 
 @asynccontextmanager
 async def running(
-    definition: ServiceDefinition, kafka: KafkaSettings, topics: TopicSettings
+    definition: ServiceDefinition,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    settings: ServiceSettings = FAST_GROUPS,
 ) -> AsyncIterator[ServiceRuntime]:
     """A service instance consuming live (its state rebuilt) for the duration of the block."""
-    runtime = ServiceRuntime(definition, settings=FAST_GROUPS, kafka=kafka, topics=topics)
+    runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
     await runtime.start()
     try:
         await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
