@@ -58,6 +58,12 @@ class CloudEventAttributes(BaseModel):
     causationid: str | None = Field(
         default=None, description="Id of the event that caused this one, if any."
     )
+    traceparent: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        description="W3C Trace Context of the span that emitted the event (CloudEvents "
+        "distributed tracing extension): the trace a flow's events share.",
+    )
 
 
 class CloudEvent(CloudEventAttributes, Generic[PayloadT]):
@@ -114,6 +120,7 @@ def new_event(
     cause: CloudEventAttributes | None = None,
     output_index: int | str = 0,
     event_id: uuid.UUID | None = None,
+    traceparent: str | None = None,
 ) -> CloudEvent[Any]:
     """Build an event. An event caused by another gets an id derived from its cause, so that a
     decision made twice (after a crash between publishing and committing) yields the same id and
@@ -136,6 +143,7 @@ def new_event(
         orgid=orgid,
         correlationid=cause.correlationid if cause is not None else str(event_id),
         causationid=str(cause.id) if cause is not None else None,
+        traceparent=traceparent,
         data=payload,
     )
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from schemas import CloudEvent, EventPayload, new_event
 from schemas.envelope import CloudEventAttributes
+from services.common.tracing import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ class Ledger:
 
     def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
         """The envelopes of what a cause asks to emit: same source, organisation, domain time
-        and correlation as the cause, ids derived from it."""
+        and correlation as the cause, ids derived from it, and the trace of the current span
+        (or the cause's)."""
         return [
             new_event(
                 emit.payload,
@@ -134,6 +136,7 @@ class Ledger:
                 subject=emit.subject,
                 cause=cause,
                 output_index=index if emit.key is None else emit.key,
+                traceparent=current_traceparent(fallback=cause.traceparent),
             )
             for index, emit in enumerate(emits)
         ]

@@ -54,6 +54,7 @@ from services.common.processing import Emit, Ledger, Processor
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
 from services.common.replay import ReplayPlan, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
+from services.common.tracing import configure_tracing, continuing
 
 log = structlog.get_logger("rituals.runtime")
 
@@ -455,7 +456,7 @@ class ServiceRuntime:
                 log.debug("duplicate skipped")
             return
         try:
-            with collector_paused():
+            with collector_paused(), continuing(event, "handle"):
                 outputs = self.ledger.handle(event)
         except Exception as error:  # one failing event must not stop the partition
             log.error("handler failed", error_type=type(error).__name__)
@@ -804,5 +805,6 @@ def run_service(definition: ServiceDefinition) -> None:
     until SIGINT/SIGTERM (FastStream stops consuming, finishes the handler, closes the clients)."""
     settings = ServiceSettings()
     configure_logging(definition.name, log_format=settings.log_format, level=settings.log_level)
+    configure_tracing(definition.name)
     runtime = ServiceRuntime(definition, settings=settings)
     asyncio.run(runtime.app.run())

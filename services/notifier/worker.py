@@ -36,6 +36,7 @@ from schemas.notifications import (
 )
 from services.common.logging import event_log_context
 from services.common.processing import Emit, Ledger
+from services.common.tracing import continuing
 from services.notifier.adapters.base import ChannelAdapter, DeliveryResult, Outcome, Outgoing
 from services.notifier.domain.backoff import RetryPolicy, delay_before_retry
 from services.notifier.domain.book import NotificationBook
@@ -234,7 +235,11 @@ class DeliveryWorker:
         retry = book.retries.get(notification_id)
         attempts = (retry.attempts if retry is not None else 0) + 1
         outcome = _Outcome(self, runtime, delivery, book, attempts)
-        with event_log_context(source.to_logging_context()):
+        with (
+            event_log_context(source.to_logging_context()),
+            continuing(source, "deliver") as span,
+        ):
+            span.set_attribute("rituals.channel", delivery.channel)
             if _expired(book, delivery):
                 await outcome.failed(DeliveryResult.permanent("expired: no longer useful"), 0)
                 return
