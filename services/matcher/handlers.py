@@ -8,6 +8,7 @@ tick may request the organisation's next scheduled round.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,6 +35,10 @@ from services.matcher.domain.pool import Candidate
 from services.matcher.domain.rounds import RoundPlan, RoundRequest, plan_round
 from services.matcher.settings import Policies
 
+ROUND_TOTALS = ("participants", "groups", "trios", "unmatched")
+"""Measures summed over completed rounds: ``increase()`` of them per round completed gives a
+round's size and how many were left unmatched."""
+
 
 class MatcherProcessor(DirectoryProcessor):
     def __init__(self, policies: Policies | None = None) -> None:
@@ -43,6 +48,8 @@ class MatcherProcessor(DirectoryProcessor):
         self.onboarding: dict[str, set[str]] = {}
         self.first_requests: dict[tuple[str, str], str] = {}
         self.requested_weeks: dict[str, set[date]] = {}
+        self.round_totals: Counter[str] = Counter()
+        """Summed over completed rounds: participants, groups, trios, unmatched (metrics)."""
 
     def history(self, organisation: str) -> OrganisationHistory:
         return self.histories.setdefault(organisation, OrganisationHistory())
@@ -66,7 +73,15 @@ class MatcherProcessor(DirectoryProcessor):
                 members = (p.member_id for p in payload.participants)
                 self.history(org).record_group(payload.round_id, payload.group_id, members)
             case CoffeeRoundCompleted():
-                self.history(org).open_round(payload.round_id).completed = True
+                record = self.history(org).open_round(payload.round_id)
+                if not record.completed:
+                    self.round_totals.update(
+                        participants=payload.participants,
+                        groups=payload.groups,
+                        trios=payload.trios,
+                        unmatched=payload.unmatched,
+                    )
+                record.completed = True
             case CoffeeFeedbackGiven():
                 self.history(org).record_feedback(
                     payload.round_id, payload.group_id, payload.member_id, payload.met
@@ -79,6 +94,10 @@ class MatcherProcessor(DirectoryProcessor):
             "rounds": float(sum(len(h.rounds) for h in histories)),
             "feedback_met": float(sum(h.feedback["met"] for h in histories)),
             "feedback_did_not_meet": float(sum(h.feedback["did_not_meet"] for h in histories)),
+            "rounds_completed": float(
+                sum(r.completed for h in histories for r in h.rounds.values())
+            ),
+            **{f"round_{name}": float(self.round_totals[name]) for name in ROUND_TOTALS},
         }
 
     # --- decisions -----------------------------------------------------------------------

@@ -347,3 +347,23 @@ def test_slots_leave_notice_after_the_request() -> None:
     starts = [g.slot_start for g in groups(outputs)]
     assert len(starts) == 3
     assert all(start >= requested + timedelta(hours=20) for start in starts)
+
+
+def test_completed_rounds_add_up_in_the_measures_once_each() -> None:
+    """What the dashboard shows of rounds: participants, groups, trios and unmatched summed over
+    completed rounds (a round's figures are their increase)."""
+    matcher = Matcher()
+    for member_id, team in (("a", "Sales"), ("b", "Data"), ("c", "Design")):
+        matcher.join(member_id, team=team)
+    outputs = matcher.round("r1")
+    done = completed(outputs)
+    (completion,) = [o for o in outputs if isinstance(o.data, type(done))]
+    matcher.deliver(completion)  # the completion read back again: counted once
+    measures = matcher.processor.measures()
+    assert measures["rounds_completed"] == 1
+    assert (measures["round_participants"], measures["round_groups"]) == (
+        done.participants,
+        done.groups,
+    )
+    assert (measures["round_trios"], measures["round_unmatched"]) == (done.trios, done.unmatched)
+    assert done.participants == 3
