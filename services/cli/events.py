@@ -12,7 +12,7 @@ from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from schemas import CloudEvent, encode_event
 from services.cli.context import history, kafka_errors_explained
-from services.common.adapters.history import domain_topics, read_events, read_records
+from services.common.adapters.history import domain_topics, read_latest, read_records
 
 events_app = typer.Typer(help="The event history.", no_args_is_help=True)
 
@@ -45,16 +45,16 @@ def tail(
         typer.echo(encode_event(event).decode() if as_json else describe(event))
 
     with kafka_errors_explained():
-        past = [e for e in read_events(KafkaSettings(), TopicSettings()) if wanted(e)]
-        for event in past[-last:] if last > 0 else []:
+        key = org.encode() if org is not None else None
+        topics = domain_topics(TopicSettings())
+        past, ends = read_latest(KafkaSettings(), topics, last, wanted, key=key)
+        for event in past:
             show(event)
         if not follow:
             return
         shown = {e.id for e in past}
         try:
-            for record in read_records(
-                KafkaSettings(), domain_topics(TopicSettings()), follow=True
-            ):
+            for record in read_records(KafkaSettings(), topics, follow=True, key=key, starts=ends):
                 new = record.event()
                 if new is not None and new.id not in shown and wanted(new):
                     shown.add(new.id)

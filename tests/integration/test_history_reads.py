@@ -13,7 +13,7 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, new_event
 from schemas.clock import ClockTicked
-from services.common.adapters.history import read_events
+from services.common.adapters.history import read_events, read_latest
 from services.common.admission import partition_of
 from services.common.records import event_record
 from tests.factories import T0, member_joined
@@ -72,3 +72,27 @@ async def test_a_directory_read_takes_the_members_partition_of_one_organisation_
     ]
     read, _total = progress[-1]
     assert read == len(on_that_partition) < len(members)  # no tick, no other partition
+
+
+async def test_the_latest_events_are_read_back_from_the_end(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    members = [joined(org, f"{org}-m{n}") for org in ORGANISATIONS for n in range(5)]
+    ticks = [tick(org, minute) for org in ORGANISATIONS for minute in range(100)]
+    await write(kafka, topics, [*members, *ticks])
+    names = [topics.name(topic) for topic in Topic]
+
+    def of_org3(event: CloudEvent[Any]) -> bool:
+        return event.orgid == "org3"
+
+    latest, ends = read_latest(kafka, names, 3, of_org3, key=b"org3")
+    assert [e.data.sequence for e in latest] == [97, 98, 99]
+    assert sum(ends.values()) < len(members) + len(ticks)  # one partition of each topic
+
+    def member_of_org3(event: CloudEvent[Any]) -> bool:
+        return of_org3(event) and event.type == "rituals.member.joined"
+
+    found, _ = read_latest(kafka, names, 5, member_of_org3, key=b"org3")  # far back: widened
+    assert sorted(e.data.member_id for e in found) == [f"org3-m{n}" for n in range(5)]
+    everything, _ = read_latest(kafka, names, 10_000, member_of_org3)
+    assert len(everything) == 5

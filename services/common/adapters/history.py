@@ -42,11 +42,13 @@ def read_records(
     on_progress: Callable[[int, int], None] | None = None,
     stopped: Callable[[], bool] = lambda: False,
     key: bytes | None = None,
+    starts: Mapping[TopicPartition, int] | None = None,
 ) -> Iterator[HistoryRecord]:
     """Every record of the topics as it is now (or, with ``follow``, until ``stopped()``). The
     end is reached when a poll stays empty and every position has reached its partition's end
     (see ``_past``). With ``key``, only the partition of each topic that key's records are on
-    (an organisation's: what other organisations wrote is not read at all)."""
+    (an organisation's: what other organisations wrote is not read at all); with ``starts``,
+    those partitions from those offsets."""
     consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
     try:
         partitions = [
@@ -56,6 +58,9 @@ def read_records(
         ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
+        for partition, offset in (starts or {}).items():  # e.g. following from a tail's end
+            if partition in partitions:
+                consumer.seek(partition, offset)
         ends: dict[TopicPartition, int] = consumer.end_offsets(partitions) if partitions else {}
         total = sum(ends.values())
         read = 0
@@ -77,6 +82,102 @@ def read_records(
                 return
     finally:
         consumer.close()
+
+
+def read_latest(
+    kafka: KafkaSettings,
+    topic_names: Iterable[str],
+    count: int,
+    wanted: Callable[[CloudEvent[Any]], bool],
+    *,
+    key: bytes | None = None,
+    idle_ms: int = 500,
+) -> tuple[list[CloudEvent[Any]], dict[TopicPartition, int]]:
+    """The latest ``count`` wanted events, in domain-time order, and where each partition ended
+    (to follow from there). Each partition is read back from its end (found from a fetch's high
+    watermark: the embedded broker's end offsets are wrong) by a window that grows until it
+    holds ``count`` wanted events or reaches the partition's beginning. Its cost follows
+    ``count``, not the age of the history."""
+    consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
+    try:
+        partitions = [
+            TopicPartition(name, number)
+            for name in topic_names
+            for number in _partitions(sorted(consumer.partitions_for_topic(name) or ()), key)
+        ]
+        consumer.assign(partitions)
+        ends = _high_watermarks(consumer, partitions, idle_ms)
+        found: dict[Any, CloudEvent[Any]] = {}
+        for partition, end in ends.items():
+            if count > 0 and end > 0:
+                found.update(_latest_of(consumer, partition, end, count, wanted, idle_ms))
+        latest = sorted(found.values(), key=lambda e: e.time)
+        return latest[-count:] if count > 0 else [], ends
+    finally:
+        consumer.close()
+
+
+def _high_watermarks(
+    consumer: KafkaConsumer, partitions: list[TopicPartition], idle_ms: int
+) -> dict[TopicPartition, int]:
+    """Each partition's end as a fetch reports it (an empty partition may report none: 0)."""
+    consumer.seek_to_beginning(*partitions)
+    ends: dict[TopicPartition, int] = {}
+    deadline = time.monotonic() + max(5.0, idle_ms / 100)
+    while len(ends) < len(partitions) and time.monotonic() < deadline:
+        batch = consumer.poll(timeout_ms=idle_ms, max_records=1)
+        for partition in partitions:
+            high = consumer.highwater(partition)
+            if high is not None:
+                ends[partition] = high
+        if not batch:
+            break
+    return {partition: ends.get(partition, 0) for partition in partitions}
+
+
+def _latest_of(
+    consumer: KafkaConsumer,
+    partition: TopicPartition,
+    end: int,
+    count: int,
+    wanted: Callable[[CloudEvent[Any]], bool],
+    idle_ms: int,
+) -> dict[Any, CloudEvent[Any]]:
+    """The wanted events among the last records of one partition: a window from its end that
+    grows fourfold until it holds ``count`` of them or starts at the beginning."""
+    window = count
+    while True:
+        start = max(0, end - window)
+        found = _wanted_between(consumer, partition, start, end, wanted, idle_ms)
+        if len(found) >= count or start == 0:
+            return found
+        window *= 4
+
+
+def _wanted_between(
+    consumer: KafkaConsumer,
+    partition: TopicPartition,
+    start: int,
+    end: int,
+    wanted: Callable[[CloudEvent[Any]], bool],
+    idle_ms: int,
+) -> dict[Any, CloudEvent[Any]]:
+    consumer.assign([partition])  # one at a time: nothing fetched for the others meanwhile
+    consumer.seek(partition, start)
+    found: dict[Any, CloudEvent[Any]] = {}
+    quiet = 0
+    while consumer.position(partition) < end and quiet < 3:  # a few empty polls: it ended
+        batch = consumer.poll(timeout_ms=idle_ms)
+        quiet = 0 if batch else quiet + 1
+        for record in batch.get(partition, ()):
+            if record.offset >= end:
+                continue
+            event = HistoryRecord(
+                record.topic, record.partition, record.offset, record.timestamp, record.value
+            ).event()
+            if event is not None and wanted(event):
+                found.setdefault(event.id, event)
+    return found
 
 
 def _partitions(numbers: list[int], key: bytes | None) -> list[int]:
