@@ -1,0 +1,99 @@
+"""Restart with a long clock: the notifier (which reads every topic, the clock included) with
+TICKS minute ticks of 10 organisations in its history, started for the first time (a new group:
+everything is read) and then restarted (its group committed: the clock is read from a window
+before the commit). Prints the seconds from start to ready of each and the events replayed.
+
+    python -m benchmarks.clock_restart [TICKS]      (default 200,000; KAFKA_BOOTSTRAP_SERVERS
+                                                     for another broker than the embedded one)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from infra.broker import EmbeddedBroker
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings, ensure_topics
+from schemas import new_event
+from schemas.clock import ClockTicked
+from services.common.logging import configure_logging
+from services.common.records import event_record
+from services.common.runtime import ServiceRuntime
+from services.common.settings import ServiceSettings
+from services.notifier.app import DEFINITION
+
+ORGANISATIONS = [f"org{n}" for n in range(10)]
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def write_ticks(kafka: KafkaSettings, topics: TopicSettings, ticks: int) -> None:
+    producer = AIOKafkaProducer(**kafka.aiokafka_params(), linger_ms=5)
+    await producer.start()
+    try:
+        sends = []
+        for minute in range(ticks // len(ORGANISATIONS)):
+            now = START + timedelta(minutes=minute)
+            for org in ORGANISATIONS:
+                event = new_event(
+                    ClockTicked(now=now, sequence=minute), source="/bench", orgid=org, time=now
+                )
+                record = event_record(event, topics)
+                sends.append(
+                    await producer.send(
+                        record.topic, record.value, key=record.key, headers=list(record.headers)
+                    )
+                )
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+async def start_to_ready(kafka: KafkaSettings, topics: TopicSettings) -> tuple[float, float]:
+    """Seconds from start to ready, and the events the rebuild replayed."""
+    settings = ServiceSettings(session_timeout_ms=6000, heartbeat_interval_ms=500)
+    runtime = ServiceRuntime(DEFINITION, settings=settings, kafka=kafka, topics=topics)
+    started = time.perf_counter()
+    await runtime.start()
+    try:
+        while not runtime.ready:  # noqa: ASYNC110 (readiness is a state, polled as probes do)
+            await asyncio.sleep(0.01)
+        seconds = time.perf_counter() - started
+        await asyncio.sleep(2)  # its live consumer commits what the rebuild read
+        replayed: float = runtime.metrics.replayed.labels(DEFINITION.name)._value.get()
+        return seconds, replayed
+    finally:
+        await runtime.stop()
+
+
+async def measure(servers: str, ticks: int) -> None:
+    kafka = KafkaSettings(bootstrap_servers=servers)
+    topics = TopicSettings(prefix=f"clock{uuid.uuid4().hex[:6]}.")
+    ensure_topics(kafka, topics)
+    written = time.perf_counter()
+    await write_ticks(kafka, topics, ticks)
+    print(f"{ticks:,} ticks written in {time.perf_counter() - written:.1f} s")
+    for label in ("first start (nothing committed)", "restart (group committed)"):
+        seconds, replayed = await start_to_ready(kafka, topics)
+        print(f"{label:34} ready in {seconds:6.2f} s, {replayed:9,.0f} events replayed")
+
+
+def main() -> None:
+    configure_logging("bench", level="WARNING")
+    ticks = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        asyncio.run(measure(configured, ticks))
+        return
+    with EmbeddedBroker() as embedded:
+        asyncio.run(measure(embedded.bootstrap_servers, ticks))
+
+
+if __name__ == "__main__":
+    main()
