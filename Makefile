@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-unit lint format schemas broker kafka bench bench-ceiling clean
+.PHONY: help venv run test test-unit lint format schemas dashboard broker kafka bench bench-ceiling clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 
 schemas: $(STAMP) ## Regenerate the checked-in JSON Schemas, AsyncAPI document and catalogue
 	$(BIN)/python -m schemas.generate
+
+dashboard: $(STAMP) ## Regenerate the Grafana dashboard (infra/grafana/dashboards/rituals.json) from infra/grafana/dashboard.py
+	$(BIN)/python -m infra.grafana.dashboard
 
 broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics provisioned, log kept in var/rituals)
 	$(BIN)/rituals broker
