@@ -714,11 +714,16 @@ class ServiceRuntime:
             committed_only=self.transactional,
             starts=await self._clock_starts(partitions),
         )
-        plan = replay_plan(history, self.topics, self.topic_names, self.definition.source)
+        # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
+        # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
+        # for the session timeout, and the rebuild would start over, for ever).
+        plan = await asyncio.to_thread(
+            replay_plan, history, self.topics, self.topic_names, self.definition.source
+        )
         self._partition_counts = dict(history.partition_counts)
         ledger = Ledger(self.definition.new_processor(), self.definition.source)
         with collector_paused():
-            replayed = ledger.replay(plan.events)
+            replayed = await asyncio.to_thread(ledger.replay, plan.events)
         self.ledger = ledger
         sends: list[asyncio.Future[Any]] = []
         for decision in replayed.decisions:
