@@ -344,9 +344,15 @@ def published_by_matcher(event_type: str, window: str) -> str:
     )
 
 
-def per_round_completed(count: str) -> str:
-    """The count divided by the rounds completed in the time range; nothing without a round."""
-    return f"{count} / ({published_by_matcher('round_completed', '$__range')} > 0)"
+def round_total(measure: str) -> str:
+    """How much a matcher measure summed over completed rounds grew in the time range (the
+    measures come from the state, so a restart does not reset them)."""
+    return f'sum(delta(rituals_state{{service="matcher", measure="{measure}"}}[$__range]))'
+
+
+def per_round_completed(measure: str) -> str:
+    """A round total per round completed in the time range; nothing without a round."""
+    return f"{round_total(measure)} / ({round_total('rounds_completed')} > 0)"
 
 
 def coffee(board: dashboard_builders.Dashboard) -> None:
@@ -365,15 +371,11 @@ def coffee(board: dashboard_builders.Dashboard) -> None:
     board.with_panel(
         figure(
             "Per round, over the time range",
-            "How large are rounds: groups formed and members left unmatched per completed round.",
-            instant_query(
-                per_round_completed(published_by_matcher("matched", "$__range")),
-                "groups per round",
-            ),
-            instant_query(
-                per_round_completed(published_by_matcher("unmatched", "$__range")),
-                "unmatched per round",
-            ),
+            "How large are rounds: members taking part, groups formed and members left unmatched "
+            "per completed round.",
+            instant_query(per_round_completed("round_participants"), "members per round"),
+            instant_query(per_round_completed("round_groups"), "groups per round"),
+            instant_query(per_round_completed("round_unmatched"), "unmatched per round"),
             no_value="no round completed",
         ).decimals(1)
     )
