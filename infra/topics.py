@@ -8,9 +8,11 @@ the system of record that services, integrations and auditors replay.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -157,12 +159,13 @@ def _check(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     mismatches: list[str] = []
     unverified: list[str] = []
-    described = {topic["name"]: topic for topic in admin.describe_topics(list(names))}
+    described = _described(admin, names)
+    reported = _reported_configs(admin, names)
     for name in names:
         found = len(described[name]["partitions"]) if name in described else partitions
         if found != partitions:
             mismatches.append(f"{name}: {found} partitions, {partitions} expected")
-        configs = _configs(admin, ConfigResource(ConfigResourceType.TOPIC, name))
+        configs = reported[name]
         if not configs:
             unverified.append(name)
             continue
@@ -172,6 +175,38 @@ def _check(
             if key in configs and not _satisfies(key, configs[key], expected)
         ]
     return tuple(mismatches), tuple(unverified)
+
+
+SETTLE_ATTEMPTS = 40
+SETTLE_PAUSE_SECONDS = 0.25
+"""A topic created a moment ago (by this or another provisioner) may not be described yet:
+Apache Kafka reports it without partitions or configuration until its metadata has spread."""
+
+
+def _described(admin: KafkaAdminClient, names: tuple[str, ...]) -> dict[str, Any]:
+    """Each topic's description, asked again while some report no partitions yet."""
+    for _ in range(SETTLE_ATTEMPTS):
+        described = {topic["name"]: topic for topic in admin.describe_topics(list(names))}
+        if all(described[name]["partitions"] for name in names if name in described):
+            break
+        time.sleep(SETTLE_PAUSE_SECONDS)
+    return described
+
+
+def _reported_configs(admin: KafkaAdminClient, names: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Each topic's configuration. A broker that reports none for any topic (the embedded one)
+    is answered at once; one that reports some is asked again for those still missing."""
+    reported = {
+        name: _configs(admin, ConfigResource(ConfigResourceType.TOPIC, name)) for name in names
+    }
+    for _ in range(SETTLE_ATTEMPTS):
+        missing = [name for name, configs in reported.items() if not configs]
+        if not missing or len(missing) == len(names):
+            break
+        time.sleep(SETTLE_PAUSE_SECONDS)
+        for name in missing:
+            reported[name] = _configs(admin, ConfigResource(ConfigResourceType.TOPIC, name))
+    return reported
 
 
 def _satisfies(key: str, value: str, expected: str) -> bool:
