@@ -287,24 +287,20 @@ def dead_letters(board: dashboard_builders.Dashboard) -> None:
     )
 
 
-def published_by_notifier(event_type: str) -> str:
-    return (
-        'sum(increase(rituals_events_published_total{service="notifier", '
-        f'type="rituals.notification.{event_type}"}}[1h]))'
-    )
-
-
 def deliveries(board: dashboard_builders.Dashboard) -> None:
     board.with_row(dashboard_builders.Row("Notifier deliveries"))
     board.with_panel(
         graph(
-            "Deliveries by outcome (1 h)",
-            "Are notifications delivered, retried or failing for good? (No metric carries the "
-            "channel of an outcome: rituals.notification.failed events say which.)",
+            "Deliveries by channel and outcome (1 h)",
+            "Are notifications delivered, retried or failing for good, and through which channel?",
             "short",
-            query(published_by_notifier("sent"), "sent"),
-            query(published_by_notifier("retry_scheduled"), "retry scheduled"),
-            query(published_by_notifier("failed"), "failed"),
+            query(
+                "sum by (channel, outcome) (label_replace(label_replace(delta(rituals_state{"
+                'service="notifier", measure=~"deliveries_.+"}[1h]), "outcome", "$1", '
+                '"measure", "deliveries_([a-z]+)_.+"), "channel", "$1", "measure", '
+                '"deliveries_[a-z]+_(.+)"))',
+                "{{channel}} {{outcome}}",
+            ),
             width=8,
         )
     )

@@ -81,6 +81,9 @@ class NoticeStatus:
     """When quiet hours end (UTC), for a notice waiting for them."""
 
 
+DELIVERY_OUTCOMES = ("sent", "retry", "failed")
+
+
 @dataclass(frozen=True)
 class TeamEntry:
     team: str
@@ -107,6 +110,9 @@ class NotificationBook:
         self.event_times: dict[str, datetime] = {}
         """Organisation -> domain time of its latest source event (the clock before any tick)."""
         self.counts: Counter[str] = Counter()
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        """(Channel, outcome) -> how many attempts came to it: sent, retry (a retry scheduled)
+        or failed (for good). What the dashboard shows by channel."""
         self.retries: dict[str, RetryState] = {}
         """Notification id -> its retry, while it is neither delivered nor failed for good."""
         self.failures: dict[str, tuple[datetime, Notice]] = {}
@@ -132,6 +138,7 @@ class NotificationBook:
             case NotificationSent() | NotificationFailed():
                 self._done(payload, event.time)
             case NotificationRetryScheduled():
+                self.outcomes[(payload.channel, "retry")] += 1
                 if payload.notification_id not in self.done:
                     self.retries[payload.notification_id] = RetryState(
                         payload.attempts, payload.not_before
@@ -181,6 +188,7 @@ class NotificationBook:
         if payload.notification_id in self.done:
             return
         delivered = isinstance(payload, NotificationSent)
+        self.outcomes[(payload.channel, "sent" if delivered else "failed")] += 1
         self.done.add(payload.notification_id)
         self.retries.pop(payload.notification_id, None)
         self.counts["sent" if delivered else "failed"] += 1
@@ -478,4 +486,9 @@ class NotificationBook:
             "notifications_failed": float(self.counts["failed"]),
             "reminders_expired": float(self.counts["expired"]),
             "rituals_scheduled": float(len(self.rituals)),
+            **{
+                f"deliveries_{outcome}_{channel}": float(self.outcomes[(channel, outcome)])
+                for channel in get_args(Channel)
+                for outcome in DELIVERY_OUTCOMES
+            },
         }

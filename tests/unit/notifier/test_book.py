@@ -3,6 +3,7 @@ the notifier's own outcome events, quiet hours and ritual reminders."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -365,3 +366,19 @@ def test_a_member_leaving_drops_what_was_not_due_yet_and_keeps_what_was() -> Non
     processor.apply(event(MemberLeft(member_id="m-3"), time=utc(2025, 3, 4, 7, 0)))
     assert ready_ids(processor.book) == due_before
     assert len(processor.book.pending) == 1
+
+
+def test_deliveries_are_counted_by_channel_and_outcome_once_each() -> None:
+    processor = processor_with(
+        joined("m-1", notification_channels=("slack", "webhook")),
+        event(sample_payload(CoffeeUnmatched, member_id="m-1")),
+    )
+    slack, webhook = processor.book.ready()
+    sent = outcome(slack)
+    processor.apply(sent)
+    processor.apply(sent.model_copy(update={"id": uuid.uuid4()}))  # the same outcome again
+    processor.apply(outcome(webhook, sent=False))
+    measures = processor.measures()
+    assert measures["deliveries_sent_slack"] == 1
+    assert measures["deliveries_failed_webhook"] == 1
+    assert measures["deliveries_sent_webhook"] == measures["deliveries_retry_slack"] == 0
