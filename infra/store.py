@@ -123,6 +123,10 @@ class ObjectStore:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             "-master.telemetry=false",
+            # One master: no need to wait 10 s for an election at every start, nor 10 s for
+            # other servers to notice the volume server going at every stop.
+            "-master.electionTimeout=1s",
+            "-volume.preStopSeconds=0",
             f"-master.port={ports['master']}",
             f"-master.port.grpc={ports['master.grpc']}",
             "-master.volumeSizeLimitMB=1024",
