@@ -7,9 +7,14 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
+
+from infra.topics import TopicSettings
+from schemas import CloudEvent
+from services.common.records import event_record
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -72,3 +77,20 @@ async def wait_for_records(
             return records
         await asyncio.sleep(0.3)
     raise AssertionError(f"{topic}: condition not met in {within}s; {len(records)} records")
+
+
+async def produce_events(
+    servers: str, topics: TopicSettings, events: Sequence[CloudEvent[Any]]
+) -> None:
+    """Events written as a platform service writes them (topic, key, headers), pipelined."""
+    producer = AIOKafkaProducer(bootstrap_servers=servers.split(","))
+    await producer.start()
+    try:
+        for event in events:
+            record = event_record(event, topics)
+            await producer.send(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()

@@ -8,18 +8,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from schemas import CloudEvent, new_event
 from schemas.clock import ClockTicked
-from services.common.records import event_record
 from services.common.runtime import ServiceRuntime
 from services.notifier.app import DEFINITION
 from services.notifier.handlers import NotifierProcessor
 from tests.factories import T0, member_joined
 from tests.integration.support import FAST_GROUPS, running
+from tests.kafka_io import produce_events
 
 pytestmark = pytest.mark.broker
 
@@ -30,20 +29,6 @@ WINDOW = 100
 def tick(minute: int) -> CloudEvent[Any]:
     now = T0 + timedelta(minutes=minute)
     return new_event(ClockTicked(now=now, sequence=minute), source="/tests", orgid="acme", time=now)
-
-
-async def write(kafka: KafkaSettings, topics: TopicSettings, events: list[CloudEvent[Any]]) -> None:
-    producer = AIOKafkaProducer(**kafka.aiokafka_params())
-    await producer.start()
-    try:
-        for event in events:
-            record = event_record(event, topics)
-            await producer.send(
-                record.topic, record.value, key=record.key, headers=list(record.headers)
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def clock_of(runtime: ServiceRuntime) -> Any:
@@ -69,13 +54,17 @@ async def test_a_restart_reads_the_ticks_since_the_last_commit_not_since_the_beg
     kafka: KafkaSettings, topics: TopicSettings
 ) -> None:
     joined = new_event(member_joined("ada"), source="/tests", orgid="acme", time=T0)
-    await write(kafka, topics, [joined, *(tick(minute) for minute in range(HISTORY))])
+    await produce_events(
+        kafka.bootstrap_servers, topics, [joined, *(tick(minute) for minute in range(HISTORY))]
+    )
     windowed = FAST_GROUPS.model_copy(update={"clock_replay_window": WINDOW})
     async with running(DEFINITION, kafka, topics, windowed) as first:
         assert replayed(first) >= HISTORY  # a group that never committed reads everything
         await until_clock(first, HISTORY - 1)
 
-    await write(kafka, topics, [tick(minute) for minute in range(HISTORY, HISTORY + 10)])
+    await produce_events(
+        kafka.bootstrap_servers, topics, [tick(minute) for minute in range(HISTORY, HISTORY + 10)]
+    )
     async with running(DEFINITION, kafka, topics, windowed) as second:
         assert replayed(second) <= 1 + WINDOW + 10  # the member, the window, the new ticks
         await until_clock(second, HISTORY + 9)

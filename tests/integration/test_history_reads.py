@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
@@ -15,9 +14,8 @@ from schemas import CloudEvent, new_event
 from schemas.clock import ClockTicked
 from services.common.adapters.history import read_events, read_latest
 from services.common.admission import partition_of
-from services.common.records import event_record
 from tests.factories import T0, member_joined
-from tests.kafka_io import read_all
+from tests.kafka_io import produce_events, read_all
 
 pytestmark = pytest.mark.broker
 
@@ -33,26 +31,12 @@ def joined(org: str, member_id: str) -> CloudEvent[Any]:
     return new_event(member_joined(member_id), source="/tests", orgid=org, time=T0)
 
 
-async def write(kafka: KafkaSettings, topics: TopicSettings, events: list[CloudEvent[Any]]) -> None:
-    producer = AIOKafkaProducer(**kafka.aiokafka_params())
-    await producer.start()
-    try:
-        for event in events:
-            record = event_record(event, topics)
-            await producer.send(
-                record.topic, record.value, key=record.key, headers=list(record.headers)
-            )
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 async def test_a_directory_read_takes_the_members_partition_of_one_organisation_only(
     kafka: KafkaSettings, topics: TopicSettings
 ) -> None:
     members = [joined(org, f"{org}-m{n}") for org in ORGANISATIONS for n in range(5)]
     ticks = [tick(org, minute) for org in ORGANISATIONS for minute in range(100)]
-    await write(kafka, topics, [*members, *ticks])
+    await produce_events(kafka.bootstrap_servers, topics, [*members, *ticks])
     progress: list[tuple[int, int]] = []
 
     found = read_events(
@@ -79,7 +63,7 @@ async def test_the_latest_events_are_read_back_from_the_end(
 ) -> None:
     members = [joined(org, f"{org}-m{n}") for org in ORGANISATIONS for n in range(5)]
     ticks = [tick(org, minute) for org in ORGANISATIONS for minute in range(100)]
-    await write(kafka, topics, [*members, *ticks])
+    await produce_events(kafka.bootstrap_servers, topics, [*members, *ticks])
     names = [topics.name(topic) for topic in Topic]
 
     def of_org3(event: CloudEvent[Any]) -> bool:

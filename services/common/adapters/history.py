@@ -51,12 +51,7 @@ def read_records(
     those partitions from those offsets."""
     consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
     try:
-        partitions = [
-            TopicPartition(name, number)
-            for name in topic_names
-            for number in _partitions(sorted(consumer.partitions_for_topic(name) or ()), key)
-        ]
-        consumer.assign(partitions)
+        partitions = _assign(consumer, topic_names, key)
         consumer.seek_to_beginning(*partitions)
         for partition, offset in (starts or {}).items():  # e.g. following from a tail's end
             if partition in partitions:
@@ -100,12 +95,7 @@ def read_latest(
     ``count``, not the age of the history."""
     consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
     try:
-        partitions = [
-            TopicPartition(name, number)
-            for name in topic_names
-            for number in _partitions(sorted(consumer.partitions_for_topic(name) or ()), key)
-        ]
-        consumer.assign(partitions)
+        partitions = _assign(consumer, topic_names, key)
         ends = _high_watermarks(consumer, partitions, idle_ms)
         found: dict[Any, CloudEvent[Any]] = {}
         for partition, end in ends.items():
@@ -178,6 +168,19 @@ def _wanted_between(
             if event is not None and wanted(event):
                 found.setdefault(event.id, event)
     return found
+
+
+def _assign(
+    consumer: KafkaConsumer, topic_names: Iterable[str], key: bytes | None
+) -> list[TopicPartition]:
+    """Assign every partition of the topics (with ``key``, only the one that key is on)."""
+    partitions = [
+        TopicPartition(name, number)
+        for name in topic_names
+        for number in _partitions(sorted(consumer.partitions_for_topic(name) or ()), key)
+    ]
+    consumer.assign(partitions)
+    return partitions
 
 
 def _partitions(numbers: list[int], key: bytes | None) -> list[int]:
