@@ -20,6 +20,7 @@ from infra.broker import EmbeddedBroker, LocalBroker, PortTakenError
 from infra.kafka import DEFAULT_BOOTSTRAP_SERVERS, KafkaSettings
 from infra.store import StoreUnavailableError
 from infra.topics import TopicMismatchError, TopicSettings, ensure_topics, provision_topics
+from services.cli.audit import audit_app
 from services.cli.clock import clock_app
 from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
@@ -87,6 +88,7 @@ app.add_typer(ritual_app, name="ritual")
 app.add_typer(events_app, name="events")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(clock_app, name="clock")
+app.add_typer(audit_app, name="audit")
 app.command("feedback")(feedback)
 app.command("insights")(insights)
 
