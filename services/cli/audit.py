@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kafka import TopicPartition
@@ -28,6 +29,7 @@ from services.cli.audit_chain import (
     build_manifest,
     canonical_line,
     chain_entries,
+    load_public_key,
     next_offsets_of,
     sign_manifest,
     verify_export,
@@ -124,6 +126,11 @@ def verify(
     if not folder.is_dir():
         fail(f"{folder} is not a folder")
     trusted = public_key.read_bytes() if public_key is not None else None
+    if trusted is not None:
+        try:
+            load_public_key(trusted)
+        except ValueError:
+            fail(f"{public_key} is not a PEM Ed25519 public key")
     try:
         verdict = _verify_folder(folder, trusted)
         if since is not None:
@@ -202,7 +209,7 @@ def _signing_key() -> Ed25519PrivateKey | None:
         key = serialization.load_pem_private_key(Path(name).read_bytes(), password=None)
     except OSError:
         fail(f"{SIGNING_KEY_VARIABLE}: cannot read the key file {name}")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         fail(f"{SIGNING_KEY_VARIABLE}: {name} is not an unencrypted PEM private key")
     if not isinstance(key, Ed25519PrivateKey):
         fail(f"{SIGNING_KEY_VARIABLE}: {name} is not an Ed25519 key")

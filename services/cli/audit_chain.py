@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -181,7 +181,10 @@ def sign_manifest(manifest: dict[str, Any], key: Ed25519PrivateKey) -> tuple[dic
 
 def load_public_key(pem: bytes) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM; ValueError when it is something else."""
-    key = serialization.load_pem_public_key(pem)
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except UnsupportedAlgorithm:
+        raise ValueError("not an Ed25519 public key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
     return key
@@ -239,7 +242,8 @@ def _check_signature(
             trusted_key_pem if trusted_key_pem is not None else str(named).encode()
         )
     except ValueError:
-        raise Tampered("bad signature: the manifest's public key is not an Ed25519 key") from None
+        whose = "the given public key" if trusted_key_pem is not None else "the manifest's key"
+        raise Tampered(f"bad signature: {whose} is not an Ed25519 public key") from None
     try:
         key.verify(base64.b64decode(signature, validate=True), canonical_manifest(manifest))
     except (InvalidSignature, binascii.Error, ValueError):
@@ -339,7 +343,8 @@ def _what_happened(
     if links(here, line(index + 1), following) or (
         index == len(lines) - 1 and index == len(entries) - 1
     ):
-        return "this line was edited"
+        # The first line also depends on where the chain starts: the manifest's previous_head.
+        return "this line was edited" + (" (or previous_head was changed)" if index == 0 else "")
     return "edited, removed, inserted or reordered from here on"
 
 

@@ -273,6 +273,15 @@ def test_a_rewritten_chain_does_not_match_the_manifest_head(
     assert "manifest mismatch: head" in output
 
 
+def test_a_changed_chain_start_is_named_at_the_first_line(
+    exported: Path, runner: CliRunner
+) -> None:
+    edit_manifest(exported, previous_head="cd" * 32)
+    code, output = verify(runner, exported)
+    assert code == 1
+    assert "hash mismatch at line 1: this line was edited (or previous_head was changed)" in output
+
+
 @pytest.fixture
 def signed(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -329,6 +338,16 @@ def test_a_manifest_re_signed_by_another_key_fails_against_the_trusted_key(
     code, output = verify(runner, folder, "--public-key", str(public))
     assert code == 1
     assert "bad signature: manifest.sig does not verify against the given public key" in output
+
+
+def test_a_public_key_that_is_not_one_is_a_user_mistake(
+    signed: tuple[Path, Ed25519PrivateKey], runner: CliRunner, tmp_path: Path
+) -> None:
+    folder, _ = signed
+    (tmp_path / "public.pem").write_text("not a key\n")
+    code, output = verify(runner, folder, "--public-key", str(tmp_path / "public.pem"))
+    assert code == 2
+    assert "is not a PEM Ed25519 public key" in output
 
 
 def test_a_changed_count_in_a_signed_manifest_breaks_the_signature(
