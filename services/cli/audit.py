@@ -51,7 +51,6 @@ class Previous:
     """What an incremental export continues from."""
 
     head: str
-    org: str | None
     next_offsets: dict[tuple[str, int], int]
     event_ids: frozenset[str]
 
@@ -224,12 +223,19 @@ def _previous_export(folder: Path, org: str | None) -> Previous:
         fail(f"the previous export {folder} is not whole: {problem}")
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     if manifest.get("org") != org:
-        fail(f"the previous export is of --org {manifest.get('org')}, not {org}")
+        fail(
+            f"the previous export is of {_organisations(manifest.get('org'))}, "
+            f"this one would be of {_organisations(org)}: give the same --org"
+        )
     ids = frozenset(
         str(json.loads(line)["id"])
         for line in (folder / EVENTS_FILE).read_text(encoding="utf-8").splitlines()
     )
-    return Previous(verdict.head, org, next_offsets_of(manifest), ids)
+    return Previous(verdict.head, next_offsets_of(manifest), ids)
+
+
+def _organisations(org: str | None) -> str:
+    return "every organisation" if org is None else f"--org {org}"
 
 
 @dataclass(frozen=True)

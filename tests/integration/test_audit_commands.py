@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from infra.kafka import KafkaSettings
@@ -30,6 +32,23 @@ def cli(kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("RITUALS_TOPIC_PREFIX", topics.prefix)
     monkeypatch.delenv("RITUALS_AUDIT_SIGNING_KEY_FILE", raising=False)
     return CliRunner()
+
+
+def signing_key(private: Path, public: Path) -> Path:
+    key = Ed25519PrivateKey.generate()
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return public
 
 
 def publish_match_and_notification(kafka: KafkaSettings, topics: TopicSettings) -> str:
@@ -70,16 +89,22 @@ def test_export_verify_tamper_continue_and_explain(
     assert requested.exit_code == 0, requested.output
 
     first = tmp_path / "first"
-    exported = cli.invoke(app, ["audit", "export", "--out", str(first), "--org", "acme"])
+    public_key = signing_key(tmp_path / "audit.key", tmp_path / "audit.pub")
+    exported = cli.invoke(
+        app,
+        ["audit", "export", "--out", str(first), "--org", "acme"],
+        env={"RITUALS_AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit.key")},
+    )
     assert exported.exit_code == 0, exported.output
     assert "exported 6 events" in exported.output
     manifest = json.loads((first / "manifest.json").read_text())
     assert manifest["events"] == 6
     assert manifest["org"] == "acme"
     assert set(manifest["topics"]) == {topics.name(Topic.MEMBERS), topics.name(Topic.COFFEE)}
-    whole = cli.invoke(app, ["audit", "verify", str(first)])
+    whole = cli.invoke(app, ["audit", "verify", str(first), "--public-key", str(public_key)])
     assert whole.exit_code == 0, whole.output
     assert whole.output.startswith("whole: 6 events")
+    assert "signed by SHA256:" in whole.output
 
     tampered = tmp_path / "tampered"
     shutil.copytree(first, tampered)
