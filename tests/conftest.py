@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, ensure_topics
@@ -29,3 +30,13 @@ def topics(kafka: KafkaSettings) -> TopicSettings:
     settings = TopicSettings(prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=3)
     ensure_topics(kafka, settings)
     return settings
+
+
+@pytest.fixture
+def cli(kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The ``rituals`` command line against the test's broker and topics (no audit signing key
+    from the environment: a test that signs sets its own)."""
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
+    monkeypatch.setenv("RITUALS_TOPIC_PREFIX", topics.prefix)
+    monkeypatch.delenv("RITUALS_AUDIT_SIGNING_KEY_FILE", raising=False)
+    return CliRunner()

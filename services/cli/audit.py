@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +33,7 @@ from services.cli.audit_chain import (
     sign_manifest,
     verify_export,
 )
-from services.cli.context import fail, history, kafka_errors_explained
+from services.cli.context import fail, history, kafka_errors_explained, reading_progress
 from services.common.adapters.history import domain_topics, read_records
 
 audit_app = typer.Typer(help="Tamper-evident exports of the history.", no_args_is_help=True)
@@ -251,15 +250,7 @@ def _read_history(org: str | None, previous: Previous | None) -> ReadHistory:
     seen = set(previous.event_ids) if previous is not None else set()
     starts = {TopicPartition(topic, number): at for (topic, number), at in next_offsets.items()}
     found: list[tuple[CloudEvent[Any], Position]] = []
-    with (
-        kafka_errors_explained(),
-        typer.progressbar(length=1, label="reading the history", file=sys.stderr) as progress,
-    ):
-
-        def advance(read: int, total: int) -> None:
-            progress.length = total
-            progress.update(read - progress.pos)
-
+    with kafka_errors_explained(), reading_progress() as advance:
         for record in read_records(
             KafkaSettings(),
             domain_topics(TopicSettings()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -69,20 +69,25 @@ def publish(events: list[CloudEvent[Any]]) -> int:
         return publisher.publish(events)
 
 
-def history(
-    organisation: str | None = None, only: Iterable[Topic] | None = None
-) -> list[CloudEvent[Any]]:
-    """Every event (of one organisation; of ``only`` these topics), with a progress bar on
-    standard error: standard output may be the command's report."""
-    with (
-        kafka_errors_explained(),
-        typer.progressbar(length=1, label="reading the history", file=sys.stderr) as progress,
-    ):
+@contextmanager
+def reading_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of reading the history, on standard error (standard output may be the
+    command's report); yields what a reader calls with (records read, records in all)."""
+    with typer.progressbar(length=1, label="reading the history", file=sys.stderr) as progress:
 
         def advance(read: int, total: int) -> None:
             progress.length = total
             progress.update(read - progress.pos)
 
+        yield advance
+
+
+def history(
+    organisation: str | None = None, only: Iterable[Topic] | None = None
+) -> list[CloudEvent[Any]]:
+    """Every event (of one organisation; of ``only`` these topics), with a progress bar on
+    standard error: standard output may be the command's report."""
+    with kafka_errors_explained(), reading_progress() as advance:
         return read_events(
             KafkaSettings(),
             TopicSettings(),

@@ -26,14 +26,6 @@ pytestmark = pytest.mark.broker
 EXAMPLE = Path(__file__).parents[2] / "examples" / "acme-members.csv"
 
 
-@pytest.fixture
-def cli(kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
-    monkeypatch.setenv("RITUALS_TOPIC_PREFIX", topics.prefix)
-    monkeypatch.delenv("RITUALS_AUDIT_SIGNING_KEY_FILE", raising=False)
-    return CliRunner()
-
-
 def signing_key(private: Path, public: Path) -> Path:
     key = Ed25519PrivateKey.generate()
     private.write_bytes(

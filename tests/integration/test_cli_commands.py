@@ -25,13 +25,6 @@ pytestmark = pytest.mark.broker
 EXAMPLE = Path(__file__).parents[2] / "examples" / "acme-members.csv"
 
 
-@pytest.fixture
-def cli(kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
-    monkeypatch.setenv("RITUALS_TOPIC_PREFIX", topics.prefix)
-    return CliRunner()
-
-
 def member_event_types(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
     records = read_all(kafka.bootstrap_servers, topics.name(Topic.MEMBERS))
     return [decode_event(r.value or b"").type for r in records]
