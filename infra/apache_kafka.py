@@ -2,15 +2,16 @@
 or a cluster of such nodes on one machine (``brokers=3``) for fault tests.
 
 The broker's jars come from Maven Central once (``infra/kafka/pom.xml``, copied into
-``~/.cache/rituals/kafka-<version>/lib``); Java 17 and Maven must be installed. The node's data
-(its log directories, configuration and own log file) lives in a folder: a given folder is kept
-across restarts and formatted only on first use; without one a temporary folder is used and
-removed on stop. A context manager with the same shape as ``EmbeddedBroker``.
+``~/.cache/rituals/kafka-<version>-<pom hash>/lib``); Java 17 and Maven must be installed. The
+node's data (its log directories, configuration and own log file) lives in a folder: a given
+folder is kept across restarts and formatted only on first use; without one a temporary folder is
+used and removed on stop. A context manager with the same shape as ``EmbeddedBroker``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -35,8 +36,10 @@ class KafkaUnavailableError(RuntimeError):
 
 
 def library(version: str = KAFKA_VERSION) -> Path:
-    """The folder of the broker's jars, fetched from Maven Central the first time."""
-    lib = Path.home() / ".cache" / "rituals" / f"kafka-{version}" / "lib"
+    """The folder of the broker's jars, fetched from Maven Central the first time (and again
+    when ``pom.xml`` changes: the folder is named after its content)."""
+    pinned = hashlib.sha256(POM.read_bytes()).hexdigest()[:8]
+    lib = Path.home() / ".cache" / "rituals" / f"kafka-{version}-{pinned}" / "lib"
     if any(lib.glob("kafka_2.13-*.jar")):
         return lib
     for tool in ("java", "mvn"):
