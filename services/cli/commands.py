@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundReques
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
 from schemas.rituals import RitualCancelled, RitualHeld, RitualKind, RitualScheduled
 from services.cli.context import directory_of, envelope, fail, history, now_or, publish
+from services.cli.member_data import SECTIONS, UnknownMemberError, member_data
 from services.cli.rituals import (
     RefusedError,
     cancelled_occurrence,
@@ -128,6 +130,24 @@ def leave(
     payload = MemberLeft(member_id=member_id, last_day=last_day)
     publish([envelope(payload, org, now_or(at), member_id)])
     typer.echo(f"{member_id} left")
+
+
+@members_app.command("export-data")
+def export_data(
+    member_id: str,
+    org: Org,
+    out: Annotated[Path, typer.Option(help="JSON file to write.", dir_okay=False, writable=True)],
+) -> None:
+    """Everything held about one person (GDPR Art. 15): profile, status changes, coffee groups
+    and feedback, onboarding, team rituals and attendance, notifications; other people appear
+    by id only. Refused (exit code 2, nothing written): a member the organisation never had."""
+    try:
+        document = member_data(history(org), org, member_id, datetime.now(UTC))
+    except UnknownMemberError as error:
+        fail(str(error))
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    counts = ", ".join(f"{len(document[section])} {section}" for section in SECTIONS.values())
+    typer.echo(f"wrote what is held about {member_id} to {out}: {counts}")
 
 
 @round_app.command("request")

@@ -475,3 +475,25 @@ def test_clock_tick_advances_an_organisations_time_by_hand(
     assert [tick.time for tick in ticks] == [tick.data.now for tick in ticks]
     sequences = [tick.data.sequence for tick in ticks]
     assert sequences == sorted(sequences)
+
+
+def test_export_data_writes_what_is_held_about_one_member(
+    cli: CliRunner, kafka: KafkaSettings, topics: TopicSettings, tmp_path: Path
+) -> None:
+    cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"])
+    cli.invoke(app, ["members", "pause", "bram", "--org", "acme"])
+    out = tmp_path / "bram.json"
+    result = cli.invoke(app, ["members", "export-data", "bram", "--org", "acme", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["profile"]["display_name"] == "Bram de Vries"
+    assert [e["type"] for e in document["membership"]] == [
+        "rituals.member.joined",
+        "rituals.member.paused",
+    ]
+    refused = cli.invoke(
+        app, ["members", "export-data", "nobody", "--org", "acme", "--out", str(tmp_path / "x")]
+    )
+    assert refused.exit_code == 2
+    assert "no member 'nobody'" in refused.output
+    assert not (tmp_path / "x").exists()
