@@ -149,9 +149,8 @@ class _Node:
         if done.returncode != 0:
             raise KafkaUnavailableError(f"formatting failed: {(done.stdout + done.stderr)[-800:]}")
 
-    def launch(self, lib: Path, *, restart: bool = False) -> None:
-        if not restart:  # after a crash the port lingers in TIME_WAIT, which Kafka may reuse
-            ensure_free(self.port)
+    def launch(self, lib: Path) -> None:
+        ensure_free(self.port)
         command = self.java_command(lib, "kafka.Kafka", str(self.folder / "server.properties"))
         with (self.folder / "broker.out").open("ab") as output:
             self.process = subprocess.Popen(
@@ -214,8 +213,8 @@ class ApacheKafka(LocalBroker):
         for node in self.nodes:
             node.format_once(self._lib, cluster_id, node.write_config(voters, len(self.nodes)))
         for node in self.nodes:
-            node.launch(self._lib, restart=True)
-        self._wait_until_ready(len(self.nodes), listening=node)
+            node.launch(self._lib)
+        self._wait_until_ready(len(self.nodes))
         return self
 
     def stop(self) -> None:
@@ -239,7 +238,7 @@ class ApacheKafka(LocalBroker):
         if node.running:
             raise RuntimeError(f"node {node_id} is running")
         assert self._lib is not None, "start() first"
-        node.launch(self._lib, restart=True)
+        node.launch(self._lib)
         self._wait_until_ready(len(self.nodes), listening=node)
 
     def leaders(self, topic: str, timeout: float = 30.0) -> dict[int, int]:

@@ -66,15 +66,25 @@ class PortTakenError(RuntimeError):
     """The broker's port is in use (another broker, or another program)."""
 
 
-def ensure_free(port: int) -> None:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise PortTakenError(
-                f"port {port} on 127.0.0.1 is taken (another broker running? stop it, or pick "
-                "another port)"
-            ) from None
+def ensure_free(port: int, *, within: float = 0.0) -> None:
+    """PortTakenError unless something may listen on the port (waiting up to ``within``
+    seconds for it to become so). Probed as the brokers and the store bind, with SO_REUSEADDR:
+    connections of a stopped server lingering in TIME_WAIT do not make a port taken, another
+    server listening on it does."""
+    deadline = time.monotonic() + within
+    while True:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise PortTakenError(
+                        f"port {port} on 127.0.0.1 is taken (another broker running? stop it, "
+                        "or pick another port)"
+                    ) from None
+        time.sleep(0.3)
 
 
 class LocalBroker:

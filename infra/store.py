@@ -9,7 +9,6 @@ and kept there (``ports.json``), its telemetry is off, and it listens on 127.0.0
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sysconfig
 import time
@@ -18,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from infra.broker import end_process, free_port
+from infra.broker import PortTakenError, end_process, ensure_free, free_port
 
 BUCKET = "tansu"
 PORT_NAMES = (
@@ -67,7 +66,13 @@ class ObjectStore:
         self._prepare_folder()
         self.ports = self._kept_ports()
         for name, port in self.ports.items():
-            _wait_until_free(port, f"the object store's {name} port")
+            try:  # a store stopped a moment ago keeps its ports for a few seconds
+                ensure_free(port, within=15.0)
+            except PortTakenError:
+                raise StoreUnavailableError(
+                    f"the object store's {name} port {port} on 127.0.0.1 is taken (another "
+                    "Rituals broker running on this data folder? stop it first)"
+                ) from None
         with (self.folder / "store.log").open("ab") as output:
             self._process = subprocess.Popen(
                 self._command(),
@@ -192,23 +197,3 @@ def _grpc_safe_port() -> int:
     while (port := free_port()) > 55_535:
         pass
     return port
-
-
-def _wait_until_free(port: int, what: str, within: float = 15.0) -> None:
-    """A store stopped a moment ago keeps its ports for a few seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        with socket.socket() as probe:
-            # As the store binds (Go sets SO_REUSEADDR): connections of a stopped store that
-            # linger in TIME_WAIT do not keep it from starting.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise StoreUnavailableError(
-                        f"{what} {port} on 127.0.0.1 is taken (another Rituals broker running on "
-                        "this data folder? stop it first)"
-                    ) from None
-        time.sleep(0.3)
