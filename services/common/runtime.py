@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -707,12 +707,13 @@ class ServiceRuntime:
         """Make a fresh state from the partitions' history, decide what was never decided (or
         was cut short), dead-letter what was refused since the last commit; return where each
         partition's history was read to."""
+        committed = await self._committed_offsets()
         history = await read_to_end(
             self.kafka,
             partitions,
             idle_ms=self.settings.replay_idle_ms,
             committed_only=self.transactional,
-            starts=await self._clock_starts(partitions),
+            starts=self._clock_starts(partitions, committed),
         )
         # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
@@ -729,7 +730,7 @@ class ServiceRuntime:
         for decision in replayed.decisions:
             await self._queue_decision(decision, sends)
         await self._confirm(sends)
-        await self._dead_letter_since_commit(plan, replayed.failures)
+        await self._dead_letter_since_commit(plan, replayed.failures, committed)
         self.rebuilt.set()
         self.metrics.replayed.labels(self.definition.name).inc(len(plan.events))
         self.metrics.show_state(self.ledger.processor.measures())
@@ -746,11 +747,13 @@ class ServiceRuntime:
         return dict(history.ends)
 
     async def _dead_letter_since_commit(
-        self, plan: ReplayPlan, failures: Sequence[tuple[CloudEvent[Any], Exception]]
+        self,
+        plan: ReplayPlan,
+        failures: Sequence[tuple[CloudEvent[Any], Exception]],
+        committed: Mapping[TopicPartition, int],
     ) -> None:
         """What the rebuild refused or failed on at or after the group's committed offset was
         never seen live: dead-letter it now (earlier records were dead-lettered live)."""
-        committed = await self._committed_offsets()
         for record, refusal in plan.refused:
             if record.offset >= committed.get(TopicPartition(record.topic, record.partition), 0):
                 await self._dead_letter(record, refusal.reason, refusal.detail)
@@ -760,7 +763,9 @@ class ServiceRuntime:
                 detail = f"{type(error).__name__}: {error}"
                 await self._dead_letter(record, RejectionReason.HANDLER_FAILED, detail)
 
-    async def _clock_starts(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+    def _clock_starts(
+        self, partitions: set[TopicPartition], committed: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
         """Where a rebuild starts reading the clock: a window of ticks before the group's last
         commit. Every tick before the commit was decided and its outputs are in the log (which
         is read whole); what the state needs of the clock is each organisation's latest time,
@@ -768,7 +773,6 @@ class ServiceRuntime:
         reads the ticks since the last commit, not every minute since the organisation began.
         A group that never committed reads everything."""
         clock = self.topics.name(Topic.CLOCK)
-        committed = await self._committed_offsets()
         return {
             partition: max(0, committed[partition] - self.settings.clock_replay_window)
             for partition in partitions
