@@ -16,15 +16,13 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
-
+from benchmarks.runtime import produce
 from infra.broker import EmbeddedBroker
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, ensure_topics
 from schemas import new_event
 from schemas.clock import ClockTicked
 from services.common.logging import configure_logging
-from services.common.records import event_record
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.notifier.app import DEFINITION
@@ -34,25 +32,16 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def write_ticks(kafka: KafkaSettings, topics: TopicSettings, ticks: int) -> None:
-    producer = AIOKafkaProducer(**kafka.aiokafka_params(), linger_ms=5)
-    await producer.start()
-    try:
-        sends = []
-        for minute in range(ticks // len(ORGANISATIONS)):
-            now = START + timedelta(minutes=minute)
-            for org in ORGANISATIONS:
-                event = new_event(
-                    ClockTicked(now=now, sequence=minute), source="/bench", orgid=org, time=now
-                )
-                record = event_record(event, topics)
-                sends.append(
-                    await producer.send(
-                        record.topic, record.value, key=record.key, headers=list(record.headers)
-                    )
-                )
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    minutes = (START + timedelta(minutes=minute) for minute in range(ticks // len(ORGANISATIONS)))
+    await produce(
+        kafka,
+        topics,
+        (
+            new_event(ClockTicked(now=now, sequence=sequence), source="/bench", orgid=org, time=now)
+            for sequence, now in enumerate(minutes)
+            for org in ORGANISATIONS
+        ),
+    )
 
 
 async def start_to_ready(kafka: KafkaSettings, topics: TopicSettings) -> tuple[float, float]:

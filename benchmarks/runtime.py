@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,16 +55,15 @@ class Answering(DirectoryProcessor):
         return ()
 
 
-async def fill(kafka: KafkaSettings, topics: TopicSettings, count: int, first: int = 0) -> None:
-    members = generate_members(5 + first, OrganisationShape(members=count))
+async def produce(
+    kafka: KafkaSettings, topics: TopicSettings, events: Iterable[CloudEvent[Any]]
+) -> None:
+    """Write events as a service does (topic, key, headers), pipelined, all acknowledged."""
     producer = AIOKafkaProducer(**kafka.aiokafka_params(), linger_ms=5)
     await producer.start()
     try:
-        moment = datetime(2026, 3, 1, tzinfo=UTC)
         sends = []
-        for number, member in enumerate(members):
-            member = member.model_copy(update={"member_id": f"{member.member_id}-{first}"})
-            event = new_event(member, source="/bench", orgid=f"org{number % 24}", time=moment)
+        for event in events:
             record = event_record(event, topics)
             sends.append(
                 await producer.send(
@@ -74,6 +73,24 @@ async def fill(kafka: KafkaSettings, topics: TopicSettings, count: int, first: i
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
+
+
+async def fill(kafka: KafkaSettings, topics: TopicSettings, count: int, first: int = 0) -> None:
+    members = generate_members(5 + first, OrganisationShape(members=count))
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    await produce(
+        kafka,
+        topics,
+        (
+            new_event(
+                member.model_copy(update={"member_id": f"{member.member_id}-{first}"}),
+                source="/bench",
+                orgid=f"org{number % 24}",
+                time=moment,
+            )
+            for number, member in enumerate(members)
+        ),
+    )
 
 
 async def count_answers(kafka: KafkaSettings, topic: str, expected: int, partitions: int) -> None:
