@@ -26,7 +26,7 @@ from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
 from services.cli.events import events_app
 from services.cli.notifications import notifications_app
-from services.cli.platform import run_platform
+from services.cli.platform import DEFAULT_DATA_DIR, run_platform
 from services.common.logging import configure_logging
 from services.common.settings import ServiceSettings
 from services.demo.runner import finish, run_demo
@@ -57,7 +57,6 @@ def _quiet_kafka_clients() -> None:
 
 app.add_typer(topics_app, name="topics")
 DEFAULT_PORT = int(DEFAULT_BOOTSTRAP_SERVERS.rsplit(":", 1)[1])
-DEFAULT_DATA_DIR = Path("var/rituals")
 
 DataDir = Annotated[
     Path,

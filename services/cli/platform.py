@@ -187,7 +187,10 @@ def run_platform(
     data_dir: Path | None = None,
 ) -> int:
     """Run until Ctrl-C/SIGTERM or until a part dies; the exit code says which."""
-    with kafka_address(configured_servers, port, data_dir) as servers:
+    with (
+        kafka_address(configured_servers, port, data_dir) as servers,
+        _unless_set(_local_mail(data_dir)),
+    ):
         try:
             report = ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
         except TopicMismatchError as wrong:
@@ -195,7 +198,13 @@ def run_platform(
             return 2
         log.info("topics ready", created=len(report.created), existing=len(report.existing))
         processes = [ServiceProcess(name, servers) for name in PROCESSES]
-        log.info("platform up", kafka=servers, processes=list(PROCESSES))
+        log.info(
+            "platform up",
+            kafka=servers,
+            processes=list(PROCESSES),
+            log_kept_in=str(data_dir) if data_dir else None,
+            emails_written_to=os.environ.get(OUTBOX_VARIABLE),
+        )
         # Both explicitly: a shell that starts us in the background has SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
@@ -206,6 +215,20 @@ def run_platform(
             return 0
         finally:
             stop_all(processes)
+
+
+DEFAULT_DATA_DIR = Path("var/rituals")
+"""Where a local broker keeps its log and the platform its e-mails (``--data-dir``)."""
+OUTBOX_VARIABLE = "RITUALS_NOTIFIER_EMAIL_OUTBOX_DIR"
+
+
+def _local_mail(data_dir: Path | None) -> dict[str, str]:
+    """Where e-mails go on this machine when no mail server is configured: ``.eml`` files in
+    the data folder's ``outbox`` (``var/rituals/outbox``), not retries against a local port 25
+    that nobody listens on."""
+    if os.environ.get("RITUALS_NOTIFIER_SMTP_HOST"):
+        return {}
+    return {OUTBOX_VARIABLE: str((data_dir or DEFAULT_DATA_DIR) / "outbox")}
 
 
 def _watch(processes: Sequence[ServiceProcess]) -> int:
