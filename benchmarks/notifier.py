@@ -33,7 +33,7 @@ from schemas.coffee import CoffeeUnmatched
 from schemas.envelope import CloudEventAttributes
 from schemas.members import MemberJoined
 from services.common.logging import configure_logging
-from services.common.processing import Emit, Ledger
+from services.common.processing import Emit, Ledger, Ledgers
 from services.notifier.adapters.webhooks import HttpPoster
 from services.notifier.app import delivery_worker_from, notifier_definition
 from services.notifier.settings import NotifierSettings
@@ -41,6 +41,7 @@ from services.notifier.worker import book_of
 from tests.integration.notifier_peers import COUNT_PATH, http_sink
 
 MORNING = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+ORGANISATION = "acme"
 SECRET = "whsec_" + base64.b64encode(b"benchmark-signing-key-0123456789").decode()
 
 
@@ -49,6 +50,7 @@ class LedgerOnlyRuntime:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        self.ledgers = Ledgers.single(ledger)
         self.ready = True
 
     def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
@@ -80,12 +82,12 @@ def _source_events(count: int) -> list[CloudEvent[Any]]:
         start_date=MORNING.date(),
         notification_channels=("webhook",),
     )
-    events = [new_event(member, source="/bench", orgid="acme", time=MORNING)]
+    events = [new_event(member, source="/bench", orgid=ORGANISATION, time=MORNING)]
     for number in range(count):
         unmatched = CoffeeUnmatched(
             round_id=f"r-{number}", member_id="m-1", reason="an odd number of colleagues"
         )
-        events.append(new_event(unmatched, source="/bench", orgid="acme", time=MORNING))
+        events.append(new_event(unmatched, source="/bench", orgid=ORGANISATION, time=MORNING))
     return events
 
 
@@ -138,7 +140,7 @@ async def _notifier_round(sink: Sink, count: int, concurrency: int) -> float:
     for event in _source_events(count):
         ledger.handle(event)
     runtime = LedgerOnlyRuntime(ledger)
-    book = book_of(runtime)
+    book = book_of(runtime, ORGANISATION)
     poster = HttpPoster.with_timeout(settings.http_timeout_seconds, concurrency)
     worker = delivery_worker_from(settings, poster)
     received_before = await sink.count()
@@ -198,7 +200,7 @@ def _sample_body() -> bytes:
     ledger = Ledger(definition.new_processor(), definition.source)
     for event in _source_events(1):
         ledger.handle(event)
-    (delivery,) = book_of(LedgerOnlyRuntime(ledger)).ready()
+    (delivery,) = book_of(LedgerOnlyRuntime(ledger), ORGANISATION).ready()
     return SignedWebhookChannel.body(Outgoing(delivery, render(delivery)))
 
 

@@ -62,7 +62,7 @@ async def platform(
         while not runtime.ready:  # noqa: ASYNC110 (readiness is a state, polled as probes do)
             await asyncio.sleep(READY_POLL_SECONDS)
         seconds = time.perf_counter() - started
-        members = sum(runtime.ledger.processor.measures().values())
+        members = sum(runtime.ledgers.measures().values())
         if members != count:
             raise AssertionError(f"the rebuilt directory holds {members} members, not {count}")
         return seconds, joined

@@ -9,7 +9,7 @@ the system of record that services, integrations and auditors replay.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -47,6 +47,14 @@ _TOPIC_OF_FAMILY: dict[str, Topic] = {
 }
 
 
+STATEFUL_SERVICES = ("matcher", "onboarding", "notifier")
+"""Services that keep state, each with a compacted topic of snapshots of it."""
+SNAPSHOT_COMPACTION_LAG_MS = "86400000"
+"""A replaced snapshot is compacted away within a day (it may hold personal data)."""
+SNAPSHOT_SEGMENT_MS = "3600000"
+"""Segments roll hourly, so the newest snapshots' segments can be compacted too."""
+
+
 def topic_for(event_type: str) -> Topic:
     """The topic an event type lives on (ValueError for a type outside the catalogue's families)."""
     for family, topic in _TOPIC_OF_FAMILY.items():
@@ -79,10 +87,19 @@ class TopicSettings(BaseSettings):
         """The physical name of a domain topic's dead-letter topic."""
         return f"{self.name(topic)}.dlq"
 
+    def snapshots(self, service: str) -> str:
+        """The physical name of a service's snapshot topic."""
+        return f"{self.prefix}rituals.{service}.snapshots"
+
     def all_names(self) -> Iterator[str]:
         for topic in Topic:
             yield self.name(topic)
             yield self.dead_letter(topic)
+        for service in STATEFUL_SERVICES:
+            yield self.snapshots(service)
+
+    def is_snapshot_topic(self, name: str) -> bool:
+        return name in {self.snapshots(service) for service in STATEFUL_SERVICES}
 
 
 @dataclass(frozen=True)
@@ -109,13 +126,18 @@ def provision_topics(kafka: KafkaSettings, topics: TopicSettings) -> ProvisionRe
     admin = KafkaAdminClient(client_id="rituals-provisioner", **kafka.kafka_python_params())
     try:
         replicas = topics.replication_factor or _broker_default_replicas(admin)
-        wanted_configs = topic_configs(replicas)
+
+        def wanted_configs(name: str) -> dict[str, str]:
+            configs = topic_configs(replicas)
+            return snapshot_configs(configs) if topics.is_snapshot_topic(name) else configs
+
         present = set(admin.list_topics())
         wanted = list(topics.all_names())
         created: list[str] = []
         for name in (name for name in wanted if name not in present):
             try:
-                new = NewTopic(name, topics.partitions, replicas, topic_configs=wanted_configs)
+                configs = wanted_configs(name)
+                new = NewTopic(name, topics.partitions, replicas, topic_configs=configs)
                 admin.create_topics([new])
                 created.append(name)
             except TopicAlreadyExistsError:
@@ -146,6 +168,17 @@ def topic_configs(replicas: int) -> dict[str, str]:
     }
 
 
+def snapshot_configs(history_configs: dict[str, str]) -> dict[str, str]:
+    """A snapshot topic keeps the newest record of each key (compaction), for ever; what it
+    replaced is removed within a day."""
+    return {
+        **history_configs,
+        "cleanup.policy": "compact",
+        "max.compaction.lag.ms": SNAPSHOT_COMPACTION_LAG_MS,
+        "segment.ms": SNAPSHOT_SEGMENT_MS,
+    }
+
+
 def _broker_default_replicas(admin: KafkaAdminClient) -> int:
     brokers = admin.describe_cluster()["brokers"]
     resource = ConfigResource(ConfigResourceType.BROKER, str(brokers[0]["broker_id"]))
@@ -155,7 +188,10 @@ def _broker_default_replicas(admin: KafkaAdminClient) -> int:
 
 
 def _check(
-    admin: KafkaAdminClient, names: tuple[str, ...], partitions: int, wanted: dict[str, str]
+    admin: KafkaAdminClient,
+    names: tuple[str, ...],
+    partitions: int,
+    wanted_configs: Callable[[str], dict[str, str]],
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     mismatches: list[str] = []
     unverified: list[str] = []
@@ -171,7 +207,7 @@ def _check(
             continue
         mismatches += [
             f"{name}: {key}={configs[key]}, {expected} expected"
-            for key, expected in wanted.items()
+            for key, expected in wanted_configs(name).items()
             if key in configs and not _satisfies(key, configs[key], expected)
         ]
     return tuple(mismatches), tuple(unverified)

@@ -73,6 +73,25 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.snapshot_seconds = Gauge(
+            "rituals_snapshot_seconds",
+            "How long writing the latest snapshot of a partition's state took.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.snapshot_bytes = Gauge(
+            "rituals_snapshot_bytes",
+            "Size of the latest snapshot written (compressed state).",
+            ["service"],
+            registry=self.registry,
+        )
+        self.snapshots = Counter(
+            "rituals_snapshots",
+            "Snapshots of state, by what happened to them: written, restored, ignored (unusable: "
+            "the partition was rebuilt from the whole log), failed (could not be written).",
+            ["service", "outcome"],
+            registry=self.registry,
+        )
         self.state = Gauge(
             "rituals_state",
             "Sizes of the service's state (e.g. members by status).",

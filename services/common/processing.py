@@ -16,13 +16,15 @@ The ``Ledger`` around it gives every service the same guarantees under at-least-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from schemas import CloudEvent, EventPayload, new_event
 from schemas.envelope import CloudEventAttributes
+from services.common.admission import partition_of
 from services.common.tracing import current_traceparent
 
 
@@ -70,6 +72,9 @@ class Ledger:
 
     def has_applied(self, event: CloudEvent[Any]) -> bool:
         return event.id in self._applied
+
+    def applied_count(self) -> int:
+        return len(self._applied)
 
     def note_outputs(self, event: CloudEvent[Any]) -> None:
         """Remember that the event's cause was already decided, if the event is one of ours."""
@@ -140,3 +145,76 @@ class Ledger:
             )
             for index, emit in enumerate(emits)
         ]
+
+
+class Ledgers:
+    """The state of an instance: one ``Ledger`` per partition number it owns.
+
+    Every record of an organisation is keyed by its id, so one partition number holds whole
+    organisations on every topic a service reads (range assignment gives an instance the same
+    numbers of each topic). Keeping a ledger per number lets a number's state be snapshotted,
+    restored and dropped on its own when partitions move between instances."""
+
+    def __init__(
+        self, new_processor: Callable[[], Processor], source: str, partition_count: int
+    ) -> None:
+        self.new_processor = new_processor
+        self.source = source
+        self.partition_count = partition_count
+        self._ledgers: dict[int, Ledger] = {}
+
+    @classmethod
+    def single(cls, ledger: Ledger) -> Ledgers:
+        """One ledger for every organisation (tests and benchmarks without partitions)."""
+        ledgers = cls(lambda: ledger.processor, ledger.source, 1)
+        ledgers.put(0, ledger)
+        return ledgers
+
+    def partition_of(self, organisation: str) -> int:
+        return partition_of(organisation.encode(), self.partition_count)
+
+    def of(self, organisation: str) -> Ledger:
+        """The ledger an organisation's events go to (made empty when first needed)."""
+        return self.at(self.partition_of(organisation))
+
+    def at(self, partition: int) -> Ledger:
+        ledger = self._ledgers.get(partition)
+        if ledger is None:
+            ledger = self._ledgers[partition] = Ledger(self.new_processor(), self.source)
+        return ledger
+
+    def put(self, partition: int, ledger: Ledger) -> None:
+        self._ledgers[partition] = ledger
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self._ledgers.pop(partition, None)
+
+    def partitions(self) -> list[int]:
+        return sorted(self._ledgers)
+
+    def processors(self) -> list[Processor]:
+        return [self._ledgers[number].processor for number in sorted(self._ledgers)]
+
+    def has_applied(self, event: CloudEvent[Any]) -> bool:
+        return self.of(event.orgid).has_applied(event)
+
+    def handle(self, event: CloudEvent[Any]) -> list[CloudEvent[Any]]:
+        return self.of(event.orgid).handle(event)
+
+    def decisions_following(
+        self, outputs: Sequence[CloudEvent[Any]]
+    ) -> list[list[CloudEvent[Any]]]:
+        if not outputs:
+            return []
+        return self.of(outputs[0].orgid).decisions_following(outputs)
+
+    def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
+        return self.of(cause.orgid).outputs(cause, emits)
+
+    def measures(self) -> dict[str, float]:
+        """Every partition's measures, summed (they are sizes and counts)."""
+        total: Counter[str] = Counter()
+        for processor in self.processors():
+            total.update(processor.measures())
+        return {name: float(value) for name, value in total.items()}

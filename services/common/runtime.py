@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,10 +50,11 @@ from services.common.alignment import AlignedBuffers, Fetched
 from services.common.collector import collector_paused
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
-from services.common.processing import Emit, Ledger, Processor
+from services.common.processing import Emit, Ledgers, Processor, Replayed
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
 from services.common.replay import ReplayPlan, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
+from services.common.snapshots import Snapshots
 from services.common.tracing import configure_tracing, continuing
 
 log = structlog.get_logger("rituals.runtime")
@@ -108,7 +109,9 @@ class ServiceRuntime:
         self.kafka = kafka or KafkaSettings()
         self.topics = topics or TopicSettings()
         self.metrics = ServiceMetrics(definition.name)
-        self.ledger = Ledger(definition.new_processor(), definition.source)
+        self.ledgers = self._new_ledgers(self.topics.partitions)
+        """The state, one ledger per partition number owned (a rebuild replaces it)."""
+        self.snapshots = Snapshots(self, definition)
         self.assignment: set[TopicPartition] = set()
         self.rebuilt = asyncio.Event()
         """Set once the state was first rebuilt: the instance is consuming live from then on."""
@@ -150,6 +153,9 @@ class ServiceRuntime:
         self.app.after_startup(self.start_workers)
         self.app.on_shutdown(self.stop_workers)
         self.app.on_shutdown(self.stop_consuming)
+
+    def _new_ledgers(self, partition_count: int) -> Ledgers:
+        return Ledgers(self.definition.new_processor, self.definition.source, partition_count)
 
     @property
     def group_id(self) -> str:
@@ -207,10 +213,11 @@ class ServiceRuntime:
         self, cause: CloudEventAttributes, emits: Sequence[Emit]
     ) -> list[CloudEvent[Any]]:
         """Publish outputs decided outside the consumer (by a worker) and fold them in."""
-        outputs = self.ledger.outputs(cause, emits)
+        outputs = self.ledgers.outputs(cause, emits)
         sends: list[asyncio.Future[Any]] = []
-        await self._publish_decision(outputs, sends)
-        await self._confirm(sends)
+        with self.snapshots.publishing():
+            await self._publish_decision(outputs, sends)
+            await self._confirm(sends)
         self._show_state_soon()
         return outputs
 
@@ -225,7 +232,7 @@ class ServiceRuntime:
 
     def _show_state(self) -> None:
         self._state_refresh = None
-        self.metrics.show_state(self.ledger.processor.measures())
+        self.metrics.show_state(self.ledgers.measures())
 
     # -- the consumer ----------------------------------------------------------------------
 
@@ -262,22 +269,26 @@ class ServiceRuntime:
         admin = AIOKafkaAdminClient(**self.kafka.aiokafka_params())
         await admin.start()
         try:
-            while missing := sorted(needed - set(await admin.list_topics())):
+            while missing := sorted(needed - set(present := await admin.list_topics())):
                 log.error(
                     "topics missing; run `rituals topics provision`; waiting",
                     missing=missing,
                     retry_in_s=TOPIC_WAIT_SECONDS,
                 )
                 await asyncio.sleep(TOPIC_WAIT_SECONDS)
+            self.snapshots.found_topic(self.snapshots.topic in present)
         finally:
             await admin.close()
 
     async def stop_consuming(self) -> None:
-        task, self._consuming = self._consuming, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
         await self._cancel_rebuild()
+        async with self._handling:  # the batch being handled finishes first
+            task, self._consuming = self._consuming, None
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            if self.ready:  # a clean stop leaves a snapshot of what changed since the last
+                await self.snapshots.write_changed(self.ledgers.partitions())
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
@@ -353,6 +364,7 @@ class ServiceRuntime:
         self._own(offsets)
         if consumer is not None:
             await self._commit(consumer, await self._committable(consumer, handled))
+            await self.snapshots.write_due()
 
     async def _committable(
         self, consumer: AIOKafkaConsumer, handled: dict[TopicPartition, int]
@@ -391,6 +403,7 @@ class ServiceRuntime:
         finally:
             _TRANSACTION.reset(token)
         self._own(offsets)
+        await self.snapshots.write_due()
 
     async def _abort(self, producer: AIOKafkaProducer) -> None:
         try:
@@ -419,6 +432,7 @@ class ServiceRuntime:
                 with event_log_context(item.event.to_logging_context()):
                     await self._consume_event(item.record, item.event, sends)
             handled[item.partition] = item.record.offset + 1
+            self.snapshots.folded(item.partition, item.record.offset + 1)
         return handled, sends
 
     async def _behind_on(self, consumer: AIOKafkaConsumer) -> Callable[[TopicPartition], bool]:
@@ -450,14 +464,14 @@ class ServiceRuntime:
     async def _consume_event(
         self, record: Any, event: CloudEvent[Any], sends: list[asyncio.Future[Any]]
     ) -> None:
-        if self.ledger.has_applied(event):
+        if self.ledgers.has_applied(event):
             if event.source != self.definition.source:  # our own outputs come back by design
                 self.metrics.duplicates.labels(self.definition.name).inc()
                 log.debug("duplicate skipped")
             return
         try:
             with collector_paused(), continuing(event, "handle"):
-                outputs = self.ledger.handle(event)
+                outputs = self.ledgers.handle(event)
         except Exception as error:  # one failing event must not stop the partition
             log.error("handler failed", error_type=type(error).__name__)
             await self._dead_letter(
@@ -478,7 +492,7 @@ class ServiceRuntime:
             decision = pending.pop(0)
             await self._queue_decision(decision, sends)
             with collector_paused():
-                pending.extend(self.ledger.decisions_following(decision))
+                pending.extend(self.ledgers.decisions_following(decision))
 
     async def _queue_decision(
         self, decision: Sequence[CloudEvent[Any]], sends: list[asyncio.Future[Any]]
@@ -636,6 +650,7 @@ class ServiceRuntime:
         """Hand over: stop being ready, stop a running rebuild, let the batch being handled
         finish (it commits what it handled), and drop the state of what moved, so workers have
         nothing left to act on for organisations another instance now owns."""
+        was_ready = self.ready
         self._mark_ready(False)
         for action in self._handover:
             await action()
@@ -645,8 +660,10 @@ class ServiceRuntime:
             self.assignment -= set(revoked)
             for partition in revoked:
                 self.metrics.forget_partition(partition.topic, partition.partition)
-            if revoked:
-                self.ledger = Ledger(self.definition.new_processor(), self.definition.source)
+            moved = {p.partition for p in revoked} - {p.partition for p in self.assignment}
+            if was_ready:  # the new owner starts from here rather than from far back
+                await self.snapshots.write_changed(sorted(moved))
+            self.ledgers.drop(moved)
 
     def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run ``action`` (a worker abandoning its in-flight work) on every revocation, before
@@ -676,6 +693,7 @@ class ServiceRuntime:
                 async with self._handling:
                     ends = await self.rebuild(partitions)
                     await self._go_live(ends)
+                    await self.snapshots.write_due()
             except Exception as error:
                 self.metrics.rebuild_failures.labels(self.definition.name).inc()
                 log.error(
@@ -704,16 +722,26 @@ class ServiceRuntime:
         consumer.resume(*ends)
 
     async def rebuild(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
-        """Make a fresh state from the partitions' history, decide what was never decided (or
-        was cut short), dead-letter what was refused since the last commit; return where each
-        partition's history was read to."""
+        """Make the state of the partitions: from each partition number's newest usable snapshot
+        (or empty) and the log after it; decide what was never decided (or was cut short),
+        dead-letter what was refused since the last commit; return where each partition's
+        history was read to."""
         committed = await self._committed_offsets()
+        numbers = sorted({partition.partition for partition in partitions})
+        restored = await self.snapshots.restore(numbers)
+        starts = {
+            partition: restored[partition.partition].manifest.offsets[partition.topic]
+            for partition in partitions
+            if partition.partition in restored
+        }
+        for partition, start in self._clock_starts(partitions, committed).items():
+            starts[partition] = max(start, starts.get(partition, 0))
         history = await read_to_end(
             self.kafka,
             partitions,
             idle_ms=self.settings.replay_idle_ms,
             committed_only=self.transactional,
-            starts=self._clock_starts(partitions, committed),
+            starts=starts,
         )
         # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
@@ -722,21 +750,31 @@ class ServiceRuntime:
             replay_plan, history, self.topics, self.topic_names, self.definition.source
         )
         self._partition_counts = dict(history.partition_counts)
-        ledger = Ledger(self.definition.new_processor(), self.definition.source)
+        ledgers = self._new_ledgers(
+            self._partition_counts.get(self.topic_names[0], self.topics.partitions)
+        )
+        for number in numbers:
+            if number in restored:
+                ledgers.put(number, restored[number].ledger)
+            else:
+                ledgers.at(number)
         with collector_paused():
-            replayed = await asyncio.to_thread(ledger.replay, plan.events)
-        self.ledger = ledger
+            replayed = await asyncio.to_thread(_replay, ledgers, plan)
+        self.ledgers = ledgers
         sends: list[asyncio.Future[Any]] = []
         for decision in replayed.decisions:
             await self._queue_decision(decision, sends)
         await self._confirm(sends)
         await self._dead_letter_since_commit(plan, replayed.failures, committed)
+        folded = Counter(ledgers.partition_of(event.orgid) for event in plan.events)
+        self.snapshots.rebuilt(history.ends, folded)
         self.rebuilt.set()
         self.metrics.replayed.labels(self.definition.name).inc(len(plan.events))
-        self.metrics.show_state(self.ledger.processor.measures())
+        self.metrics.show_state(self.ledgers.measures())
         log.info(
             "state rebuilt",
             partitions=len(partitions),
+            snapshots=len(restored),
             events=len(plan.events),
             decided=len(replayed.decisions),
             unfinished=plan.unfinished,
@@ -789,6 +827,21 @@ class ServiceRuntime:
             if offset is not None:
                 found[partition] = offset
         return found
+
+
+def _replay(ledgers: Ledgers, plan: ReplayPlan) -> Replayed:
+    """Fold each partition number's events into its ledger (organisations never span two), in
+    the plan's order; the decisions still to publish and the failures, all numbers together."""
+    events_of: dict[int, list[CloudEvent[Any]]] = defaultdict(list)
+    for event in plan.events:
+        events_of[ledgers.partition_of(event.orgid)].append(event)
+    decisions: list[list[CloudEvent[Any]]] = []
+    failures: list[tuple[CloudEvent[Any], Exception]] = []
+    for number, events in sorted(events_of.items()):
+        replayed = ledgers.at(number).replay(events)
+        decisions += replayed.decisions
+        failures += replayed.failures
+    return Replayed(decisions, failures)
 
 
 def _never_behind(partition: TopicPartition) -> bool:

@@ -62,6 +62,20 @@ class ServiceSettings(BaseSettings):
         "partition (enough for the latest tick of every organisation on it); older ticks were "
         "decided, their outputs are in the log, and only the latest 'now' matters.",
     )
+    snapshots: bool = Field(
+        default=True,
+        description="Write snapshots of the state and restore from them (docs/runtime.md).",
+    )
+    snapshot_every: int = Field(
+        default=20_000,
+        ge=1,
+        description="Events a partition's state folds in between two snapshots of it.",
+    )
+    snapshot_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="At most this long between two snapshots of a partition that changed.",
+    )
     transaction_timeout_ms: int = Field(
         default=15_000,
         ge=1_000,

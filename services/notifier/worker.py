@@ -35,7 +35,7 @@ from schemas.notifications import (
     NotificationSent,
 )
 from services.common.logging import event_log_context
-from services.common.processing import Emit, Ledger
+from services.common.processing import Emit, Ledgers
 from services.common.tracing import continuing
 from services.notifier.adapters.base import ChannelAdapter, DeliveryResult, Outcome, Outgoing
 from services.notifier.domain.backoff import RetryPolicy, delay_before_retry
@@ -60,7 +60,7 @@ class WorkerRuntime(Protocol):
     """What the worker needs of ``ServiceRuntime`` (the benchmark and tests bring their own)."""
 
     @property
-    def ledger(self) -> Ledger: ...
+    def ledgers(self) -> Ledgers: ...
 
     @property
     def ready(self) -> bool:
@@ -80,9 +80,18 @@ class WorkerRuntime(Protocol):
     ) -> None: ...
 
 
-def book_of(runtime: WorkerRuntime) -> NotificationBook:
-    """The current book; read afresh each time, since a rebuild replaces the ledger."""
-    processor = runtime.ledger.processor
+def book_of(runtime: WorkerRuntime, organisation: str) -> NotificationBook:
+    """The organisation's current book; read afresh each time, since a rebuild replaces the
+    ledgers."""
+    return _book(runtime.ledgers.of(organisation).processor)
+
+
+def books_of(runtime: WorkerRuntime) -> list[NotificationBook]:
+    """The current book of every partition number the instance owns."""
+    return [_book(processor) for processor in runtime.ledgers.processors()]
+
+
+def _book(processor: object) -> NotificationBook:
     if not isinstance(processor, NotifierProcessor):
         raise TypeError("the notifier's worker needs a NotifierProcessor")
     return processor.book
@@ -110,7 +119,8 @@ class DeliveryWorker:
         self.breakers = breakers or ChannelBreakers()
         self._sending = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        self._finished: set[AttemptKey] = set()
+        self._finished: dict[AttemptKey, str] = {}
+        """Attempts finished in this process, with their organisation."""
         self._wake = asyncio.Event()
         self._full = False
         """The last scan stopped at ``max_in_flight``: finished tasks should wake the loop."""
@@ -142,14 +152,27 @@ class DeliveryWorker:
 
     def start_ready(self, runtime: WorkerRuntime) -> int:
         """Start a task for every delivery due now and not already started; how many were."""
-        book = book_of(runtime)
-        self._finished = {key for key in self._finished if key == attempt_key(book, key[0])}
+        self._finished = {
+            key: organisation
+            for key, organisation in self._finished.items()
+            if key == attempt_key(book_of(runtime, organisation), key[0])
+        }
         now = self.clock()
         started = 0
         self._full = False
         self._freed = 0
         busy = {notice_id_of(nid) for nid in self._in_flight} - {self._cut_at}
         self._cut_at = ""
+        for book in books_of(runtime):
+            started += self._start_from(runtime, book, busy, now)
+            if self._full:
+                break
+        return started
+
+    def _start_from(
+        self, runtime: WorkerRuntime, book: NotificationBook, busy: set[str], now: datetime
+    ) -> int:
+        started = 0
         for delivery in book.lapsed_deliveries():
             started += self._start(runtime, book, delivery, self._say_lapsed)
         for delivery in book.ready(skip_notices=busy):
@@ -182,23 +205,23 @@ class DeliveryWorker:
             return 0
         task = asyncio.create_task(work(runtime, delivery), name=notification_id)
         self._in_flight[notification_id] = task
-        task.add_done_callback(partial(self._task_done, key))
+        task.add_done_callback(partial(self._task_done, key, delivery.notice.org_id))
         return 1
 
     async def _say_lapsed(self, runtime: WorkerRuntime, delivery: Delivery) -> None:
         """A reminder not sent because its recipient's working hours began only after the
         occurrence started: recorded as such (no attempt, no dead letter)."""
-        outcome = _Outcome(self, runtime, delivery, book_of(runtime), 0)
+        outcome = _Outcome(self, runtime, delivery, book_of(runtime, delivery.notice.org_id), 0)
         reason = DeliveryResult.permanent("outside working hours until the occurrence started")
         await outcome.failed(reason, 0, dead_letter=False)
 
-    def _task_done(self, key: AttemptKey, task: asyncio.Task[None]) -> None:
+    def _task_done(self, key: AttemptKey, organisation: str, task: asyncio.Task[None]) -> None:
         notification_id = key[0]
         self._in_flight.pop(notification_id, None)
         if not task.cancelled():
             # Finished even when the task failed (a bug, logged): trying again in this process
             # could send a second message; a restart tries again if no outcome was recorded.
-            self._finished.add(key)
+            self._finished[key] = organisation
             if task.exception() is not None:
                 log.error(
                     "delivery task failed",
@@ -229,7 +252,7 @@ class DeliveryWorker:
 
     async def _deliver(self, runtime: WorkerRuntime, delivery: Delivery) -> None:
         """One attempt, and its outcome recorded."""
-        book = book_of(runtime)
+        book = book_of(runtime, delivery.notice.org_id)
         source = delivery.notice.source
         notification_id = delivery.notification_id
         retry = book.retries.get(notification_id)

@@ -32,7 +32,7 @@ def tick(minute: int) -> CloudEvent[Any]:
 
 
 def clock_of(runtime: ServiceRuntime) -> Any:
-    processor = runtime.ledger.processor
+    processor = runtime.ledgers.of("acme").processor
     assert isinstance(processor, NotifierProcessor)
     return processor.book.clocks.get("acme")
 

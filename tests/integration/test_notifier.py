@@ -277,8 +277,8 @@ async def test_a_ritual_reminder_goes_to_the_team_when_the_clock_reaches_its_mom
             scheduled,
         )
         # The clock is another topic, read independently: let the directory see the team first.
-        await _until(lambda: book_of(runtime).measures()["rituals_scheduled"] == 1)
-        await _until(lambda: len(list(book_of(runtime).directory.members("acme"))) == 3)
+        await _until(lambda: book_of(runtime, "acme").measures()["rituals_scheduled"] == 1)
+        await _until(lambda: len(list(book_of(runtime, "acme").directory.members("acme"))) == 3)
         await publish(
             kafka,
             topics,
@@ -325,7 +325,7 @@ async def test_a_series_cancelled_before_the_ticks_reminds_nobody_in_whatever_or
     async with notifier_running(notifier, kafka, topics) as runtime:
         await _until(lambda: bool(notifier.workers))
         await settle(runtime, notifier.workers[-1])
-        assert book_of(runtime).pending == {}
+        assert book_of(runtime, "acme").pending == {}
 
     # Each member's calendar got the series and then its cancellation; nobody a reminder.
     told = [(o.template, o.recipient_id) for o in outcomes(kafka, topics)]
@@ -352,7 +352,7 @@ async def test_a_redelivered_event_and_a_restart_send_no_second_message(
         await wait_for_outcomes(kafka, topics, 1)
 
     async with notifier_running(notifier, kafka, topics) as restarted:
-        assert book_of(restarted).pending == {}  # rebuilt from the log: nothing left to send
+        assert book_of(restarted, "acme").pending == {}  # rebuilt from the log: none to send
         await publish(kafka, topics, later)
         await wait_for_outcomes(kafka, topics, 2)
         await settle(restarted, notifier.workers[-1])
@@ -584,7 +584,7 @@ async def test_at_night_a_message_waits_for_the_morning_tick_in_the_recipients_z
 
 
 def _waiting_for_quiet_hours(runtime: ServiceRuntime) -> int:
-    book = book_of(runtime)
+    book = book_of(runtime, "acme")
     return sum(
         1
         for notice in book.pending.values()

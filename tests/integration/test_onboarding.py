@@ -128,6 +128,6 @@ async def test_a_new_hire_gets_a_buddy_then_checkins_as_the_clock_ticks_then_com
     assert len(of_type(finished, BuddyAssigned)) == 1
 
     async with running(DEFINITION, kafka, topics) as restarted:  # rebuilt from the topics
-        assert restarted.ledger.processor.measures()["onboardings_open"] == 0
+        assert restarted.ledgers.measures()["onboardings_open"] == 0
         await asyncio.sleep(1)
     assert len(decoded(kafka, topics)) == len(finished)  # nothing decided twice

@@ -115,7 +115,7 @@ async def test_a_failing_handler_dead_letters_the_event_and_the_service_goes_on(
         await publish(kafka, topics, joined("explode"))
         await publish(kafka, topics, joined("grace"))
         assert await wait_for_answers(kafka, topics, 1) == ["grace"]
-        assert runtime.ledger.processor.measures()["members_active"] == 2
+        assert runtime.ledgers.measures()["members_active"] == 2
 
     letters = read_all(kafka.bootstrap_servers, topics.dead_letter(Topic.MEMBERS))
     assert [dead_letter_notes(r.headers)["reason"] for r in letters] == ["handler_failed"]
@@ -142,7 +142,7 @@ async def test_a_restarted_instance_rebuilds_its_state_and_decides_nothing_twice
         assert await wait_for_answers(kafka, topics, 1) == ["ada"]
 
     async with running(DEFINITION, kafka, topics) as restarted:
-        assert restarted.ledger.processor.measures()["members_active"] == 1
+        assert restarted.ledgers.measures()["members_active"] == 1
         await publish(kafka, topics, joined("grace"))
         assert sorted(await wait_for_answers(kafka, topics, 2)) == ["ada", "grace"]
 

@@ -118,7 +118,7 @@ async def test_history_with_undecodable_records_still_rebuilds_every_organisatio
     )
 
     async with running(DEFINITION, kafka, topics) as runtime:
-        assert runtime.ledger.processor.measures()["members_active"] == 2
+        assert runtime.ledgers.measures()["members_active"] == 2
 
 
 class FiveAnswers(AnsweringProcessor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from infra.topics import TopicSettings
@@ -13,6 +14,7 @@ from services.common.admission import partition_of
 from services.common.processing import Ledger, Processor
 from services.common.records import OutgoingRecord, decision_records, event_record
 from services.common.replay import History, StoredRecord, replay_plan
+from services.common.snapshots import decode_ledger, encode_ledger, shared_configuration
 
 PARTITIONS = 6
 TOPICS = TopicSettings()
@@ -32,9 +34,19 @@ class MemoryLog:
             StoredRecord(record.topic, partition, offset, record.key, record.value, record.headers)
         )
 
-    def history(self) -> History:
+    def history(self, starts: dict[tuple[str, int], int] | None = None) -> History:
+        """The records, or with ``starts`` only those at or after each partition's start."""
         topics = {record.topic for record in self.records}
-        return History(list(self.records), dict.fromkeys(topics, PARTITIONS))
+        kept = [
+            record
+            for record in self.records
+            if record.offset >= (starts or {}).get((record.topic, record.partition), 0)
+        ]
+        return History(kept, dict.fromkeys(topics, PARTITIONS))
+
+    def ends(self) -> dict[tuple[str, int], int]:
+        """Where each partition ends now (the next offset)."""
+        return dict(self._next)
 
     def events_by_id(self, source: str) -> dict[str, bytes]:
         """The first copy of every event of ``source`` in the log, by id."""
@@ -94,6 +106,28 @@ class Instance:
             for record in decision_records(decision, TOPICS):
                 self.log.append(record)
         return len(replayed.decisions)
+
+    def snapshot(self) -> Snapshot:
+        """The state as a snapshot holds it, with where the log ends now."""
+        state = encode_ledger(self.ledger, shared_configuration(self.new_processor))
+        return Snapshot(state, self.log.ends())
+
+    def restart_from(self, snapshot: Snapshot) -> tuple[int, int]:
+        """A fresh instance restored from a snapshot and the log after it, publishing what it
+        decides; returns how many events it replayed and how many decisions it made."""
+        plan = replay_plan(self.log.history(snapshot.ends), TOPICS, self.topic_order, self.source)
+        self.ledger = decode_ledger(snapshot.state, shared_configuration(self.new_processor))
+        replayed = self.ledger.replay(plan.events)
+        for decision in replayed.decisions:
+            for record in decision_records(decision, TOPICS):
+                self.log.append(record)
+        return len(plan.events), len(replayed.decisions)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: bytes
+    ends: dict[tuple[str, int], int]
 
 
 class Crashed(Exception):  # noqa: N818 (a simulated kill, not a program error)

@@ -54,7 +54,7 @@ async def test_an_event_is_applied_and_its_outputs_published_with_the_contract_h
     async with TestKafkaBroker(runtime.broker):
         await runtime.handle_records([fetched(record.topic, record.value, record.key)])
 
-    assert runtime.ledger.processor.measures()["members_active"] == 1
+    assert runtime.ledgers.measures()["members_active"] == 1
     assert len(outputs) == 1
     assert outputs[0].raw_message.key == event.orgid.encode()  # type: ignore[union-attr]
     assert outputs[0].headers["content-type"] == "application/cloudevents+json"
@@ -76,7 +76,7 @@ async def test_a_malformed_record_goes_to_the_dead_letter_topic_with_its_reason(
     assert notes["reason"] == "not_a_cloudevent"
     assert "JSON object" in notes["detail"]
     assert letters[0].body == b"[1, 2]"
-    assert runtime.ledger.processor.measures()["members_active"] == 1
+    assert runtime.ledgers.measures()["members_active"] == 1
 
 
 async def test_an_invalid_payload_names_the_field_but_not_its_value() -> None:

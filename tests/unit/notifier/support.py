@@ -13,7 +13,7 @@ from schemas import CloudEvent, RejectionReason
 from schemas.base import Channel
 from schemas.coffee import CoffeeMatched
 from schemas.envelope import CloudEventAttributes
-from services.common.processing import Emit, Ledger
+from services.common.processing import Emit, Ledger, Ledgers
 from services.notifier.adapters.base import DeliveryResult, Outgoing
 from services.notifier.domain.notices import Delivery
 from services.notifier.domain.policy import OrganisationPolicy, PolicyLookup
@@ -29,6 +29,7 @@ class MemoryRuntime:
 
     def __init__(self, processor: NotifierProcessor | None = None) -> None:
         self.ledger = Ledger(processor or NotifierProcessor(), SOURCE)
+        self.ledgers = Ledgers.single(self.ledger)
         self.published: list[CloudEvent[Any]] = []
         self.dead_letters: list[tuple[CloudEvent[Any], RejectionReason, str]] = []
         self.journal: list[str] = []

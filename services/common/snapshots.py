@@ -1,0 +1,626 @@
+"""Snapshots of a service's state, one per partition number, so a restart reads the log since the
+last snapshot rather than the whole history (docs/runtime.md, "Snapshots").
+
+A snapshot holds one partition number's ``Ledger`` (the processor's state and its bookkeeping)
+and, for every topic the service reads, the offset on that partition up to which the state folds
+the log in. It lives on the service's compacted snapshot topic, on the partition of the same
+number: the state in chunks (keys ``p<n>/<i>``, each under the producer's request size) and then
+a manifest (key ``p<n>``) naming the chunks by offset, their size and SHA-256, the snapshot format
+and the state version. Compaction keeps the newest record of each key; the newest manifest is the
+last record of the partition, so finding it reads from the end, not the whole topic.
+
+The state is encoded with ``pickle`` and read back by an unpickler that builds only this
+platform's own classes and a short list of standard types: a snapshot is never a way to run
+code. Configuration the processor was built with (policies) is not stored: it is referred to by
+position and taken from the running code's fresh processor, so a restart with other settings
+decides by the new settings. The state version is a digest of the code that shapes the state; a
+snapshot written by other code, or of another format, truncated, corrupt or whose log tail is no
+longer there is ignored with a warning, and the partition is rebuilt from the whole log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import importlib.metadata
+import io
+import json
+import pickle
+import sys
+import time
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from infra.kafka import KafkaSettings
+from services.common.processing import Ledger, Processor
+
+if TYPE_CHECKING:
+    from services.common.runtime import ServiceDefinition, ServiceRuntime
+
+log = structlog.get_logger("rituals.snapshots")
+
+SNAPSHOT_FORMAT = 1
+CHUNK_BYTES = 512 * 1024
+"""Bytes of state per record: well under the 1 MiB a producer sends and a broker takes."""
+SNAPSHOT_HEADER = "rituals-snapshot"
+"""On every chunk: the id of the snapshot it belongs to (its manifest names the same id)."""
+FIRST_LOOK_BACK = 4
+"""Records read back from a partition's end to find its newest manifest, at first."""
+_PACKAGES_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SnapshotManifest(BaseModel):
+    """What a snapshot covers and how to check it is whole."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: int
+    service: str
+    state_version: str
+    snapshot_id: str
+    partition: int
+    partition_count: int
+    offsets: dict[str, int]
+    """Per topic read (physical name): the state folds in this partition's records before it."""
+    events: int
+    """Events the state has folded in (for the logs and the benchmark)."""
+    size: int
+    sha256: str
+    chunks: list[int]
+    """Offsets of the chunk records on the snapshot topic's partition, in order."""
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    manifest: SnapshotManifest
+    ledger: Ledger
+
+
+class UnusableSnapshotError(Exception):
+    """A snapshot that must not be used; the message says why (never its content)."""
+
+
+# -- the state version -----------------------------------------------------------------------
+
+
+def state_version(processor_type: type) -> str:
+    """A digest of everything that shapes a processor's state: its service's code, the common
+    code, the event schemas, the library versions whose objects the state holds, and Python's.
+    Any change to them makes older snapshots unusable: a rebuild from the log is always right."""
+    service_package = processor_type.__module__.rsplit(".", 1)[0]
+    return _code_digest(service_package)
+
+
+@cache
+def _code_digest(service_package: str) -> str:
+    digest = hashlib.sha256(f"format {SNAPSHOT_FORMAT}\n".encode())
+    digest.update(sys.version.encode())
+    for library in ("pydantic", "pydantic-core"):
+        digest.update(f"{library} {importlib.metadata.version(library)}\n".encode())
+    folders = [service_package.replace(".", "/"), "services/common", "schemas"]
+    for folder in folders:
+        for path in sorted((_PACKAGES_ROOT / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(_PACKAGES_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+# -- encoding the state ----------------------------------------------------------------------
+
+
+def shared_configuration(new_processor: Callable[[], Processor]) -> list[object]:
+    """The objects every fresh processor shares (by identity): the configuration it was built
+    with, such as policies. Found by building two and walking both in the same order."""
+    first = list(_reachable(new_processor()))
+    second = {id(obj) for obj in _reachable(new_processor())}
+    return [obj for obj in first if id(obj) in second]
+
+
+_SCALARS = (str, bytes, int, float, bool, type(None), Enum, datetime)
+
+
+def _reachable(root: object) -> Iterator[object]:
+    """Objects reachable from ``root`` through attributes and containers, each once, in a
+    deterministic order (containers' own order; attributes in definition order)."""
+    seen: set[int] = set()
+    pending: list[object] = [root]
+    while pending:
+        obj = pending.pop()
+        if isinstance(obj, _SCALARS) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield obj
+        children: list[object] = []
+        if isinstance(obj, dict):
+            children = [*obj.keys(), *obj.values()]
+        elif isinstance(obj, list | tuple):
+            children = list(obj)
+        elif isinstance(obj, set | frozenset):
+            children = sorted(obj, key=repr)
+        else:
+            children = list(getattr(obj, "__dict__", {}).values())
+            children += [getattr(obj, name) for name in _slots(obj) if hasattr(obj, name)]
+        pending.extend(reversed(children))
+
+
+def _slots(obj: object) -> list[str]:
+    return [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())]
+
+
+class _StatePickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, configuration: Sequence[object]) -> None:
+        super().__init__(file, protocol=5)
+        self._positions = {id(obj): position for position, obj in enumerate(configuration)}
+
+    def persistent_id(self, obj: object) -> int | None:
+        return self._positions.get(id(obj))
+
+
+_STANDARD_TYPES = {
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "int"),
+    ("builtins", "str"),
+    ("builtins", "object"),
+    ("collections", "Counter"),
+    ("collections", "defaultdict"),
+    ("collections", "OrderedDict"),
+    ("collections", "deque"),
+    ("copyreg", "_reconstructor"),
+    ("datetime", "datetime"),
+    ("datetime", "date"),
+    ("datetime", "time"),
+    ("datetime", "timedelta"),
+    ("datetime", "timezone"),
+    ("decimal", "Decimal"),
+    ("uuid", "UUID"),
+    ("uuid", "SafeUUID"),
+    ("zoneinfo", "ZoneInfo"),
+    ("zoneinfo._zoneinfo", "ZoneInfo"),
+    ("pydantic.main", "_model_construction"),
+}
+_OWN_PACKAGES = ("services.", "schemas.", "infra.")
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """Builds only the platform's own classes and a few standard types; anything else is a
+    snapshot that was not written by the platform."""
+
+    def __init__(self, file: io.BytesIO, configuration: Sequence[object]) -> None:
+        super().__init__(file)
+        self._configuration = configuration
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith(_OWN_PACKAGES) or (module, name) in _STANDARD_TYPES:
+            if "." in name or name.startswith("__"):
+                raise pickle.UnpicklingError(f"refused attribute path {module}.{name}")
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused type {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> object:
+        if not isinstance(pid, int) or not 0 <= pid < len(self._configuration):
+            raise pickle.UnpicklingError("unknown configuration reference")
+        return self._configuration[pid]
+
+
+def encode_ledger(ledger: Ledger, configuration: Sequence[object]) -> bytes:
+    """The ledger's state as bytes (configuration by reference). Runs on the event loop: it must
+    see the state as it is between two events."""
+    buffer = io.BytesIO()
+    _StatePickler(buffer, configuration).dump(ledger)
+    return buffer.getvalue()
+
+
+def decode_ledger(raw: bytes, configuration: Sequence[object]) -> Ledger:
+    try:
+        ledger = _StateUnpickler(io.BytesIO(raw), configuration).load()
+    except Exception as error:
+        raise UnusableSnapshotError(f"state does not decode ({type(error).__name__})") from error
+    if not isinstance(ledger, Ledger):
+        raise UnusableSnapshotError("state is not a ledger")
+    return ledger
+
+
+# -- records on the snapshot topic -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def manifest_key(partition: int) -> bytes:
+    return f"p{partition}".encode()
+
+
+def chunk_records(partition: int, snapshot_id: str, packed: bytes) -> list[SnapshotRecord]:
+    header = ((SNAPSHOT_HEADER, snapshot_id.encode()),)
+    return [
+        SnapshotRecord(
+            f"p{partition}/{index}".encode(), packed[start : start + CHUNK_BYTES], header
+        )
+        for index, start in enumerate(range(0, max(len(packed), 1), CHUNK_BYTES))
+    ]
+
+
+def pack(raw: bytes) -> bytes:
+    """Compressed (zlib, fast level): a state is mostly repeated names and field values."""
+    return zlib.compress(raw, 1)
+
+
+def new_manifest(
+    *,
+    service: str,
+    version: str,
+    snapshot_id: str,
+    partition: int,
+    partition_count: int,
+    offsets: Mapping[str, int],
+    events: int,
+    packed: bytes,
+    chunks: list[int],
+) -> SnapshotManifest:
+    return SnapshotManifest(
+        format=SNAPSHOT_FORMAT,
+        service=service,
+        state_version=version,
+        snapshot_id=snapshot_id,
+        partition=partition,
+        partition_count=partition_count,
+        offsets=dict(offsets),
+        events=events,
+        size=len(packed),
+        sha256=hashlib.sha256(packed).hexdigest(),
+        chunks=chunks,
+        written_at=datetime.now(UTC),
+    )
+
+
+# -- reading the newest snapshot -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a usable snapshot must match."""
+
+    service: str
+    state_version: str
+    partition_count: int
+    topics: tuple[str, ...]
+
+
+async def read_newest(
+    kafka: KafkaSettings, snapshot_topic: str, partition: int, expected: Expected
+) -> tuple[SnapshotManifest, bytes] | None:
+    """The newest manifest of a partition number and its state's bytes, checked whole; None
+    when there is none. ``UnusableSnapshotError`` when the newest one cannot be used."""
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        **kafka.aiokafka_params(),
+    )
+    await consumer.start()
+    try:
+        place = TopicPartition(snapshot_topic, partition)
+        consumer.assign([place])
+        end = await _end(consumer, place)
+        manifest = await _newest_manifest(consumer, place, partition, end)
+        if manifest is None:
+            return None
+        _check_manifest(manifest, expected, partition)
+        packed = await _chunks(consumer, place, manifest)
+        await _check_tail(consumer, manifest)
+        return manifest, packed
+    finally:
+        await consumer.stop()
+
+
+async def _end(consumer: AIOKafkaConsumer, place: TopicPartition) -> int:
+    """The partition's end: the end offset asked, or the high watermark of a first fetch where
+    that is larger (the embedded broker answers end-offset requests too small)."""
+    asked: int = (await consumer.end_offsets([place]))[place]
+    await consumer.seek_to_beginning(place)
+    await consumer.getmany(place, timeout_ms=500, max_records=1)
+    fetched = consumer.highwater(place)
+    return max(asked, fetched or 0)
+
+
+async def _newest_manifest(
+    consumer: AIOKafkaConsumer, place: TopicPartition, partition: int, end: int
+) -> SnapshotManifest | None:
+    """Read back from the end, further each time, until a manifest of this partition number is
+    found (a writer that died between its chunks and its manifest leaves chunks after it)."""
+    key = manifest_key(partition)
+    look_back = FIRST_LOOK_BACK
+    while True:
+        start = max(0, end - look_back)
+        newest: bytes | None = None
+        for record in await _read_range(consumer, place, start, end):
+            if record.key == key and record.value is not None:
+                newest = record.value
+        if newest is not None:
+            try:
+                return SnapshotManifest.model_validate_json(newest)
+            except ValidationError as error:
+                errors = error.error_count()
+                raise UnusableSnapshotError(f"manifest does not parse ({errors} errors)") from None
+        if start == 0:
+            return None
+        look_back *= 8
+
+
+async def _read_range(
+    consumer: AIOKafkaConsumer, place: TopicPartition, start: int, end: int
+) -> list[Any]:
+    consumer.seek(place, start)
+    records: list[Any] = []
+    while await consumer.position(place) < end:
+        batch = await consumer.getmany(place, timeout_ms=1_000)
+        if not batch:
+            break  # the partition ends earlier than it said (compacted or truncated)
+        records.extend(record for found in batch.values() for record in found)
+    return [record for record in records if record.offset < end]
+
+
+def _check_manifest(manifest: SnapshotManifest, expected: Expected, partition: int) -> None:
+    if manifest.format != SNAPSHOT_FORMAT:
+        raise UnusableSnapshotError(f"format {manifest.format}, {SNAPSHOT_FORMAT} expected")
+    if manifest.service != expected.service or manifest.partition != partition:
+        raise UnusableSnapshotError("written for another service or partition")
+    if manifest.state_version != expected.state_version:
+        raise UnusableSnapshotError("written by another version of the code")
+    if manifest.partition_count != expected.partition_count:
+        raise UnusableSnapshotError(
+            f"{manifest.partition_count} partitions then, {expected.partition_count} now"
+        )
+    if set(manifest.offsets) != set(expected.topics):
+        raise UnusableSnapshotError("covers other topics than the service reads now")
+
+
+async def _chunks(
+    consumer: AIOKafkaConsumer, place: TopicPartition, manifest: SnapshotManifest
+) -> bytes:
+    parts: list[bytes] = []
+    for offset in manifest.chunks:
+        found = [r for r in await _read_range(consumer, place, offset, offset + 1)]
+        record = found[0] if found and found[0].offset == offset else None
+        headers = dict(record.headers or ()) if record is not None else {}
+        if record is None or headers.get(SNAPSHOT_HEADER) != manifest.snapshot_id.encode():
+            raise UnusableSnapshotError(f"chunk at offset {offset} is missing")
+        parts.append(record.value or b"")
+    packed = b"".join(parts)
+    if len(packed) != manifest.size or hashlib.sha256(packed).hexdigest() != manifest.sha256:
+        raise UnusableSnapshotError("state bytes do not match the manifest (truncated or altered)")
+    return packed
+
+
+async def _check_tail(consumer: AIOKafkaConsumer, manifest: SnapshotManifest) -> None:
+    """The log after the snapshot must all be there: not removed by a retention, and not a
+    topic made anew since (ending before the snapshot's offset)."""
+    for topic, offset in manifest.offsets.items():
+        place = TopicPartition(topic, manifest.partition)
+        consumer.assign([place])
+        first: int = (await consumer.beginning_offsets([place]))[place]
+        if first > offset:
+            raise UnusableSnapshotError(f"{topic} starts at {first}, after the snapshot's {offset}")
+        if await _end(consumer, place) < offset:
+            raise UnusableSnapshotError(f"{topic} ends before the snapshot's offset {offset}")
+
+
+def unpack(packed: bytes) -> bytes:
+    try:
+        return zlib.decompress(packed)
+    except zlib.error as error:
+        raise UnusableSnapshotError("state does not decompress") from error
+
+
+def describe(manifest: SnapshotManifest) -> dict[str, Any]:
+    """What the logs say of a snapshot (no state)."""
+    return {
+        "snapshot_partition": manifest.partition,
+        "snapshot_events": manifest.events,
+        "snapshot_bytes": manifest.size,
+        "snapshot_offsets": json.dumps(manifest.offsets, sort_keys=True),
+    }
+
+
+class Snapshots:
+    """When a runtime snapshots each partition number's state, and how it writes and restores
+    them: every ``snapshot_every`` events or ``snapshot_seconds`` (checked after each batch), after
+    a rebuild that read more than that, before handing partitions over, and on a clean stop."""
+
+    def __init__(self, runtime: ServiceRuntime, definition: ServiceDefinition) -> None:
+        self.runtime = runtime
+        self.definition = definition
+        self._folded: dict[TopicPartition, int] = {}
+        """Per partition owned: the offset of the next record the state has not folded in."""
+        self._changed: Counter[int] = Counter()
+        """Per partition number: events folded in since its last snapshot."""
+        self._last: dict[int, float] = {}
+        self._publishing = 0
+        self._topic_found = False
+
+    @property
+    def topic(self) -> str:
+        return self.runtime.topics.snapshots(self.definition.name)
+
+    @property
+    def enabled(self) -> bool:
+        return (
+            self.runtime.settings.snapshots
+            and self._topic_found
+            and self.runtime._consumer is not None
+        )
+
+    def found_topic(self, found: bool) -> None:
+        """Whether the service has a snapshot topic (``infra.topics.STATEFUL_SERVICES``)."""
+        self._topic_found = found
+        if not found and self.runtime.settings.snapshots:
+            log.info("no snapshot topic; every rebuild reads the whole log", topic=self.topic)
+
+    @cache  # noqa: B019 (one per runtime, kept as long as the runtime)
+    def _configuration(self) -> list[object]:
+        return shared_configuration(self.definition.new_processor)
+
+    def _version(self) -> str:
+        return state_version(type(self.runtime.ledgers.at(0).processor))
+
+    @contextlib.contextmanager
+    def publishing(self) -> Iterator[None]:
+        """Around a worker's publish: its outputs are folded in before they are acknowledged,
+        so no snapshot is taken meanwhile (it could hold an output the log never got)."""
+        self._publishing += 1
+        try:
+            yield
+        finally:
+            self._publishing -= 1
+
+    def folded(self, partition: TopicPartition, next_offset: int) -> None:
+        self._folded[partition] = next_offset
+        self._changed[partition.partition] += 1
+
+    def rebuilt(self, ends: Mapping[TopicPartition, int], events: Mapping[int, int]) -> None:
+        self._folded = dict(ends)
+        numbers = {partition.partition for partition in ends}
+        self._changed = Counter({number: events.get(number, 0) for number in numbers})
+        self._last = dict.fromkeys(numbers, time.monotonic())
+
+    async def write_due(self) -> None:
+        now, settings = time.monotonic(), self.runtime.settings
+        await self._write(
+            number
+            for number, count in self._changed.items()
+            if count >= settings.snapshot_every
+            or (count and now - self._last.get(number, now) >= settings.snapshot_seconds)
+        )
+
+    async def write_changed(self, numbers: Iterable[int]) -> None:
+        await self._write(number for number in numbers if self._changed[number])
+
+    async def _write(self, numbers: Iterable[int]) -> None:
+        if not self.enabled or self._publishing:
+            return
+        for number in sorted(numbers):
+            try:
+                await self._write_one(number)
+            except Exception as error:  # a snapshot is an optimisation: never a stop
+                self.runtime.metrics.snapshots.labels(self.definition.name, "failed").inc()
+                log.warning(
+                    "snapshot not written", partition=number, error_type=type(error).__name__
+                )
+
+    async def _write_one(self, number: int) -> None:
+        started = time.perf_counter()
+        ledgers = self.runtime.ledgers
+        offsets = {
+            topic: self._folded[TopicPartition(topic, number)] for topic in self.runtime.topic_names
+        }
+        ledger = ledgers.at(number)
+        raw = encode_ledger(ledger, self._configuration())  # the state as it is now
+        self._changed[number] = 0
+        self._last[number] = time.monotonic()
+        packed = await asyncio.to_thread(pack, raw)
+        snapshot_id = uuid.uuid4().hex
+        chunks = await self._send(number, chunk_records(number, snapshot_id, packed))
+        manifest = new_manifest(
+            service=self.definition.name,
+            version=self._version(),
+            snapshot_id=snapshot_id,
+            partition=number,
+            partition_count=ledgers.partition_count,
+            offsets=offsets,
+            events=ledger.applied_count(),
+            packed=packed,
+            chunks=chunks,
+        )
+        header = ((SNAPSHOT_HEADER, snapshot_id.encode()),)
+        record = SnapshotRecord(manifest_key(number), manifest.model_dump_json().encode(), header)
+        await self._send(number, [record])
+        took = time.perf_counter() - started
+        metrics = self.runtime.metrics
+        metrics.snapshot_seconds.labels(self.definition.name).set(took)
+        metrics.snapshot_bytes.labels(self.definition.name).set(len(packed))
+        metrics.snapshots.labels(self.definition.name, "written").inc()
+        log.info("snapshot written", seconds=round(took, 3), **describe(manifest))
+
+    async def _send(self, number: int, records: Sequence[SnapshotRecord]) -> list[int]:
+        """Write records to the partition of the number; their offsets once acknowledged."""
+        sends = [
+            await self.runtime.broker.publish(
+                record.value,
+                topic=self.topic,
+                key=record.key,
+                partition=number,
+                headers={name: value.decode() for name, value in record.headers},
+                no_confirm=True,
+            )
+            for record in records
+        ]
+        return [int(result.offset) for result in await asyncio.gather(*sends)]
+
+    async def restore(self, numbers: Sequence[int]) -> dict[int, Snapshot]:
+        """The newest usable snapshot of each partition number that has one."""
+        if not self.enabled:
+            return {}
+        expected = Expected(
+            service=self.definition.name,
+            state_version=self._version(),
+            partition_count=self._partition_count(),
+            topics=tuple(self.runtime.topic_names),
+        )
+        restored: dict[int, Snapshot] = {}
+        for number in numbers:
+            snapshot = await self._restore_one(number, expected)
+            if snapshot is not None:
+                restored[number] = snapshot
+        return restored
+
+    async def _restore_one(self, number: int, expected: Expected) -> Snapshot | None:
+        metrics = self.runtime.metrics.snapshots
+        try:
+            found = await read_newest(self.runtime.kafka, self.topic, number, expected)
+            if found is None:
+                return None
+            manifest, packed = found
+            configuration = self._configuration()
+            ledger = await asyncio.to_thread(lambda: decode_ledger(unpack(packed), configuration))
+        except UnusableSnapshotError as unusable:
+            reason = str(unusable)
+        except Exception as error:
+            reason = f"could not be read ({type(error).__name__})"
+        else:
+            metrics.labels(self.definition.name, "restored").inc()
+            log.info("snapshot restored", **describe(manifest))
+            return Snapshot(manifest, ledger)
+        metrics.labels(self.definition.name, "ignored").inc()
+        log.warning(
+            "snapshot ignored; rebuilding the partition from the whole log",
+            partition=number,
+            reason=reason,
+        )
+        return None
+
+    def _partition_count(self) -> int:
+        consumer = self.runtime._consumer
+        found = consumer.partitions_for_topic(self.runtime.topic_names[0]) if consumer else None
+        return len(found) if found else self.runtime.topics.partitions

@@ -1,0 +1,103 @@
+"""How a snapshot encodes a ledger: the platform's own types only, configuration by reference,
+and a state version that follows the code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from services.common.processing import Ledger
+from services.common.snapshots import (
+    UnusableSnapshotError,
+    chunk_records,
+    decode_ledger,
+    encode_ledger,
+    pack,
+    shared_configuration,
+    state_version,
+    unpack,
+)
+from services.matcher.domain.policy import CoffeePolicy
+from services.matcher.handlers import MatcherProcessor
+from services.matcher.settings import Policies
+from services.onboarding.handlers import OnboardingProcessor
+from tests.factories import member_joined_event
+
+SOURCE = "/rituals/matcher"
+
+
+def _matcher(policies: Policies) -> partial[MatcherProcessor]:
+    return partial(MatcherProcessor, policies)
+
+
+def test_a_ledger_round_trips_with_its_state_and_bookkeeping() -> None:
+    new_processor = _matcher(Policies(CoffeePolicy()))
+    ledger = Ledger(new_processor(), SOURCE)
+    joined = member_joined_event("m1")
+    ledger.handle(joined)
+    configuration = shared_configuration(new_processor)
+
+    restored = decode_ledger(unpack(pack(encode_ledger(ledger, configuration))), configuration)
+
+    assert restored.has_applied(joined)
+    assert restored.processor.measures() == ledger.processor.measures()
+    assert restored.handle(joined) == []
+
+
+def test_configuration_is_not_stored_but_taken_from_the_running_code() -> None:
+    written_with = Policies(CoffeePolicy())
+    ledger = Ledger(_matcher(written_with)(), SOURCE)
+    ledger.handle(member_joined_event("m1"))
+    state = encode_ledger(ledger, shared_configuration(_matcher(written_with)))
+
+    running_with = Policies(CoffeePolicy())
+    restored = decode_ledger(state, shared_configuration(_matcher(running_with)))
+
+    processor = restored.processor
+    assert isinstance(processor, MatcherProcessor)
+    assert processor.policies is running_with
+
+
+class _Boom:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("touch snapshot-ran-code",))
+
+
+def test_a_state_naming_a_foreign_callable_is_refused_without_running_it(tmp_path: Path) -> None:
+    hostile = pickle.dumps(_Boom())
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        with pytest.raises(UnusableSnapshotError, match="does not decode"):
+            decode_ledger(hostile, [])
+    finally:
+        os.chdir(cwd)
+    assert not (tmp_path / "snapshot-ran-code").exists()
+
+
+def test_a_state_that_is_not_a_ledger_or_is_cut_short_is_refused() -> None:
+    with pytest.raises(UnusableSnapshotError, match="not a ledger"):
+        decode_ledger(pickle.dumps({"state": 1}), [])
+    ledger = Ledger(_matcher(Policies(CoffeePolicy()))(), SOURCE)
+    state = encode_ledger(ledger, [])
+    with pytest.raises(UnusableSnapshotError):
+        decode_ledger(state[: len(state) // 2], [])
+    with pytest.raises(UnusableSnapshotError, match="decompress"):
+        unpack(b"not zlib")
+
+
+def test_the_state_version_differs_between_services_and_is_stable() -> None:
+    assert state_version(MatcherProcessor) == state_version(MatcherProcessor)
+    assert state_version(MatcherProcessor) != state_version(OnboardingProcessor)
+
+
+def test_a_large_state_is_cut_into_chunks_under_a_record_s_size() -> None:
+    packed = os.urandom(1_300_000)
+    chunks = chunk_records(3, "s1", packed)
+    assert [record.key for record in chunks] == [b"p3/0", b"p3/1", b"p3/2"]
+    assert all(len(record.value) <= 512 * 1024 for record in chunks)
+    assert b"".join(record.value for record in chunks) == packed
