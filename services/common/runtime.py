@@ -125,6 +125,9 @@ class ServiceRuntime:
         self._buffers = AlignedBuffers(self.topic_names)
         self._own_offsets: dict[TopicPartition, set[int]] = defaultdict(set)
         self._partition_counts: dict[str, int] = {}
+        self._live_from: dict[TopicPartition, int] = {}
+        """Where live consumption of each partition starts: the fetcher may still hold records
+        it fetched before the rebuild's seek, and what the rebuild read is not read again."""
         self._stale = False
         self.idempotent = False
         self.transactional = False
@@ -322,8 +325,11 @@ class ServiceRuntime:
                 if self._stale:
                     self._restart_assignment()
                     continue
-                for records in batch.values():
-                    self._buffers.add(self._admitted(record) for record in records)
+                for partition, records in batch.items():
+                    live_from = self._live_from.get(partition, 0)
+                    self._buffers.add(
+                        self._admitted(record) for record in records if record.offset >= live_from
+                    )
                 await self.handle_buffered(consumer)
 
     def _admitted(self, record: Any) -> Fetched:
@@ -693,7 +699,6 @@ class ServiceRuntime:
                 async with self._handling:
                     ends = await self.rebuild(partitions)
                     await self._go_live(ends)
-                    await self.snapshots.write_due()
             except Exception as error:
                 self.metrics.rebuild_failures.labels(self.definition.name).inc()
                 log.error(
@@ -708,6 +713,8 @@ class ServiceRuntime:
                 time.perf_counter() - started
             )
             self._mark_ready(True)
+            async with self._handling:  # a long history read is kept for the next start
+                await self.snapshots.write_due()
             return
 
     async def _go_live(self, ends: dict[TopicPartition, int]) -> None:
@@ -715,6 +722,7 @@ class ServiceRuntime:
         consumer = self._consumer
         if consumer is None:
             return
+        self._live_from = dict(ends)
         for partition, offset in ends.items():
             consumer.seek(partition, offset)
         await self._commit(consumer, ends)

@@ -194,7 +194,7 @@ _STANDARD_TYPES = {
     ("uuid", "SafeUUID"),
     ("zoneinfo", "ZoneInfo"),
     ("zoneinfo._zoneinfo", "ZoneInfo"),
-    ("pydantic.main", "_model_construction"),
+    ("pydantic_core._pydantic_core", "TzInfo"),  # the offset of a datetime read from JSON
 }
 _OWN_PACKAGES = ("services.", "schemas.", "infra.")
 
@@ -231,6 +231,8 @@ def encode_ledger(ledger: Ledger, configuration: Sequence[object]) -> bytes:
 def decode_ledger(raw: bytes, configuration: Sequence[object]) -> Ledger:
     try:
         ledger = _StateUnpickler(io.BytesIO(raw), configuration).load()
+    except pickle.UnpicklingError as error:  # our own words: which type was refused
+        raise UnusableSnapshotError(f"state does not decode ({error})") from error
     except Exception as error:
         raise UnusableSnapshotError(f"state does not decode ({type(error).__name__})") from error
     if not isinstance(ledger, Ledger):
@@ -537,8 +539,7 @@ class Snapshots:
         }
         ledger = ledgers.at(number)
         raw = encode_ledger(ledger, self._configuration())  # the state as it is now
-        self._changed[number] = 0
-        self._last[number] = time.monotonic()
+        covered = self._changed[number]
         packed = await asyncio.to_thread(pack, raw)
         snapshot_id = uuid.uuid4().hex
         chunks = await self._send(number, chunk_records(number, snapshot_id, packed))
@@ -556,6 +557,8 @@ class Snapshots:
         header = ((SNAPSHOT_HEADER, snapshot_id.encode()),)
         record = SnapshotRecord(manifest_key(number), manifest.model_dump_json().encode(), header)
         await self._send(number, [record])
+        self._changed[number] -= covered  # what was folded in meanwhile counts for the next
+        self._last[number] = time.monotonic()
         took = time.perf_counter() - started
         metrics = self.runtime.metrics
         metrics.snapshot_seconds.labels(self.definition.name).set(took)

@@ -24,7 +24,7 @@ from services.common.records import dead_letter_notes, event_record
 from services.common.runtime import ServiceDefinition
 from tests.factories import member_joined
 from tests.integration.support import running
-from tests.kafka_io import ReadRecord, produce, read_all, wait_for_records
+from tests.kafka_io import ReadRecord, produce, produce_events, read_all, wait_for_records
 
 pytestmark = pytest.mark.broker
 
@@ -270,3 +270,16 @@ async def test_a_decision_whose_transaction_never_committed_is_unseen_and_made_a
         "ada",
         "grace",
     ]
+
+
+async def test_a_start_reads_its_backlog_once(kafka: KafkaSettings, topics: TopicSettings) -> None:
+    """The rebuild reads the backlog; live consumption starts where it ended, even though the
+    consumer may have fetched the first records before the rebuild's seek."""
+    backlog = [joined(f"m{n}", org=("acme", "globex")[n % 2]) for n in range(200)]
+    await produce_events(kafka.bootstrap_servers, topics, backlog)
+
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await publish(kafka, topics, joined("late"))
+        await wait_for_answers(kafka, topics, 201)
+        assert runtime.metrics.duplicates.labels("answering")._value.get() == 0
+        assert runtime.metrics.replayed.labels("answering")._value.get() == 200

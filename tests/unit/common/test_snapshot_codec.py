@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas import decode_event, encode_event
 from services.common.processing import Ledger
 from services.common.snapshots import (
     UnusableSnapshotError,
@@ -37,7 +38,7 @@ def _matcher(policies: Policies) -> partial[MatcherProcessor]:
 def test_a_ledger_round_trips_with_its_state_and_bookkeeping() -> None:
     new_processor = _matcher(Policies(CoffeePolicy()))
     ledger = Ledger(new_processor(), SOURCE)
-    joined = member_joined_event("m1")
+    joined = decode_event(encode_event(member_joined_event("m1")))  # as read from the log
     ledger.handle(joined)
     configuration = shared_configuration(new_processor)
 

@@ -1,0 +1,223 @@
+"""Snapshots against a real broker: a restart restores each partition number's state from its
+newest snapshot and reads only the log after it; a snapshot that is damaged, of another version
+or whose manifest lies is ignored with a warning, and the partition is rebuilt from the whole
+log. Never a crash, never a wrong state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings
+from schemas import CloudEvent, new_event
+from services.common.runtime import ServiceRuntime
+from services.common.settings import ServiceSettings
+from services.common.snapshots import (
+    Expected,
+    UnusableSnapshotError,
+    read_newest,
+    state_version,
+)
+from services.onboarding.app import DEFINITION
+from services.onboarding.handlers import OnboardingProcessor
+from tests.factories import member_joined
+from tests.integration.support import FAST_GROUPS, running
+from tests.kafka_io import ReadRecord, produce_events, read_all
+
+pytestmark = pytest.mark.broker
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ORGANISATIONS = ("acme", "globex", "initech", "umbrella")
+SNAPSHOT_EVERY_BATCH = FAST_GROUPS.model_copy(update={"snapshot_every": 1})
+
+
+def joins(first: int, count: int) -> list[CloudEvent[Any]]:
+    return [
+        new_event(
+            member_joined(f"m{n}"),
+            source="/tests",
+            orgid=ORGANISATIONS[n % len(ORGANISATIONS)],
+            time=T0,
+        )
+        for n in range(first, first + count)
+    ]
+
+
+async def until(condition: Callable[[], bool], within: float = 30.0) -> None:
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (a state polled as a probe would)
+            await asyncio.sleep(0.05)
+
+
+def count(runtime: ServiceRuntime, outcome: str) -> float:
+    return runtime.metrics.snapshots.labels("onboarding", outcome)._value.get()  # type: ignore[no-any-return]
+
+
+def replayed(runtime: ServiceRuntime) -> float:
+    return runtime.metrics.replayed.labels("onboarding")._value.get()  # type: ignore[no-any-return]
+
+
+def owned_partitions() -> int:
+    return len({ServiceRuntime(DEFINITION).ledgers.partition_of(org) for org in ORGANISATIONS})
+
+
+async def history_with_snapshots(
+    kafka: KafkaSettings, topics: TopicSettings, *, before: int, after: int
+) -> None:
+    """``before`` members, a run that snapshots and stops, then ``after`` more members."""
+    await produce_events(kafka.bootstrap_servers, topics, joins(0, before))
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as first:
+        await until(lambda: first.ready)
+        assert first.ledgers.measures()["members_active"] == before
+    assert count(first, "written") >= 1
+    await produce_events(kafka.bootstrap_servers, topics, joins(before, after))
+
+
+async def test_a_restart_restores_the_snapshots_and_reads_only_what_came_after(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    await history_with_snapshots(kafka, topics, before=200, after=30)
+
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as restarted:
+        assert restarted.ledgers.measures()["members_active"] == 230
+        assert count(restarted, "restored") == owned_partitions()
+        assert count(restarted, "ignored") == 0
+        assert replayed(restarted) == 30
+
+
+async def test_without_snapshots_a_restart_reads_everything(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    await history_with_snapshots(kafka, topics, before=200, after=30)
+    off = FAST_GROUPS.model_copy(update={"snapshots": False})
+
+    async with running(DEFINITION, kafka, topics, off) as restarted:
+        assert restarted.ledgers.measures()["members_active"] == 230
+        assert count(restarted, "restored") == 0
+        assert replayed(restarted) == 230
+
+
+def _newest_manifests(kafka: KafkaSettings, topic: str) -> list[ReadRecord]:
+    newest: dict[int, ReadRecord] = {}
+    for record in read_all(kafka.bootstrap_servers, topic):
+        if record.key is not None and b"/" not in record.key:
+            newest[record.partition] = record
+    return list(newest.values())
+
+
+def _edited(change: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
+    def edit(value: bytes) -> bytes:
+        manifest = json.loads(value)
+        change(manifest)
+        return json.dumps(manifest).encode()
+
+    return edit
+
+
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
+    "manifest not JSON": lambda value: value[: len(value) // 2],
+    "another snapshot format": _edited(lambda m: m.update(format=99)),
+    "another version of the code": _edited(lambda m: m.update(state_version="0" * 32)),
+    "state bytes altered": _edited(lambda m: m.update(sha256="0" * 64)),
+    "state truncated": _edited(lambda m: m.update(size=m["size"] + 1)),
+    "chunk missing": _edited(lambda m: m.update(chunks=[*m["chunks"], 10_000_000])),
+    "another partition count": _edited(lambda m: m.update(partition_count=99)),
+    "offset past the log's end": _edited(
+        lambda m: m.update(offsets={topic: 10_000_000 for topic in m["offsets"]})
+    ),
+}
+
+
+async def damage_newest(
+    kafka: KafkaSettings, topic: str, damage: str, manifests: list[ReadRecord] | None = None
+) -> None:
+    """Append a damaged copy of each partition's newest manifest (or of ``manifests``): it
+    becomes the newest."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers.split(","))
+    await producer.start()
+    try:
+        for manifest in manifests or _newest_manifests(kafka, topic):
+            await producer.send_and_wait(
+                topic,
+                DAMAGE[damage](manifest.value or b""),
+                key=manifest.key,
+                partition=manifest.partition,
+                headers=list(manifest.headers),
+            )
+    finally:
+        await producer.stop()
+
+
+async def test_every_kind_of_unusable_snapshot_is_told_apart(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    await history_with_snapshots(kafka, topics, before=120, after=10)
+    snapshot_topic = topics.snapshots("onboarding")
+    runtime = ServiceRuntime(DEFINITION, kafka=kafka, topics=topics)
+    expected = Expected(
+        service="onboarding",
+        state_version=state_version(OnboardingProcessor),
+        partition_count=topics.partitions,
+        topics=tuple(runtime.topic_names),
+    )
+    originals = _newest_manifests(kafka, snapshot_topic)
+    partition = originals[0].partition
+    assert await read_newest(kafka, snapshot_topic, partition, expected) is not None
+
+    for damage, why in DAMAGE_FOUND_AS.items():
+        await damage_newest(kafka, snapshot_topic, damage, originals)
+        with pytest.raises(UnusableSnapshotError, match=why):
+            await read_newest(kafka, snapshot_topic, partition, expected)
+
+
+DAMAGE_FOUND_AS = {
+    "manifest not JSON": "does not parse",
+    "another snapshot format": "format 99",
+    "another version of the code": "another version of the code",
+    "another partition count": "99 partitions then",
+    "state bytes altered": "do not match the manifest",
+    "state truncated": "do not match the manifest",
+    "chunk missing": "chunk at offset 10000000 is missing",
+    "offset past the log's end": "ends before the snapshot's offset",
+}
+
+
+async def test_an_unusable_snapshot_is_ignored_and_the_partition_rebuilt_whole(
+    kafka: KafkaSettings, topics: TopicSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await history_with_snapshots(kafka, topics, before=120, after=10)
+    await damage_newest(kafka, topics.snapshots("onboarding"), "state bytes altered")
+    settings = FAST_GROUPS.model_copy(update={"snapshot_every": 1_000_000})
+
+    async with running(DEFINITION, kafka, topics, settings) as restarted:
+        assert restarted.ledgers.measures()["members_active"] == 130
+        assert count(restarted, "restored") == 0
+        assert count(restarted, "ignored") == owned_partitions()
+        assert replayed(restarted) == 130
+    assert (
+        "snapshot ignored; rebuilding the partition from the whole log" in capsys.readouterr().out
+    )
+
+
+async def test_snapshots_are_written_on_the_cadence_and_on_a_clean_stop(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    settings = FAST_GROUPS.model_copy(update={"snapshot_every": 1_000_000})
+    async with running(DEFINITION, kafka, topics, settings) as quiet:
+        await produce_events(kafka.bootstrap_servers, topics, joins(0, 20))
+        await until(lambda: quiet.ledgers.measures().get("members_active", 0) == 20)
+        assert count(quiet, "written") == 0, "20 events are under the cadence"
+    assert count(quiet, "written") == owned_partitions(), "a clean stop writes what changed"
+
+
+def test_settings_default_to_snapshots_on() -> None:
+    settings = ServiceSettings()
+    assert settings.snapshots
+    assert settings.snapshot_every == 20_000
