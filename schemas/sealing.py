@@ -163,3 +163,28 @@ def erased_profile(profile: ProfileT) -> ProfileT:
     """The profile with its personal fields replaced by placeholders and marked ``erased``."""
     document = profile.model_dump(mode="json")
     return type(profile).model_validate({**document, **PLACEHOLDERS, ERASED_FIELD: True})
+
+
+SNAPSHOT_CONTEXT = "rituals.member.snapshot"
+
+
+def seal_profile(
+    profile: EventPayload, org_id: str, cipher: PersonalDataCipher, holder: str
+) -> dict[str, Any]:
+    """A profile as a JSON-ready document with its personal fields sealed, for state kept
+    outside the log (a service's snapshot): the same data key as the member's events, so an
+    erasure shreds the snapshot's copy too. ``holder`` names what keeps it (e.g. the service
+    and snapshot id): the sealed text opens only for the same holder."""
+    data = profile.model_dump(mode="json", exclude_none=True)
+    return seal_payload(SNAPSHOT_CONTEXT, org_id, holder, data, cipher)
+
+
+def open_profile(
+    model: type[ProfileT],
+    document: dict[str, Any],
+    org_id: str,
+    cipher: PersonalDataCipher | None,
+    holder: str,
+) -> ProfileT:
+    """The profile ``seal_profile`` sealed; placeholders and ``erased`` once its key is gone."""
+    return model.model_validate(open_payload(SNAPSHOT_CONTEXT, org_id, holder, document, cipher))

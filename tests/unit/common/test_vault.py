@@ -13,7 +13,7 @@ import pytest
 
 from schemas import RejectedEvent, RejectionReason, decode_event, encode_event
 from schemas.members import MemberErased, MemberPaused
-from schemas.sealing import PLACEHOLDERS
+from schemas.sealing import PLACEHOLDERS, open_profile, seal_profile
 from services.common.adapters.key_files import FileKeyStore
 from services.common.domain.directory import MemberDirectory, MemberStatus
 from services.common.privacy import (
@@ -215,3 +215,18 @@ def test_the_directory_keeps_no_personal_data_of_an_erased_member() -> None:
 def test_member_profile_fixture_has_the_strings_this_file_looks_for() -> None:
     profile = member_profile(display_name=NAME, email=EMAIL)
     assert {"cycling", "board games"} <= set(profile["interests"])
+
+
+def test_a_snapshot_profile_is_sealed_with_the_member_key_and_shredded_with_it(
+    vault: Vault,
+) -> None:
+    profile = member_joined_event(display_name=NAME, email=EMAIL).data
+
+    document = seal_profile(profile, ORG, vault, holder="notifier/snapshot-7")
+
+    assert not any(text in json.dumps(document) for text in PERSONAL_STRINGS)
+    assert open_profile(type(profile), document, ORG, vault, "notifier/snapshot-7") == profile
+    with pytest.raises(ValueError, match="does not belong"):
+        open_profile(type(profile), document, ORG, vault, "matcher/snapshot-7")
+    vault.erase(ORG, "m-1")
+    assert open_profile(type(profile), document, ORG, vault, "notifier/snapshot-7").erased
