@@ -26,6 +26,7 @@ from services.common.privacy import PrivacySettings, configured_vault
 from services.common.vault import Vault
 from tests.integration.test_audit_commands import publish_match_and_notification
 from tests.kafka_io import read_all
+from tests.unit.cli.test_erasure_outbox import write_email
 
 pytestmark = pytest.mark.broker
 EXAMPLE = Path(__file__).parents[2] / "examples" / "acme-members.csv"
@@ -41,6 +42,7 @@ def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Vault:
     monkeypatch.setenv("RITUALS_KEY_ENCRYPTION_KEY", base64.b64encode(os.urandom(32)).decode())
     monkeypatch.setenv("RITUALS_KEY_STORE_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("RITUALS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RITUALS_NOTIFIER_EMAIL_OUTBOX_DIR", str(tmp_path / "outbox"))
     vault = configured_vault(PrivacySettings())
     assert vault is not None
     return vault
@@ -140,6 +142,13 @@ def test_an_erased_member_leaves_no_personal_data_in_any_byte(
     requested = invoke(cli, transcript, "round", "request", "--org", "acme", "--week", "2026-03-04")
     assert requested.exit_code == 0, requested.output
     publish_match_and_notification(kafka, topics)  # a group of ada and bram, ada notified
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    to_ada = write_email(
+        outbox, "1", ("Ada Jansen", "ada@acme.example"), "You meet Bram de V.", "base64"
+    )
+    to_bram = write_email(outbox, "2", ("Bram de V.", "bram.devries@acme.example"), "Hi", "7bit")
+    to_chloe = write_email(outbox, "3", ("Chloé Martin", "chloe@acme.example"), "Hi", "base64")
     # Bram leaves, then asks to be erased: the erasure changes no figure the leaving did not.
     assert invoke(cli, transcript, "members", "leave", ERASED, "--org", "acme").exit_code == 0
     before = tmp_path / "audit-before"
@@ -159,6 +168,10 @@ def test_an_erased_member_leaves_no_personal_data_in_any_byte(
 
     assert erased.exit_code == 0, erased.output
     assert "data key destroyed" in erased.output
+    assert "deleted 2 e-mail(s)" in erased.output
+    assert not to_ada.exists()  # named Bram: the outbox keeps no copy
+    assert not to_bram.exists()
+    assert to_chloe.exists()
     assert not (tmp_path / "keys" / "acme" / f"{ERASED}.key").exists()
     exported = tmp_path / "events.jsonl"
     assert (
@@ -189,6 +202,7 @@ def test_an_erased_member_leaves_no_personal_data_in_any_byte(
             exported.read_bytes(),
             *(path.read_bytes() for path in sorted(after.iterdir())),
             own.read_bytes(),
+            *(path.read_bytes() for path in sorted(outbox.iterdir())),
             team_view.read_bytes(),
             "".join(transcript).encode(),
             caplog.text.encode(),
