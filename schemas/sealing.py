@@ -22,9 +22,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
-from pydantic import Field, create_model
+from pydantic import Field, TypeAdapter, create_model
 
-from schemas.base import EventPayload
+from schemas.base import EventPayload, Identifier
 
 SEALED_TYPES = frozenset({"rituals.member.joined", "rituals.member.profile_updated"})
 """Event types whose payload carries personal data."""
@@ -65,6 +65,9 @@ class PersonalDataCipher(Protocol):
         """The plaintext, or None when the member's key is gone (erased). A sealed text that
         does not authenticate against ``context`` raises ValueError."""
         ...
+
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
 
 def sealing_context(event_type: str, org_id: str, member_id: str, event_id: str) -> bytes:
@@ -118,9 +121,10 @@ def _opened(
     sealed: str,
     cipher: PersonalDataCipher | None,
 ) -> dict[str, Any] | None:
-    member_id = clear.get("member_id")
-    if cipher is None or not isinstance(member_id, str):
+    if cipher is None:
         return None
+    # Checked before the key store sees it: a malformed record is refused, never a key lookup.
+    member_id = _IDENTIFIER.validate_python(clear.get("member_id"))
     context = sealing_context(event_type, org_id, member_id, event_id)
     plaintext = cipher.open(org_id, member_id, context, sealed)
     if plaintext is None:

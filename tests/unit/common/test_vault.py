@@ -230,3 +230,15 @@ def test_a_snapshot_profile_is_sealed_with_the_member_key_and_shredded_with_it(
         open_profile(type(profile), document, ORG, vault, "matcher/snapshot-7")
     vault.erase(ORG, "m-1")
     assert open_profile(type(profile), document, ORG, vault, "notifier/snapshot-7").erased
+
+
+def test_a_sealed_record_with_a_malformed_member_id_is_refused_not_looked_up(
+    vault: Vault,
+) -> None:
+    document = json.loads(encode_event(member_joined_event(display_name=NAME, email=EMAIL), vault))
+    document["data"]["member_id"] = "../../etc/passwd"
+
+    with pytest.raises(RejectedEvent) as refused:
+        decode_event(json.dumps(document).encode(), vault)
+
+    assert refused.value.reason is RejectionReason.INVALID_PAYLOAD
