@@ -277,3 +277,27 @@ def test_erase_refuses_unknown_members_a_second_erase_and_a_corrupt_key_store(
     chloe = rebuilt_directory(kafka, topics, keys).member("acme", "chloe")
     assert chloe is not None
     assert chloe.profile.display_name == "Chloé Martin"  # nothing lost
+
+
+def test_data_written_before_encryption_is_erased_from_view_but_says_it_cannot_be_shredded(
+    cli: CliRunner,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    keys: Vault,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = os.environ["RITUALS_KEY_ENCRYPTION_KEY"]
+    monkeypatch.delenv("RITUALS_KEY_ENCRYPTION_KEY")
+    assert cli.invoke(app, ["members", "import", str(EXAMPLE), "--org", "acme"]).exit_code == 0
+    monkeypatch.setenv("RITUALS_KEY_ENCRYPTION_KEY", key)
+
+    erased = cli.invoke(app, ["members", "erase", ERASED, "--org", "acme"])
+
+    assert erased.exit_code == 0, erased.output
+    assert "cannot be shredded" in erased.output
+    assert b"Bram de Vries" in raw_topics(kafka, topics)  # the documented limit
+    bram = rebuilt_directory(kafka, topics, keys).member("acme", ERASED)
+    assert bram is not None
+    assert bram.profile.display_name == "Former member"  # services no longer hold it
+    again = cli.invoke(app, ["members", "erase", ERASED, "--org", "acme"])
+    assert again.exit_code == 2
