@@ -15,6 +15,7 @@ _MODELS: tuple[type[EventPayload], ...] = (
     members.MemberResumed,
     members.MemberOptedOut,
     members.MemberLeft,
+    members.MemberErased,
     coffee.CoffeeRoundRequested,
     coffee.CoffeeMatched,
     coffee.CoffeeUnmatched,

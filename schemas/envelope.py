@@ -15,10 +15,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from schemas.base import EventPayload, Identifier
 from schemas.catalogue import CATALOGUE, dataschema_uri, payload_type, version_of_dataschema
+from schemas.sealing import (
+    SEALED_FIELD,
+    SEALED_TYPES,
+    PersonalDataCipher,
+    open_payload,
+    seal_payload,
+)
 from schemas.upcasting import upcast
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
@@ -70,6 +77,9 @@ class CloudEvent(CloudEventAttributes, Generic[PayloadT]):
     """A platform event: CloudEvents attributes plus a typed, frozen payload."""
 
     data: PayloadT = Field(description="The event payload; its model is chosen by type.")
+    _sealed_data: tuple[object, dict[str, Any]] | None = PrivateAttr(default=None)
+    """(the opened payload, the sealed payload it was read from): encoding this event again
+    writes the sealed payload, so re-publishing, exports and audit chains carry ciphertext."""
 
     def to_logging_context(self) -> dict[str, str]:
         """What may be bound to log lines: identifiers only, never personal data."""
@@ -148,13 +158,33 @@ def new_event(
     )
 
 
-def encode_event(event: CloudEvent[Any]) -> bytes:
-    """The structured-mode JSON record value of an event."""
-    return event.model_dump_json(exclude_none=True).encode()
+def encode_event(event: CloudEvent[Any], cipher: PersonalDataCipher | None = None) -> bytes:
+    """The structured-mode JSON record value of an event. With ``cipher``, the personal data of
+    a member event is sealed (``schemas.sealing``); an event read sealed is written sealed again
+    (its ciphertext, unchanged) with or without one."""
+    sealed = _sealed_data_of(event, cipher)
+    if sealed is None:
+        return event.model_dump_json(exclude_none=True).encode()
+    document = event.model_dump(mode="json", exclude_none=True)
+    return json.dumps({**document, "data": sealed}, separators=(",", ":")).encode()
 
 
-def decode_event(raw: bytes) -> CloudEvent[Any]:
-    """Parse a record value into a typed event, or raise ``RejectedEvent`` saying why not."""
+def _sealed_data_of(
+    event: CloudEvent[Any], cipher: PersonalDataCipher | None
+) -> dict[str, Any] | None:
+    read = event._sealed_data
+    if read is not None and read[0] is event.data:
+        return read[1]
+    if cipher is None or event.type not in SEALED_TYPES:
+        return None
+    data = event.data.model_dump(mode="json", exclude_none=True)
+    return seal_payload(event.type, event.orgid, str(event.id), data, cipher)
+
+
+def decode_event(raw: bytes, cipher: PersonalDataCipher | None = None) -> CloudEvent[Any]:
+    """Parse a record value into a typed event, or raise ``RejectedEvent`` saying why not.
+    Sealed personal data is opened with ``cipher``; without one, or once the member's key is
+    destroyed, placeholders stand in for it (``schemas.sealing.open_payload``)."""
     document = _parse_json(raw)
     try:
         attributes = CloudEventAttributes.model_validate(document)
@@ -165,8 +195,16 @@ def decode_event(raw: bytes) -> CloudEvent[Any]:
     model = payload_type(attributes.type)
     try:
         version = version_of_dataschema(attributes.dataschema, default=model.version)
-        data = upcast(attributes.type, version, document.get("data"))
-        return CloudEvent[model].model_validate({**document, "data": data})  # type: ignore[valid-type]
+        data = document.get("data")
+        sealed = None
+        if attributes.type in SEALED_TYPES and version >= 2 and isinstance(data, dict):
+            sealed = data if SEALED_FIELD in data else None
+            data = open_payload(attributes.type, attributes.orgid, str(attributes.id), data, cipher)
+        data = upcast(attributes.type, version, data)
+        event = CloudEvent[model].model_validate({**document, "data": data})  # type: ignore[valid-type]
+        if sealed is not None:
+            event._sealed_data = (event.data, sealed)
+        return event
     except ValidationError as error:
         raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, _summarise(error)) from None
     except (ValueError, TypeError, KeyError, RecursionError) as error:

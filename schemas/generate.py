@@ -33,6 +33,7 @@ from infra.topics import INFINITE_RETENTION, Topic, topic_for
 from schemas.base import EventPayload
 from schemas.catalogue import CATALOGUE, dataschema_uri
 from schemas.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, RejectionReason
+from schemas.sealing import SEALED_TYPES, sealed_wire_model
 
 SCHEMAS_DIR = Path(__file__).resolve().parent
 JSON_DIR = SCHEMAS_DIR / "json"
@@ -82,7 +83,8 @@ def summary(model: type[EventPayload]) -> str:
 
 def event_schema(model: type[EventPayload]) -> dict[str, Any]:
     """JSON Schema of the full envelope carrying ``model``: what ``decode_event`` accepts."""
-    schema = CloudEvent[model].model_json_schema()  # type: ignore[valid-type]
+    written = sealed_wire_model(model) if model.event_type in SEALED_TYPES else model
+    schema = CloudEvent[written].model_json_schema()  # type: ignore[valid-type]
     schema["$id"] = dataschema_uri(model)
     schema["$schema"] = JSON_SCHEMA_DIALECT
     schema["title"] = f"{model.event_type} v{model.version}"

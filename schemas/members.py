@@ -22,8 +22,9 @@ from schemas.text import PersonName
 
 
 class MemberProfile(EventPayload):
-    """Everything the platform knows of a member. Name and e-mail are personal data: never
-    logged, only used to address the member."""
+    """Everything the platform knows of a member. Name, e-mail and the other fields in
+    ``schemas.sealing.PERSONAL_FIELDS`` are personal data: never logged, only used to address
+    the member, and sealed with the member's key on the log (version 2)."""
 
     member_id: Identifier = Field(description="The member's id, unique in the organisation.")
     display_name: PersonName = Field(description="Name shown to others.")
@@ -51,18 +52,27 @@ class MemberProfile(EventPayload):
         description="Channels to notify the member through, preferred first; "
         "empty means the organisation's default.",
     )
+    erased: bool = Field(
+        default=False,
+        description="Set by readers, never by producers: the personal fields are placeholders "
+        "because the member was erased (or this reader holds no key). Nothing is sent to them.",
+    )
 
 
 class MemberJoined(MemberProfile):
     """A person joined the organisation's programme (or rejoined after leaving)."""
 
     event_type: ClassVar[str] = "rituals.member.joined"
+    version: ClassVar[int] = 2
+    """Version 2: the personal fields may travel sealed (``schemas.sealing``)."""
 
 
 class MemberProfileUpdated(MemberProfile):
     """A member's profile changed; the payload is the whole new profile."""
 
     event_type: ClassVar[str] = "rituals.member.profile_updated"
+    version: ClassVar[int] = 2
+    """Version 2: the personal fields may travel sealed (``schemas.sealing``)."""
 
 
 class MemberPaused(EventPayload):
@@ -100,3 +110,11 @@ class MemberLeft(EventPayload):
 
     member_id: Identifier = Field(description="The member who left.")
     last_day: date | None = Field(default=None, description="Last working day, if known.")
+
+
+class MemberErased(MemberLeft):
+    """A member's personal data was erased (right to erasure): they left, and their data key is
+    destroyed right after this event, so their sealed name, e-mail and profile can never be read
+    again. Readers replace them with placeholders; every consumer treats it as member.left."""
+
+    event_type: ClassVar[str] = "rituals.member.erased"

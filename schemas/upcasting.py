@@ -21,3 +21,13 @@ def upcast(event_type: str, version: int, data: Any) -> Any:
         data = UPCASTERS[(event_type, version)](data)
         version += 1
     return data
+
+
+def _clear_profile(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 member profiles were written in clear: they already are the opened shape of
+    version 2 (``schemas.sealing``). They cannot be shredded: docs/privacy.md says what to do."""
+    return data
+
+
+UPCASTERS[("rituals.member.joined", 1)] = _clear_profile
+UPCASTERS[("rituals.member.profile_updated", 1)] = _clear_profile

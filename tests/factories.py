@@ -85,6 +85,7 @@ _SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "rituals.member.resumed": lambda: {"member_id": "m-1"},
     "rituals.member.opted_out": lambda: {"member_id": "m-1"},
     "rituals.member.left": lambda: {"member_id": "m-1", "last_day": date(2025, 3, 31)},
+    "rituals.member.erased": lambda: {"member_id": "m-1"},
     "rituals.coffee.round_requested": lambda: {
         "round_id": "r-2025-10",
         "week_starting": date(2025, 3, 3),

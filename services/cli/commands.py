@@ -15,9 +15,26 @@ from pydantic import ValidationError
 from infra.topics import Topic
 from schemas import CloudEvent
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
-from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
+from schemas.members import (
+    MemberErased,
+    MemberLeft,
+    MemberOptedOut,
+    MemberPaused,
+    MemberProfile,
+    MemberResumed,
+)
 from schemas.rituals import RitualCancelled, RitualHeld, RitualKind, RitualScheduled
-from services.cli.context import directory_of, envelope, fail, history, now_or, publish
+from schemas.sealing import erased_profile
+from services.cli.context import (
+    directory_of,
+    envelope,
+    fail,
+    history,
+    key_store_errors_explained,
+    now_or,
+    publish,
+)
+from services.cli.erasure import purge_outbox
 from services.cli.member_data import SECTIONS, UnknownMemberError, member_data
 from services.cli.rituals import (
     RefusedError,
@@ -32,6 +49,8 @@ from services.cli.rituals import (
 )
 from services.cli.roster import changes, parse_roster
 from services.common.domain.working_hours import week_monday
+from services.common.privacy import configured_vault
+from services.notifier.settings import NotifierSettings
 
 members_app = typer.Typer(help="Members of an organisation's programme.", no_args_is_help=True)
 round_app = typer.Typer(help="Coffee rounds.", no_args_is_help=True)
@@ -130,6 +149,53 @@ def leave(
     payload = MemberLeft(member_id=member_id, last_day=last_day)
     publish([envelope(payload, org, now_or(at), member_id)])
     typer.echo(f"{member_id} left")
+
+
+@members_app.command("erase")
+def erase(member_id: str, org: Org, at: At = None) -> None:
+    """Erase a person (GDPR Art. 17): publish member.erased, then destroy their data key, so
+    their sealed name, e-mail and profile can never be read again, and delete the local
+    outbox's e-mails that mention them (docs/privacy.md). Refused (exit code 2, nothing
+    changed): an unknown member, one already erased, no key-encryption key configured, a key
+    store that cannot be used."""
+    with key_store_errors_explained():
+        vault = configured_vault()
+        if vault is None:
+            fail("no key-encryption key configured (RITUALS_KEY_ENCRYPTION_KEY): nothing is sealed")
+        profiles = _profiles_of(org, member_id)
+        if not profiles:
+            fail(f"no member {member_id!r} in organisation {org!r}")
+        if profiles[-1].erased and not vault.holds_key(org, member_id):
+            fail(f"member {member_id!r} of {org!r} is already erased")
+        if not profiles[-1].erased:
+            publish([envelope(MemberErased(member_id=member_id), org, now_or(at), member_id)])
+        destroyed = vault.erase(org, member_id)
+    outbox = NotifierSettings().email_outbox_dir
+    if outbox is not None:
+        texts = {text for p in profiles for text in (p.display_name, p.email) if not p.erased}
+        typer.echo(f"deleted {purge_outbox(outbox, texts)} e-mail(s) mentioning them from {outbox}")
+    if not destroyed:
+        typer.secho(
+            f"warning: {member_id} has no data key: events written before encryption hold their "
+            "data in clear and cannot be shredded (docs/privacy.md)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    typer.echo(f"erased {member_id}" + ("; data key destroyed" if destroyed else ""))
+
+
+def _profiles_of(org: str, member_id: str) -> list[MemberProfile]:
+    """Every profile the member had, oldest first (opened while their key exists)."""
+    profiles: list[MemberProfile] = []
+    for event in history(org, only=(Topic.MEMBERS,)):
+        payload = event.data
+        if getattr(payload, "member_id", None) != member_id:
+            continue
+        if isinstance(payload, MemberProfile):
+            profiles.append(payload)
+        elif isinstance(payload, MemberErased) and profiles:
+            profiles.append(erased_profile(profiles[-1]))
+    return profiles
 
 
 @members_app.command("export-data")

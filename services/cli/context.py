@@ -18,6 +18,7 @@ from schemas import CloudEvent, EventPayload, new_event
 from services.common.adapters.history import read_events
 from services.common.adapters.publisher import EventPublisher
 from services.common.domain.directory import MemberDirectory
+from services.common.vault import KeyStoreError
 
 SOURCE = "/rituals/cli"
 
@@ -39,6 +40,16 @@ def kafka_errors_explained() -> Iterator[None]:
         yield
     except KafkaError as error:
         fail(f"Kafka refused the request: {type(error).__name__}")
+
+
+@contextmanager
+def key_store_errors_explained() -> Iterator[None]:
+    """A key store or key-encryption key that cannot be used: exit code 2, nothing published
+    and nothing treated as erased."""
+    try:
+        yield
+    except KeyStoreError as error:
+        fail(f"key store: {error} (docs/privacy.md)")
 
 
 def _answers(address: str, timeout: float = 3.0) -> bool:
@@ -65,7 +76,11 @@ def envelope(
 
 
 def publish(events: list[CloudEvent[Any]]) -> int:
-    with kafka_errors_explained(), EventPublisher(KafkaSettings(), TopicSettings()) as publisher:
+    with (
+        kafka_errors_explained(),
+        key_store_errors_explained(),
+        EventPublisher(KafkaSettings(), TopicSettings()) as publisher,
+    ):
         return publisher.publish(events)
 
 
@@ -87,7 +102,7 @@ def history(
 ) -> list[CloudEvent[Any]]:
     """Every event (of one organisation; of ``only`` these topics), with a progress bar on
     standard error: standard output may be the command's report."""
-    with kafka_errors_explained(), reading_progress() as advance:
+    with kafka_errors_explained(), key_store_errors_explained(), reading_progress() as advance:
         return read_events(
             KafkaSettings(),
             TopicSettings(),

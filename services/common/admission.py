@@ -18,6 +18,7 @@ from aiokafka.partitioner import murmur2
 
 from infra.topics import TopicSettings, topic_for
 from schemas import CloudEvent, RejectedEvent, RejectionReason, decode_event
+from schemas.sealing import PersonalDataCipher
 
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
@@ -46,11 +47,16 @@ def partition_of(key: bytes, partition_count: int) -> int:
 
 
 def admit(
-    record: KafkaRecord, topics: TopicSettings, partition_count: int | None = None
+    record: KafkaRecord,
+    topics: TopicSettings,
+    partition_count: int | None = None,
+    cipher: PersonalDataCipher | None = None,
 ) -> CloudEvent[Any]:
     """The record's event, or ``RejectedEvent`` saying why it is refused. ``partition_count`` is
-    the number of partitions of the record's topic, when known (the partition check needs it)."""
-    event = decode_event(record.value or b"")
+    the number of partitions of the record's topic, when known (the partition check needs it).
+    ``cipher`` (the process's ``Vault``) opens sealed personal data; without one, placeholders
+    stand in for it (``schemas.sealing``)."""
+    event = decode_event(record.value or b"", cipher)
     _check_bounds(event)
     expected_topic = topics.name(topic_for(event.type))
     if record.topic != expected_topic:

@@ -9,6 +9,7 @@ from typing import Any
 
 from infra.topics import TopicSettings, topic_for
 from schemas import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, RejectionReason, encode_event
+from schemas.sealing import PersonalDataCipher
 
 CONTENT_TYPE_HEADER = "content-type"
 DLQ_HEADER_PREFIX = "rituals-dlq-"
@@ -31,10 +32,14 @@ class OutgoingRecord:
 
 
 def event_record(
-    event: CloudEvent[Any], topics: TopicSettings, decision: str | None = None
+    event: CloudEvent[Any],
+    topics: TopicSettings,
+    decision: str | None = None,
+    cipher: PersonalDataCipher | None = None,
 ) -> OutgoingRecord:
     """Structured-mode CloudEvent: JSON envelope as value, organisation id as key; ``decision``
-    is the ``rituals-decision`` header of an output."""
+    is the ``rituals-decision`` header of an output. With ``cipher`` (a ``Vault``), personal
+    data is sealed (``schemas.sealing``)."""
     headers: tuple[tuple[str, bytes], ...] = (
         (CONTENT_TYPE_HEADER, CLOUDEVENTS_CONTENT_TYPE.encode()),
     )
@@ -43,7 +48,7 @@ def event_record(
     return OutgoingRecord(
         topic=topics.name(topic_for(event.type)),
         key=event.orgid.encode(),
-        value=encode_event(event),
+        value=encode_event(event, cipher),
         headers=headers,
     )
 

@@ -10,6 +10,7 @@ from schemas import CloudEvent
 from schemas.base import EventPayload
 from schemas.clock import ClockTicked
 from schemas.members import (
+    MemberErased,
     MemberJoined,
     MemberLeft,
     MemberOptedOut,
@@ -39,6 +40,7 @@ MEMBER_CHANGES: Mapping[type[EventPayload], MemberChange] = {
     MemberResumed: MemberChange.RESUMED,
     MemberOptedOut: MemberChange.OPTED_OUT,
     MemberLeft: MemberChange.LEFT,
+    MemberErased: MemberChange.LEFT,
 }
 
 OWN_OUTPUTS: tuple[type[EventPayload], ...] = (

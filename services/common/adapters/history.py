@@ -13,7 +13,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, decode_event
+from schemas.sealing import PersonalDataCipher
 from services.common.admission import partition_of
+from services.common.privacy import configured_vault
 from services.common.replay import partition_end
 
 
@@ -25,10 +27,11 @@ class HistoryRecord:
     timestamp_ms: int
     value: bytes | None
 
-    def event(self) -> CloudEvent[Any] | None:
-        """The decoded event, None for a record that is not one (it is in a dead-letter topic)."""
+    def event(self, cipher: PersonalDataCipher | None = None) -> CloudEvent[Any] | None:
+        """The decoded event (sealed personal data opened with ``cipher``), None for a record
+        that is not one (it is in a dead-letter topic)."""
         try:
-            return decode_event(self.value or b"")
+            return decode_event(self.value or b"", cipher)
         except RejectedEvent:
             return None
 
@@ -211,13 +214,15 @@ def read_events(
 ) -> list[CloudEvent[Any]]:
     """The history of every domain topic, or ``only`` some (of one organisation: its partition
     of each), in domain-time order, each event once (a redelivered copy shares its id). What a
-    command reads thus follows what it needs, not the age of every organisation."""
+    command reads thus follows what it needs, not the age of every organisation. Personal data
+    is opened with the vault the settings configure."""
+    cipher = configured_vault()
     seen: set[Any] = set()
     events: list[CloudEvent[Any]] = []
     names = domain_topics(topics) if only is None else [topics.name(topic) for topic in only]
     key = organisation.encode() if organisation is not None else None
     for record in read_records(kafka, names, on_progress=on_progress, key=key):
-        event = record.event()
+        event = record.event(cipher)
         if event is None or event.id in seen:
             continue
         if organisation is None or event.orgid == organisation:

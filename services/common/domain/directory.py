@@ -16,6 +16,7 @@ from typing import Any
 
 from schemas import CloudEvent
 from schemas.members import (
+    MemberErased,
     MemberJoined,
     MemberLeft,
     MemberOptedOut,
@@ -24,6 +25,7 @@ from schemas.members import (
     MemberProfileUpdated,
     MemberResumed,
 )
+from schemas.sealing import erased_profile
 
 
 class MemberStatus(StrEnum):
@@ -88,6 +90,8 @@ class MemberDirectory:
             following.status is not current.status or following.paused_until != current.paused_until
         ):
             following = replace(following, changed_at=event.time, before=current)
+        if isinstance(payload, MemberErased):
+            following = _without_personal_data(following)
         self._store(members, current, following)
 
     def _store(self, members: dict[str, Member], old: Member | None, new: Member) -> None:
@@ -140,6 +144,13 @@ def _next_state(current: Member, payload: object) -> Member:
         case MemberLeft():
             return replace(current, status=MemberStatus.LEFT, paused_until=None)
     return current
+
+
+def _without_personal_data(member: Member) -> Member:
+    """The member, and every earlier state ``as_of`` can go back to, with placeholders for
+    their personal data: what an erasure leaves (docs/privacy.md)."""
+    before = _without_personal_data(member.before) if member.before is not None else None
+    return replace(member, profile=erased_profile(member.profile), before=before)
 
 
 def directory_measures(directory: MemberDirectory) -> dict[str, float]:

@@ -167,8 +167,8 @@ class NotificationBook:
         if notice.notice_id in self.pending or notice.notice_id in self.settled:
             return
         member = self.directory.member(notice.org_id, notice.recipient_id)
-        if member is not None and member.status is MemberStatus.LEFT:
-            return
+        if member is not None and (member.status is MemberStatus.LEFT or member.profile.erased):
+            return  # nothing is sent to someone who left, nor to an erased person (placeholders)
         self.pending[notice.notice_id] = notice
         self._release_if_working_time(notice)
         self._settle_if_complete(notice)

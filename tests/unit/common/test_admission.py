@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +12,11 @@ import pytest
 from infra.topics import Topic
 from schemas import CloudEvent, RejectedEvent, RejectionReason, encode_event, new_event
 from schemas.clock import ClockTicked
+from services.common.adapters.key_files import FileKeyStore
 from services.common.admission import admit, partition_of
 from services.common.records import event_record
 from services.common.replay import StoredRecord
+from services.common.vault import Vault
 from tests.factories import member_joined
 from tests.unit.common.log_model import PARTITIONS, TOPICS
 
@@ -96,3 +100,16 @@ def test_an_envelope_out_of_bounds_is_refused(envelope: dict[str, Any]) -> None:
 )
 def test_a_value_that_does_not_decode_is_refused_not_raised(value: bytes) -> None:
     assert _reason(_stored(_joined(), value=value)) is RejectionReason.INVALID_JSON
+
+
+def test_a_sealed_record_is_admitted_opened_with_the_cipher_and_as_placeholders_without(
+    tmp_path: Path,
+) -> None:
+    vault = Vault(os.urandom(32), FileKeyStore(tmp_path))
+    event = _joined()
+    sealed = event_record(event, TOPICS, cipher=vault)
+    record = _stored(event, value=sealed.value)
+
+    assert b"m-1@example.com" not in sealed.value
+    assert admit(record, TOPICS, PARTITIONS, vault).data == event.data
+    assert admit(record, TOPICS, PARTITIONS).data.erased is True

@@ -15,7 +15,7 @@ from schemas import CloudEvent
 from schemas.base import Channel
 from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
-from schemas.members import MemberLeft, MemberPaused, MemberProfileUpdated
+from schemas.members import MemberErased, MemberLeft, MemberPaused, MemberProfileUpdated
 from schemas.notifications import NotificationFailed, NotificationSent
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
 from schemas.recurrence import RecurrenceError
@@ -175,6 +175,22 @@ def test_a_member_who_left_is_not_notified() -> None:
     processor.apply(event(MemberLeft(member_id="m-3")))
     assert processor.book.pending == {}
     processor.apply(event(sample_payload(CoffeeUnmatched), time=T0 + timedelta(hours=1)))
+    assert processor.book.pending == {}
+
+
+def test_an_erased_member_is_not_notified_and_their_pending_notices_are_dropped() -> None:
+    processor = processor_with(joined("m-3"), event(sample_payload(CoffeeUnmatched)))
+    processor.apply(event(MemberErased(member_id="m-3")))
+    assert processor.book.pending == {}
+    processor.apply(event(sample_payload(CoffeeUnmatched), time=T0 + timedelta(hours=1)))
+    assert processor.book.pending == {}
+
+
+def test_a_profile_read_with_placeholders_is_never_notified() -> None:
+    """A member whose data cannot be opened (key destroyed, or no key here) has an ``erased``
+    profile with a placeholder address: nothing is sent to it, even before member.erased."""
+    processor = processor_with(joined("m-3", erased=True))
+    processor.apply(event(sample_payload(CoffeeUnmatched)))
     assert processor.book.pending == {}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from schemas.members import MemberJoined
+from schemas.members import MemberErased, MemberJoined
 from schemas.onboarding import (
     BuddyAssigned,
     BuddyReassigned,
@@ -107,6 +107,16 @@ def test_a_completed_onboarding_gives_its_buddy_room_for_a_waiting_new_hire() ->
     assert world.buddy_of("m") is None
 
     outputs = world.leave("n")
+
+    assert [type(o) for o in outputs][:1] == [OnboardingCompleted]
+    assert [a.buddy_id for a in only(outputs, BuddyAssigned)] == ["ada"]
+
+
+def test_an_erased_new_hire_ends_their_onboarding_like_one_who_left() -> None:
+    world = onboarded(BuddyPolicy(max_active_buddies=1, volunteers_only=True))
+    world.join(new_hire("m"))
+
+    outputs = world.send(MemberErased(member_id="n"))
 
     assert [type(o) for o in outputs][:1] == [OnboardingCompleted]
     assert [a.buddy_id for a in only(outputs, BuddyAssigned)] == ["ada"]
