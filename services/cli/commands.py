@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from infra.topics import Topic
+from infra.kafka import KafkaSettings
+from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
 from schemas.members import (
@@ -48,8 +49,10 @@ from services.cli.rituals import (
     zone_of,
 )
 from services.cli.roster import changes, parse_roster
+from services.common.adapters.history import partition_count
 from services.common.domain.working_hours import week_monday
 from services.common.privacy import configured_vault
+from services.common.snapshots import shred_snapshots
 from services.notifier.settings import NotifierSettings
 
 members_app = typer.Typer(help="Members of an organisation's programme.", no_args_is_help=True)
@@ -153,8 +156,9 @@ def leave(
 
 @members_app.command("erase")
 def erase(member_id: str, org: Org, at: At = None) -> None:
-    """Erase a person (GDPR Art. 17): publish member.erased, then destroy their data key, so
-    their sealed name, e-mail and profile can never be read again, and delete the local
+    """Erase a person (GDPR Art. 17): publish member.erased, then destroy their data key (and
+    the keys of the services' snapshots that may hold them), so their sealed name, e-mail and
+    profile can never be read again, and delete the local
     outbox's e-mails that mention them (docs/privacy.md). Refused (exit code 2, nothing
     changed): an unknown member, one already erased, no key-encryption key configured, a key
     store that cannot be used."""
@@ -170,6 +174,8 @@ def erase(member_id: str, org: Org, at: At = None) -> None:
         if not profiles[-1].erased:
             publish([envelope(MemberErased(member_id=member_id), org, now_or(at), member_id)])
         destroyed = vault.erase(org, member_id)
+        topics = TopicSettings()
+        shred_snapshots(vault, org, partition_count(KafkaSettings(), topics.name(Topic.MEMBERS)))
     outbox = NotifierSettings().email_outbox_dir
     if outbox is not None:
         texts = {text for p in profiles for text in (p.display_name, p.email) if not p.erased}

@@ -21,6 +21,7 @@ from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicMismatchError, TopicSettings, ensure_topics
 from services.common.adapters.history import consumer_lag
+from services.common.privacy import ensure_key_encryption_key
 from services.common.runtime import ServiceDefinition, consumer_group
 
 SERVICES = ("matcher", "onboarding", "notifier")
@@ -39,7 +40,7 @@ def kafka_address(
         return
     with (
         EmbeddedBroker(port, data_dir=data_dir) as embedded,
-        _unless_set(EMBEDDED_BROKER_SETTINGS),
+        unless_set(EMBEDDED_BROKER_SETTINGS),
     ):
         yield embedded.bootstrap_servers
 
@@ -50,7 +51,7 @@ they need not ask (asking makes it log an error line at every start)."""
 
 
 @contextlib.contextmanager
-def _unless_set(settings: Mapping[str, str]) -> Iterator[None]:
+def unless_set(settings: Mapping[str, str]) -> Iterator[None]:
     """The settings in the environment (for this process and its children) while the block
     runs, each unless the user set it."""
     added = {name: value for name, value in settings.items() if name not in os.environ}
@@ -189,7 +190,8 @@ def run_platform(
     """Run until Ctrl-C/SIGTERM or until a part dies; the exit code says which."""
     with (
         kafka_address(configured_servers, port, data_dir) as servers,
-        _unless_set(_local_mail(data_dir)),
+        unless_set(_local_mail(data_dir)),
+        unless_set(local_keys(data_dir or DEFAULT_DATA_DIR)),
     ):
         try:
             report = ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
@@ -229,6 +231,23 @@ def _local_mail(data_dir: Path | None) -> dict[str, str]:
     if os.environ.get("RITUALS_NOTIFIER_SMTP_HOST"):
         return {}
     return {OUTBOX_VARIABLE: str((data_dir or DEFAULT_DATA_DIR) / "outbox")}
+
+
+def local_keys(data_dir: Path) -> dict[str, str]:
+    """Members' personal data sealed on this machine (docs/privacy.md): unless a key-encryption
+    key is given, one generated once into the data folder (mode 0600) and the data keys kept
+    beside it. Said explicitly to the services (they do not know the data folder)."""
+    if os.environ.get("RITUALS_KEY_ENCRYPTION_KEY") or os.environ.get(
+        "RITUALS_KEY_ENCRYPTION_KEY_FILE"
+    ):
+        return {}
+    path, created = ensure_key_encryption_key(data_dir)
+    if created:
+        log.info("key-encryption key generated; keep it secret, back it up", path=str(path))
+    return {
+        "RITUALS_KEY_ENCRYPTION_KEY_FILE": str(path),
+        "RITUALS_KEY_STORE_DIR": str(data_dir / "keys"),
+    }
 
 
 def _watch(processes: Sequence[ServiceProcess]) -> int:

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from schemas import CloudEvent, RejectedEvent
+from schemas.sealing import PersonalDataCipher
 from services.common.admission import admit
 from services.common.records import decision_mark
 
@@ -150,7 +151,11 @@ class ReplayPlan:
 
 
 def replay_plan(
-    history: History, topics: TopicSettings, topic_order: list[str], source: str
+    history: History,
+    topics: TopicSettings,
+    topic_order: list[str],
+    source: str,
+    cipher: PersonalDataCipher | None = None,
 ) -> ReplayPlan:
     """The events a rebuild folds in, in a deterministic order close to how they happened: by
     domain time, then causes before the outputs they caused (ours share their cause's time),
@@ -164,7 +169,7 @@ def replay_plan(
     later_copies = 0
     for record in in_log_order:
         try:
-            event = admit(record, topics, history.partition_counts.get(record.topic))
+            event = admit(record, topics, history.partition_counts.get(record.topic), cipher)
         except RejectedEvent as refusal:
             refused.append((record, refusal))
             continue

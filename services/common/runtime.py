@@ -50,11 +50,12 @@ from services.common.alignment import AlignedBuffers, Fetched
 from services.common.collector import collector_paused
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
+from services.common.privacy import configured_vault
 from services.common.processing import Emit, Ledgers, Processor, Replayed
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
 from services.common.replay import ReplayPlan, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
-from services.common.snapshots import Snapshots
+from services.common.snapshots import Snapshots, erases_personal_data
 from services.common.tracing import configure_tracing, continuing
 
 log = structlog.get_logger("rituals.runtime")
@@ -109,6 +110,8 @@ class ServiceRuntime:
         self.kafka = kafka or KafkaSettings()
         self.topics = topics or TopicSettings()
         self.metrics = ServiceMetrics(definition.name)
+        self.vault = configured_vault()
+        """Opens members' sealed personal data (None: no key-encryption key configured)."""
         self.ledgers = self._new_ledgers(self.topics.partitions)
         """The state, one ledger per partition number owned (a rebuild replaces it)."""
         self.snapshots = Snapshots(self, definition)
@@ -334,7 +337,8 @@ class ServiceRuntime:
 
     def _admitted(self, record: Any) -> Fetched:
         try:
-            event = admit(record, self.topics, self._partition_counts.get(record.topic))
+            count = self._partition_counts.get(record.topic)
+            event = admit(record, self.topics, count, self.vault)
         except RejectedEvent as refusal:
             return Fetched(record, None, refusal)
         return Fetched(record, event, None)
@@ -438,7 +442,7 @@ class ServiceRuntime:
                 with event_log_context(item.event.to_logging_context()):
                     await self._consume_event(item.record, item.event, sends)
             handled[item.partition] = item.record.offset + 1
-            self.snapshots.folded(item.partition, item.record.offset + 1)
+            self.snapshots.folded(item.partition, item.record.offset + 1, item.event)
         return handled, sends
 
     async def _behind_on(self, consumer: AIOKafkaConsumer) -> Callable[[TopicPartition], bool]:
@@ -755,7 +759,7 @@ class ServiceRuntime:
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
         # for the session timeout, and the rebuild would start over, for ever).
         plan = await asyncio.to_thread(
-            replay_plan, history, self.topics, self.topic_names, self.definition.source
+            replay_plan, history, self.topics, self.topic_names, self.definition.source, self.vault
         )
         self._partition_counts = dict(history.partition_counts)
         ledgers = self._new_ledgers(
@@ -775,7 +779,12 @@ class ServiceRuntime:
         await self._confirm(sends)
         await self._dead_letter_since_commit(plan, replayed.failures, committed)
         folded = Counter(ledgers.partition_of(event.orgid) for event in plan.events)
-        self.snapshots.rebuilt(history.ends, folded)
+        erasures = {
+            ledgers.partition_of(event.orgid)
+            for event in plan.events
+            if erases_personal_data(event)
+        }
+        self.snapshots.rebuilt(history.ends, folded, erasures)
         self.rebuilt.set()
         self.metrics.replayed.labels(self.definition.name).inc(len(plan.events))
         self.metrics.show_state(self.ledgers.measures())

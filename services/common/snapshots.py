@@ -45,10 +45,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infra.kafka import KafkaSettings
+from infra.topics import STATEFUL_SERVICES
+from schemas import CloudEvent
+from schemas.members import MemberErased
+from services.common.admission import partition_of
 from services.common.processing import Ledger, Processor
 
 if TYPE_CHECKING:
     from services.common.runtime import ServiceDefinition, ServiceRuntime
+    from services.common.vault import Vault
 
 log = structlog.get_logger("rituals.snapshots")
 
@@ -81,6 +86,9 @@ class SnapshotManifest(BaseModel):
     sha256: str
     chunks: list[int]
     """Offsets of the chunk records on the snapshot topic's partition, in order."""
+    sealed: bool = False
+    """Encrypted with the partition's snapshot key (when a key-encryption key is configured):
+    an erasure destroys that key, so no copy of the person survives in an older snapshot."""
     written_at: datetime
 
 
@@ -92,6 +100,33 @@ class Snapshot:
 
 class UnusableSnapshotError(Exception):
     """A snapshot that must not be used; the message says why (never its content)."""
+
+
+# -- sealing: an erasure leaves no readable copy in a snapshot ----------------------------------
+
+SNAPSHOT_KEYS = "rituals.snapshots"
+"""The key store's name for the snapshots' data keys (no organisation may take this id)."""
+
+
+def snapshot_key_name(service: str, partition: int) -> str:
+    return f"{service}.p{partition}"
+
+
+def _sealing_context(service: str, partition: int, snapshot_id: str) -> bytes:
+    return f"snapshot {service} {partition} {snapshot_id}".encode()
+
+
+def shred_snapshots(vault: Vault, organisation: str, partition_count: int) -> None:
+    """Destroy the keys of every snapshot that may hold the organisation's members (those of its
+    partition number, in every service): read at the next start, they are ignored and the state
+    is rebuilt from the log, where the erased person's data is sealed with a destroyed key."""
+    partition = partition_of(organisation.encode(), partition_count)
+    for service in STATEFUL_SERVICES:
+        vault.erase(SNAPSHOT_KEYS, snapshot_key_name(service, partition))
+
+
+def erases_personal_data(event: CloudEvent[Any]) -> bool:
+    return isinstance(event.data, MemberErased)
 
 
 # -- the state version -----------------------------------------------------------------------
@@ -280,6 +315,7 @@ def new_manifest(
     events: int,
     packed: bytes,
     chunks: list[int],
+    sealed: bool,
 ) -> SnapshotManifest:
     return SnapshotManifest(
         format=SNAPSHOT_FORMAT,
@@ -293,6 +329,7 @@ def new_manifest(
         size=len(packed),
         sha256=hashlib.sha256(packed).hexdigest(),
         chunks=chunks,
+        sealed=sealed,
         written_at=datetime.now(UTC),
     )
 
@@ -461,6 +498,9 @@ class Snapshots:
         self._last: dict[int, float] = {}
         self._publishing = 0
         self._topic_found = False
+        self._erasures: set[int] = set()
+        """Partition numbers that folded in an erasure: their snapshot key is replaced, and
+        they are snapshotted at once, so no older snapshot of them can be read."""
 
     @property
     def topic(self) -> str:
@@ -497,15 +537,25 @@ class Snapshots:
         finally:
             self._publishing -= 1
 
-    def folded(self, partition: TopicPartition, next_offset: int) -> None:
+    def folded(
+        self, partition: TopicPartition, next_offset: int, event: CloudEvent[Any] | None
+    ) -> None:
         self._folded[partition] = next_offset
         self._changed[partition.partition] += 1
+        if event is not None and erases_personal_data(event):
+            self._erasures.add(partition.partition)
 
-    def rebuilt(self, ends: Mapping[TopicPartition, int], events: Mapping[int, int]) -> None:
+    def rebuilt(
+        self,
+        ends: Mapping[TopicPartition, int],
+        events: Mapping[int, int],
+        erasures: Iterable[int],
+    ) -> None:
         self._folded = dict(ends)
         numbers = {partition.partition for partition in ends}
         self._changed = Counter({number: events.get(number, 0) for number in numbers})
         self._last = dict.fromkeys(numbers, time.monotonic())
+        self._erasures = set(erasures) & numbers
 
     async def write_due(self) -> None:
         now, settings = time.monotonic(), self.runtime.settings
@@ -514,6 +564,7 @@ class Snapshots:
             for number, count in self._changed.items()
             if count >= settings.snapshot_every
             or (count and now - self._last.get(number, now) >= settings.snapshot_seconds)
+            or number in self._erasures
         )
 
     async def write_changed(self, numbers: Iterable[int]) -> None:
@@ -540,8 +591,9 @@ class Snapshots:
         ledger = ledgers.at(number)
         raw = encode_ledger(ledger, self._configuration())  # the state as it is now
         covered = self._changed[number]
-        packed = await asyncio.to_thread(pack, raw)
+        erasure = number in self._erasures
         snapshot_id = uuid.uuid4().hex
+        packed = await asyncio.to_thread(self._packed, raw, number, snapshot_id, erasure)
         chunks = await self._send(number, chunk_records(number, snapshot_id, packed))
         manifest = new_manifest(
             service=self.definition.name,
@@ -553,11 +605,14 @@ class Snapshots:
             events=ledger.applied_count(),
             packed=packed,
             chunks=chunks,
+            sealed=self.runtime.vault is not None,
         )
         header = ((SNAPSHOT_HEADER, snapshot_id.encode()),)
         record = SnapshotRecord(manifest_key(number), manifest.model_dump_json().encode(), header)
         await self._send(number, [record])
         self._changed[number] -= covered  # what was folded in meanwhile counts for the next
+        if erasure:
+            self._erasures.discard(number)
         self._last[number] = time.monotonic()
         took = time.perf_counter() - started
         metrics = self.runtime.metrics
@@ -565,6 +620,35 @@ class Snapshots:
         metrics.snapshot_bytes.labels(self.definition.name).set(len(packed))
         metrics.snapshots.labels(self.definition.name, "written").inc()
         log.info("snapshot written", seconds=round(took, 3), **describe(manifest))
+
+    def _packed(self, raw: bytes, number: int, snapshot_id: str, erasure: bool) -> bytes:
+        """Compressed, and sealed with the partition's snapshot key where there is a vault; after
+        an erasure with a new key, so that older snapshots of the partition open no more."""
+        packed = pack(raw)
+        vault = self.runtime.vault
+        if vault is None:
+            return packed
+        name = snapshot_key_name(self.definition.name, number)
+        if erasure:
+            vault.erase(SNAPSHOT_KEYS, name)
+        context = _sealing_context(self.definition.name, number, snapshot_id)
+        return vault.seal(SNAPSHOT_KEYS, name, context, packed).encode()
+
+    def _unsealed(self, manifest: SnapshotManifest, packed: bytes) -> bytes:
+        if not manifest.sealed:
+            return packed
+        vault = self.runtime.vault
+        if vault is None:
+            raise UnusableSnapshotError("sealed, and no key-encryption key is configured")
+        name = snapshot_key_name(self.definition.name, manifest.partition)
+        context = _sealing_context(self.definition.name, manifest.partition, manifest.snapshot_id)
+        try:
+            opened = vault.open(SNAPSHOT_KEYS, name, context, packed.decode())
+        except ValueError as error:
+            raise UnusableSnapshotError("sealed state does not open") from error
+        if opened is None:
+            raise UnusableSnapshotError("its key was destroyed (an erasure since)")
+        return opened
 
     async def _send(self, number: int, records: Sequence[SnapshotRecord]) -> list[int]:
         """Write records to the partition of the number; their offsets once acknowledged."""
@@ -606,7 +690,8 @@ class Snapshots:
                 return None
             manifest, packed = found
             configuration = self._configuration()
-            ledger = await asyncio.to_thread(lambda: decode_ledger(unpack(packed), configuration))
+            state = self._unsealed(manifest, packed)
+            ledger = await asyncio.to_thread(lambda: decode_ledger(unpack(state), configuration))
         except UnusableSnapshotError as unusable:
             reason = str(unusable)
         except Exception as error:

@@ -27,7 +27,9 @@ from services.cli.platform import (
     ConsumerProgress,
     ServiceProcess,
     kafka_address,
+    local_keys,
     stop_all,
+    unless_set,
     wait_until_consuming,
 )
 from services.clock.ticks import ticks
@@ -87,9 +89,10 @@ def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[lis
 
 
 def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = None) -> DemoRun:
-    shutil.rmtree(out_dir / "outbox", ignore_errors=True)  # the e-mails of this run only
+    for made_by_the_last_run in ("outbox", "keys"):  # its e-mails and members' data keys
+        shutil.rmtree(out_dir / made_by_the_last_run, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with kafka_address(configured_servers) as servers:
+    with kafka_address(configured_servers) as servers, unless_set(local_keys(out_dir)):
         kafka = KafkaSettings(bootstrap_servers=servers)
         topics = TopicSettings(prefix=f"demo{uuid.uuid4().hex[:8]}.")
         ensure_topics(kafka, topics)

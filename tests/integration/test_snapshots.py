@@ -6,9 +6,12 @@ log. Never a crash, never a wrong state."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,14 +20,22 @@ from aiokafka import AIOKafkaProducer
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from schemas import CloudEvent, new_event
+from schemas.members import MemberErased
+from services.common.adapters.publisher import EventPublisher
+from services.common.privacy import configured_vault
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.common.snapshots import (
+    SNAPSHOT_KEYS,
     Expected,
+    SnapshotManifest,
     UnusableSnapshotError,
     read_newest,
+    snapshot_key_name,
     state_version,
+    unpack,
 )
+from services.common.vault import Vault
 from services.onboarding.app import DEFINITION
 from services.onboarding.handlers import OnboardingProcessor
 from tests.factories import member_joined
@@ -221,3 +232,59 @@ def test_settings_default_to_snapshots_on() -> None:
     settings = ServiceSettings()
     assert settings.snapshots
     assert settings.snapshot_every == 20_000
+
+
+SECRET_NAME = "Bram Snapshotvanger"
+
+
+def _opened_states(kafka: KafkaSettings, topic: str, vault: Vault) -> list[bytes | None]:
+    """Every snapshot on the topic, opened as the service would (None: it no longer opens)."""
+    records = read_all(kafka.bootstrap_servers, topic)
+    chunks = {(r.partition, r.offset): r.value or b"" for r in records}
+    states: list[bytes | None] = []
+    for record in records:
+        if record.key is None or b"/" in record.key:
+            continue
+        manifest = SnapshotManifest.model_validate_json(record.value or b"")
+        packed = b"".join(chunks[(manifest.partition, offset)] for offset in manifest.chunks)
+        assert manifest.sealed
+        assert SECRET_NAME.encode() not in packed
+        name = snapshot_key_name("onboarding", manifest.partition)
+        context = f"snapshot onboarding {manifest.partition} {manifest.snapshot_id}".encode()
+        opened = vault.open(SNAPSHOT_KEYS, name, context, packed.decode())
+        states.append(None if opened is None else unpack(opened))
+    return states
+
+
+async def test_an_erasure_leaves_no_readable_copy_of_the_person_in_any_snapshot(
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("RITUALS_KEY_ENCRYPTION_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("RITUALS_KEY_STORE_DIR", str(tmp_path / "keys"))
+    vault = configured_vault()
+    assert vault is not None
+    bram = new_event(
+        member_joined("bram", display_name=SECRET_NAME), source="/tests", orgid="acme", time=T0
+    )
+    with EventPublisher(kafka, topics) as publisher:
+        publisher.publish([*joins(0, 20), bram])
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as first:
+        await until(lambda: first.ready)
+    before = _opened_states(kafka, topics.snapshots("onboarding"), vault)
+    assert any(state and SECRET_NAME.encode() in state for state in before), "held, sealed"
+
+    erased = new_event(MemberErased(member_id="bram"), source="/tests", orgid="acme", time=T0)
+    with EventPublisher(kafka, topics) as publisher:
+        publisher.publish([erased])
+    vault.erase("acme", "bram")  # the service rotates its snapshot key when it reads the erasure
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as second:
+        await until(lambda: second.ready and count(second, "written") >= 1)
+        assert second.ledgers.measures()["members_active"] == 20
+
+    after = _opened_states(kafka, topics.snapshots("onboarding"), vault)
+    assert len(after) > len(before)
+    assert not any(state and SECRET_NAME.encode() in state for state in after)
+    assert any(state is not None for state in after), "the newest snapshots still open"

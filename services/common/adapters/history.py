@@ -186,6 +186,15 @@ def _assign(
     return partitions
 
 
+def partition_count(kafka: KafkaSettings, topic_name: str) -> int:
+    """How many partitions a topic has, as the broker says."""
+    consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
+    try:
+        return len(consumer.partitions_for_topic(topic_name) or ())
+    finally:
+        consumer.close()
+
+
 def _partitions(numbers: list[int], key: bytes | None) -> list[int]:
     if key is None or not numbers:
         return numbers
