@@ -17,7 +17,7 @@ from schemas import CloudEvent
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
 from schemas.members import MemberLeft, MemberOptedOut, MemberPaused, MemberResumed
 from schemas.rituals import RitualCancelled, RitualHeld, RitualKind, RitualScheduled
-from services.cli.context import directory_of, envelope, fail, history, now_or, publish
+from services.cli.context import SOURCE, directory_of, envelope, fail, history, now_or, publish
 from services.cli.member_data import SECTIONS, UnknownMemberError, member_data
 from services.cli.rituals import (
     RefusedError,
@@ -30,8 +30,9 @@ from services.cli.rituals import (
     validation_message,
     zone_of,
 )
-from services.cli.roster import changes, parse_roster
+from services.cli.roster import parse_roster
 from services.common.domain.working_hours import week_monday
+from services.common.member_changes import changes, member_events
 
 members_app = typer.Typer(help="Members of an organisation's programme.", no_args_is_help=True)
 round_app = typer.Typer(help="Coffee rounds.", no_args_is_help=True)
@@ -73,7 +74,7 @@ def import_members(
         typer.echo(f"{len(roster.profiles)} rows valid; {summary}{' (dry run)' if dry_run else ''}")
         return
     moment = now_or(at)
-    events = [envelope(p, org, moment, subject=getattr(p, "member_id", None)) for p in payloads]
+    events = member_events(payloads, org, moment, SOURCE)
     with typer.progressbar(length=len(events), label="publishing", file=sys.stderr) as progress:
         for start in range(0, len(events), 500):
             chunk = events[start : start + 500]
