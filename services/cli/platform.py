@@ -22,9 +22,10 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicMismatchError, TopicSettings, ensure_topics
 from services.common.adapters.history import consumer_lag
 from services.common.runtime import ServiceDefinition, consumer_group
+from services.gateway.settings import GatewaySettings
 
 SERVICES = ("matcher", "onboarding", "notifier")
-PROCESSES = (*SERVICES, "clock")
+PROCESSES = (*SERVICES, "clock", "gateway")
 log = structlog.get_logger("rituals.platform")
 
 
@@ -204,6 +205,7 @@ def run_platform(
             processes=list(PROCESSES),
             log_kept_in=str(data_dir) if data_dir else None,
             emails_written_to=os.environ.get(OUTBOX_VARIABLE),
+            gateway=gateway_address(GatewaySettings()),
         )
         # Both explicitly: a shell that starts us in the background has SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
@@ -215,6 +217,12 @@ def run_platform(
             return 0
         finally:
             stop_all(processes)
+
+
+def gateway_address(settings: GatewaySettings) -> str:
+    """Where the gateway's HTTP surface answers (its port and address come from its settings)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 DEFAULT_DATA_DIR = Path("var/rituals")

@@ -58,6 +58,8 @@ def build_http_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runtime.settings.metrics_port is not None:  # as every service, for Prometheus
+            runtime.metrics.serve(runtime.settings.metrics_port)
         starting = asyncio.create_task(runtime.start(), name="gateway-runtime")
         try:
             yield

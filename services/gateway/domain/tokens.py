@@ -22,6 +22,10 @@ TOKEN_PREFIX = "rit_"
 """Marks a Rituals gateway token (so that secret scanners and people recognise it)."""
 
 
+ORGANISATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+"""An organisation id (as the events' ``orgid``)."""
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     """Reads, and provisions members (SCIM)."""
@@ -32,7 +36,7 @@ class Role(StrEnum):
 class TokenEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    org: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+    org: str = Field(pattern=ORGANISATION.pattern)
     role: Role
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
