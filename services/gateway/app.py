@@ -93,7 +93,8 @@ def build_http_app(
     def metrics() -> Response:
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(read_api(tokens, lambda: gateway_processor(runtime)))
+    app.state.tokens = tokens
+    app.include_router(read_api(lambda: gateway_processor(runtime)))
     provider = scim_provider()
     storage = MemberStorage(lambda: gateway_processor(runtime), user_model(provider), writes, today)
     scim = ScimApplication(storage, tokens, settings.max_body_bytes, provider=provider)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from services.common.domain.directory import Member, MemberStatus
@@ -98,23 +98,30 @@ UNAUTHORISED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def read_api(tokens: TokenBook, processor: Callable[[], GatewayProcessor]) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", responses={**UNAUTHORISED, 422: {"model": ErrorBody}})
+def authorised(
+    request: Request, org: OrgId, authorization: Annotated[str | None, Header()] = None
+) -> Grant:
+    """The grant of the request's bearer token, which must be the path's organisation's (the
+    token list is the app's ``state.tokens``)."""
+    tokens: TokenBook = request.app.state.tokens
+    token = bearer_token(authorization)
+    found = None if token is None else tokens.grant(token)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if found.org != org:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the token is for another organisation")
+    return found
 
-    def grant(org: OrgId, authorization: Annotated[str | None, Header()] = None) -> Grant:
-        token = bearer_token(authorization)
-        found = None if token is None else tokens.grant(token)
-        if found is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "a valid bearer token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if found.org != org:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "the token is for another organisation")
-        return found
 
-    GrantOf = Annotated[Grant, Depends(grant)]  # noqa: N806 (a type, named as one)
+GrantOf = Annotated[Grant, Depends(authorised)]
+
+
+def read_api(processor: Callable[[], GatewayProcessor]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", responses=UNAUTHORISED)
 
     @router.get("/organisations/{org}/members", response_model=MemberList)
     def members(org: OrgId, granted: GrantOf) -> MemberList:

@@ -36,6 +36,7 @@ from scim2_models import (
     ResourceType,
     Returned,
     SchemaExtension,
+    ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -163,6 +164,9 @@ def scim_provider(documentation: str | None = None) -> ScimProvider:
         [User, EnterpriseMember, RitualsMember],
         [user_resource_type()],
         service_provider_config(documentation),
+        # Identity providers send more than a member has (name parts, e-mail types, phone
+        # numbers, ...): what the schemas do not declare is left out, not refused.
+        ScimPolicy(unknown=ScimPolicy.Unknown.ignore),
     )
 
 
