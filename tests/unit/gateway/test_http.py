@@ -1,0 +1,182 @@
+"""The gateway's HTTP surface in process (no broker: a publisher that records and folds what it
+is given, as the consumer would): refused requests answer 4xx with a clear body and publish
+nothing; a write is published once and read back at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas import CloudEvent
+from services.common.runtime import ServiceRuntime
+from services.gateway.adapters.members import MemberWrites
+from services.gateway.app import DEFINITION, build_http_app
+from services.gateway.domain.scim_users import CORE_USER, ENTERPRISE_USER
+from services.gateway.domain.tokens import Role, read_token_list, token_line
+from services.gateway.settings import GatewaySettings
+from tests.factories import ORG, OTHER_ORG, member_joined_event
+
+ADMIN, READER, OTHER = "rit_admin", "rit_reader", "rit_other"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+@dataclass
+class FoldingPublisher:
+    """Records what is published and folds it into the runtime's state at once."""
+
+    runtime: ServiceRuntime
+    published: list[CloudEvent[Any]] = field(default_factory=list)
+
+    def publish(self, events: list[CloudEvent[Any]]) -> int:
+        self.published.extend(events)
+        for event in events:
+            self.runtime.ledger.handle(event)
+        return len(events)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Surface:
+    client: httpx.AsyncClient
+    publisher: FoldingPublisher
+
+
+@pytest.fixture
+async def surface() -> AsyncIterator[Surface]:
+    runtime = ServiceRuntime(DEFINITION)
+    runtime.ledger.handle(member_joined_event(ORG, "m-1"))
+    publisher = FoldingPublisher(runtime)
+    writes = MemberWrites(runtime, lambda: publisher, visible_within_seconds=5)  # type: ignore[arg-type, return-value]
+    tokens = read_token_list(
+        "\n".join(
+            [
+                token_line(ORG, Role.ADMIN, ADMIN),
+                token_line(ORG, Role.READ, READER),
+                token_line(OTHER_ORG, Role.ADMIN, OTHER),
+            ]
+        )
+    )
+    app = build_http_app(runtime, writes, tokens, GatewaySettings(max_body_bytes=4096))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        yield Surface(client, publisher)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def user(user_name: str = "bob", **changes: Any) -> dict[str, Any]:
+    return {
+        "schemas": [CORE_USER, ENTERPRISE_USER],
+        "userName": user_name,
+        "displayName": "Bob",
+        "emails": [{"value": "bob@example.com"}],
+        "timezone": "Europe/Amsterdam",
+        "preferredLanguage": "nl",
+        ENTERPRISE_USER: {"department": "Sales"},
+        **changes,
+    }
+
+
+USERS = "/scim/v2/Users"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "expected"),
+    [
+        ("POST", USERS, user(), {}, 401),
+        ("POST", USERS, user(), bearer("rit_wrong"), 401),
+        ("POST", USERS, user(), {"Authorization": "Basic YTpi"}, 401),
+        ("POST", USERS, user(), bearer(READER), 403),
+        ("DELETE", f"{USERS}/m-1", None, bearer(READER), 403),
+        ("DELETE", f"{USERS}/m-1", None, bearer(OTHER), 404),
+        ("PUT", f"{USERS}/m-1", user("m-1"), bearer(OTHER), 404),
+        ("GET", f"{USERS}/m-1", None, bearer(OTHER), 404),
+        ("PUT", f"{USERS}/nobody", user("nobody"), bearer(ADMIN), 404),
+        ("DELETE", f"{USERS}/nobody", None, bearer(ADMIN), 404),
+        ("POST", USERS, user(emails="bob@example.com"), bearer(ADMIN), 400),
+        ("POST", USERS, user(displayName=["Bob"]), bearer(ADMIN), 400),
+        ("POST", USERS, user(timezone="Nowhere/Land"), bearer(ADMIN), 400),
+        ("POST", USERS, user(userName="m-1"), bearer(ADMIN), 409),
+        ("POST", USERS, user(displayName="B" * 5000), bearer(ADMIN), 413),
+        ("POST", USERS, [1, 2], bearer(ADMIN), 400),
+    ],
+)
+async def test_a_refused_scim_request_answers_a_scim_error_and_publishes_nothing(
+    surface: Surface,
+    method: str,
+    path: str,
+    body: Any,
+    headers: dict[str, str],
+    expected: int,
+) -> None:
+    answer = await surface.client.request(method, path, json=body, headers=headers)
+    assert answer.status_code == expected, answer.text
+    assert answer.json()["schemas"] == [ERROR_SCHEMA]
+    assert answer.json()["status"] == str(expected)
+    assert surface.publisher.published == []
+
+
+async def test_malformed_json_is_a_scim_error(surface: Surface) -> None:
+    answer = await surface.client.post(
+        USERS,
+        content=b'{"userName": "bob",',
+        headers={**bearer(ADMIN), "Content-Type": "application/scim+json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["schemas"] == [ERROR_SCHEMA]
+    assert surface.publisher.published == []
+
+
+async def test_a_write_is_published_once_and_read_back_at_once(surface: Surface) -> None:
+    created = await surface.client.post(USERS, json=user(), headers=bearer(ADMIN))
+    assert created.status_code == 201
+    assert [e.type for e in surface.publisher.published] == ["rituals.member.joined"]
+    read = await surface.client.get(f"{USERS}/bob", headers=bearer(READER))
+    assert read.json()["displayName"] == "Bob"
+
+    replaced = await surface.client.put(f"{USERS}/bob", json=user(), headers=bearer(ADMIN))
+    assert replaced.status_code == 200
+    assert len(surface.publisher.published) == 1  # the same User again: nothing new
+
+    members = await surface.client.get(
+        f"/api/v1/organisations/{ORG}/members", headers=bearer(READER)
+    )
+    assert [m["member_id"] for m in members.json()["members"]] == ["m-1", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "expected", "detail"),
+    [
+        (f"/api/v1/organisations/{ORG}/members", {}, 401, "a valid bearer token is required"),
+        (
+            f"/api/v1/organisations/{ORG}/rounds",
+            bearer(OTHER),
+            403,
+            "the token is for another organisation",
+        ),
+        (f"/api/v1/organisations/{ORG}/members/nobody", bearer(READER), 404, "no such member"),
+        (f"/api/v1/organisations/{ORG}/rounds/r-9", bearer(READER), 404, "no such round"),
+    ],
+)
+async def test_the_read_api_refuses_with_a_clear_message(
+    surface: Surface, path: str, headers: dict[str, str], expected: int, detail: str
+) -> None:
+    answer = await surface.client.get(path, headers=headers)
+    assert answer.status_code == expected
+    assert answer.json() == {"detail": detail}
+
+
+async def test_health_and_readiness(surface: Surface) -> None:
+    assert (await surface.client.get("/healthz")).status_code == 200
+    not_ready = await surface.client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["ready"] is False
+    assert "rituals_ready" in (await surface.client.get("/metrics")).text
