@@ -33,7 +33,14 @@ from services.gateway.settings import GatewaySettings
 
 DEFINITION = ServiceDefinition(
     name="gateway",
-    topics=(Topic.MEMBERS, Topic.COFFEE, Topic.NOTIFICATIONS),
+    topics=(
+        Topic.MEMBERS,
+        Topic.COFFEE,
+        Topic.NOTIFICATIONS,
+        Topic.RITUALS,
+        Topic.ONBOARDING,
+        Topic.CLOCK,
+    ),
     new_processor=GatewayProcessor,
 )
 log = structlog.get_logger("rituals.gateway")

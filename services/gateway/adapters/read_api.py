@@ -1,20 +1,25 @@
 """The read API (``/api/v1``): members and their status, coffee rounds and groups, a member's
-notifications. Every route is scoped to the organisation in its path, which must be the bearer
-token's; the answers come from the gateway's projection."""
+notifications, the insights (JSON, and the HTML page). Every route is scoped to the organisation
+in its path, which must be the bearer token's; the answers come from the gateway's projection."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from services.common.domain.directory import Member, MemberStatus
 from services.gateway.domain.activity import Notification, Round
 from services.gateway.domain.tokens import Grant, TokenBook, bearer_token
 from services.gateway.handlers import GatewayProcessor
+from services.insights.domain import project
+from services.insights.domain.model import Insights
+from services.insights.render import Format, render
 
 ORG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 OrgId = Annotated[str, Path(pattern=ORG_PATTERN, max_length=128, description="Organisation id.")]
@@ -170,7 +175,40 @@ def read_api(processor: Callable[[], GatewayProcessor]) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such round")
         return _round_view(found)
 
+    @router.get(
+        "/organisations/{org}/insights",
+        response_model=Insights,
+        responses={404: {"model": ErrorBody}},
+    )
+    async def insights(org: OrgId, granted: GrantOf, team: TeamQuery = None) -> Insights:
+        """The connection insights (as `rituals insights --format json`): of the organisation
+        (aggregates), or of one team (with names, for its lead)."""
+        return await _insights(processor(), granted.org, team)
+
+    @router.get(
+        "/organisations/{org}/insights.html",
+        response_class=HTMLResponse,
+        responses={200: {"content": {"text/html": {}}}, 404: {"model": ErrorBody}},
+    )
+    async def insights_page(org: OrgId, granted: GrantOf, team: TeamQuery = None) -> HTMLResponse:
+        """The insights as one self-contained HTML page, computed when asked."""
+        report = await _insights(processor(), granted.org, team)
+        return HTMLResponse(render(report, Format.HTML))
+
     return router
+
+
+TeamQuery = Annotated[str | None, Query(max_length=200, description="One team's view, with names.")]
+
+
+async def _insights(state: GatewayProcessor, org: str, team: str | None) -> Insights:
+    """The report over the projection's events, computed in a thread (it is seconds of CPU for
+    a large organisation; the consumer and other requests go on meanwhile)."""
+    events = state.insights.events(org)
+    report = await asyncio.to_thread(project, events, org, team=team)
+    if team is not None and team not in report.teams:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
+    return report
 
 
 def _member_view(member: Member) -> MemberView:

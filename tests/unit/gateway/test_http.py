@@ -6,19 +6,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from schemas import CloudEvent
+from schemas.clock import ClockTicked
+from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
+from schemas.notifications import NotificationSent
 from services.common.runtime import ServiceRuntime
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.app import DEFINITION, build_http_app
 from services.gateway.domain.scim_users import CORE_USER, ENTERPRISE_USER
 from services.gateway.domain.tokens import Role, read_token_list, token_line
 from services.gateway.settings import GatewaySettings
-from tests.factories import ORG, OTHER_ORG, member_joined_event
+from services.insights.domain import project
+from services.insights.render import Format, render
+from tests.factories import ORG, OTHER_ORG, T0, event, member_joined_event, sample_payload
 
 ADMIN, READER, OTHER = "rit_admin", "rit_reader", "rit_other"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -33,8 +39,8 @@ class FoldingPublisher:
 
     def publish(self, events: list[CloudEvent[Any]]) -> int:
         self.published.extend(events)
-        for event in events:
-            self.runtime.ledger.handle(event)
+        for published in events:
+            self.runtime.ledger.handle(published)
         return len(events)
 
     def close(self) -> None:
@@ -50,7 +56,8 @@ class Surface:
 @pytest.fixture
 async def surface() -> AsyncIterator[Surface]:
     runtime = ServiceRuntime(DEFINITION)
-    runtime.ledger.handle(member_joined_event(ORG, "m-1"))
+    for history_event in history():
+        runtime.ledger.handle(history_event)
     publisher = FoldingPublisher(runtime)
     writes = MemberWrites(runtime, lambda: publisher, visible_within_seconds=5)  # type: ignore[arg-type, return-value]
     tokens = read_token_list(
@@ -66,6 +73,21 @@ async def surface() -> AsyncIterator[Surface]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         yield Surface(client, publisher)
+
+
+def history() -> list[CloudEvent[Any]]:
+    """Two members matched in a round, m-1's feedback and notification, and a clock tick."""
+    coffee = [
+        sample_payload(model)
+        for model in (CoffeeRoundRequested, CoffeeMatched, CoffeeFeedbackGiven, NotificationSent)
+    ]
+    ticked = sample_payload(ClockTicked, now=T0 + timedelta(days=3))
+    return [
+        member_joined_event(ORG, "m-1"),
+        member_joined_event(ORG, "m-2", time=T0, team="Sales"),
+        *(event(payload, time=T0 + timedelta(minutes=1)) for payload in coffee),
+        event(ticked, time=T0 + timedelta(days=3)),
+    ]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -149,7 +171,7 @@ async def test_a_write_is_published_once_and_read_back_at_once(surface: Surface)
     members = await surface.client.get(
         f"/api/v1/organisations/{ORG}/members", headers=bearer(READER)
     )
-    assert [m["member_id"] for m in members.json()["members"]] == ["m-1", "bob"]
+    assert [m["member_id"] for m in members.json()["members"]] == ["m-1", "m-2", "bob"]
 
 
 @pytest.mark.parametrize(
@@ -180,3 +202,39 @@ async def test_health_and_readiness(surface: Surface) -> None:
     assert not_ready.status_code == 503
     assert not_ready.json()["ready"] is False
     assert "rituals_ready" in (await surface.client.get("/metrics")).text
+
+
+API = f"/api/v1/organisations/{ORG}"
+
+
+async def test_rounds_groups_and_notifications_come_from_the_projection(surface: Surface) -> None:
+    rounds = (await surface.client.get(f"{API}/rounds", headers=bearer(READER))).json()["rounds"]
+    assert [r["round_id"] for r in rounds] == ["r-2025-10"]
+    (group,) = rounds[0]["groups"]
+    assert [p["member_id"] for p in group["participants"]] == ["m-1", "m-2"]
+    assert group["feedback"] == [{"member_id": "m-1", "met": True, "rating": 4}]
+    notices = await surface.client.get(f"{API}/members/m-1/notifications", headers=bearer(READER))
+    (notice,) = notices.json()["notifications"]
+    assert notice["delivered"] is True
+
+
+async def test_the_insights_are_the_reports_of_rituals_insights(surface: Surface) -> None:
+    """The report over the whole history, but for the count of events read: the gateway keeps
+    only what the report reads (no notifications, the latest tick)."""
+    whole = project(history(), ORG)
+    answer = await surface.client.get(f"{API}/insights", headers=bearer(READER))
+    assert answer.status_code == 200
+    assert answer.json()["coffee"]["groups"] == 1
+    expected = whole.model_copy(update={"events": answer.json()["events"]})
+    assert answer.json() == expected.model_dump(mode="json")
+    page = await surface.client.get(f"{API}/insights.html", headers=bearer(READER))
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text == render(expected, Format.HTML)
+    team = await surface.client.get(
+        f"{API}/insights", params={"team": "Sales"}, headers=bearer(READER)
+    )
+    assert team.json()["view"] == "team"
+    unknown = await surface.client.get(
+        f"{API}/insights", params={"team": "Nope"}, headers=bearer(READER)
+    )
+    assert unknown.status_code == 404
