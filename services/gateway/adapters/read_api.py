@@ -187,8 +187,11 @@ def read_api(processor: Callable[[], GatewayProcessor]) -> APIRouter:
 
     @router.get(
         "/organisations/{org}/insights.html",
-        response_class=HTMLResponse,
-        responses={200: {"content": {"text/html": {}}}, 404: {"model": ErrorBody}},
+        # Errors are JSON, as on every route: only the page itself is HTML.
+        responses={
+            200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+            404: {"model": ErrorBody},
+        },
     )
     async def insights_page(org: OrgId, granted: GrantOf, team: TeamQuery = None) -> HTMLResponse:
         """The insights as one self-contained HTML page, computed when asked."""
