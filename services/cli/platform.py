@@ -17,7 +17,7 @@ from typing import IO
 import structlog
 from kafka import KafkaAdminClient, TopicPartition
 
-from infra.broker import EmbeddedBroker, free_port
+from infra.broker import EmbeddedBroker, PortTakenError, ensure_free, free_port
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicMismatchError, TopicSettings, ensure_topics
 from services.common.adapters.history import consumer_lag
@@ -198,6 +198,12 @@ def run_platform(
             log.error("topics not as the platform needs them", mismatches=list(wrong.mismatches))
             return 2
         log.info("topics ready", created=len(report.created), existing=len(report.existing))
+        gateway = GatewaySettings()
+        try:
+            ensure_free(gateway.port)
+        except PortTakenError:
+            log.error("the gateway's port is taken; set RITUALS_GATEWAY_PORT", port=gateway.port)
+            return 2
         processes = [ServiceProcess(name, servers) for name in PROCESSES]
         log.info(
             "platform up",
@@ -205,7 +211,7 @@ def run_platform(
             processes=list(PROCESSES),
             log_kept_in=str(data_dir) if data_dir else None,
             emails_written_to=os.environ.get(OUTBOX_VARIABLE),
-            gateway=gateway_address(GatewaySettings()),
+            gateway=gateway_address(gateway),
         )
         # Both explicitly: a shell that starts us in the background has SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
