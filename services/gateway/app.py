@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import structlog
@@ -53,15 +53,21 @@ def gateway_processor(runtime: ServiceRuntime) -> GatewayProcessor:
     return processor
 
 
-def today() -> date:
-    """The first day of a member provisioned now (HTTP is where wall-clock time comes in)."""
-    return datetime.now(UTC).date()
+def now() -> datetime:
+    """When a SCIM write happens (HTTP is where wall-clock time comes in, as the command line)."""
+    return datetime.now(UTC)
 
 
 def build_http_app(
-    runtime: ServiceRuntime, writes: MemberWrites, tokens: TokenBook, settings: GatewaySettings
+    runtime: ServiceRuntime,
+    writes: MemberWrites,
+    tokens: TokenBook,
+    settings: GatewaySettings,
+    ready: Callable[[], bool] | None = None,
 ) -> FastAPI:
-    """The HTTP surface over a runtime (started and stopped with the app)."""
+    """The HTTP surface over a runtime (started and stopped with the app). ``ready``: whether
+    the projection is rebuilt (the runtime's readiness unless given)."""
+    is_ready = ready or (lambda: runtime.ready)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +96,7 @@ def build_http_app(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
-        ready = runtime.ready
+        ready = is_ready()
         return JSONResponse(
             {"ready": ready, "partitions": len(runtime.assignment)},
             status_code=200 if ready else 503,
@@ -101,10 +107,11 @@ def build_http_app(
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.state.tokens = tokens
+    app.state.ready = is_ready
     app.include_router(read_api(lambda: gateway_processor(runtime)))
     provider = scim_provider()
-    storage = MemberStorage(lambda: gateway_processor(runtime), user_model(provider), writes, today)
-    scim = ScimApplication(storage, tokens, settings.max_body_bytes, provider=provider)
+    storage = MemberStorage(lambda: gateway_processor(runtime), user_model(provider), writes, now)
+    scim = ScimApplication(storage, tokens, settings.max_body_bytes, is_ready, provider=provider)
     app.mount("/scim", cast(ASGIApp, scim))
     return app
 

@@ -252,6 +252,7 @@ def test_the_read_api_keeps_to_its_openapi_under_schemathesis(
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,  # schemathesis keeps its own files where it runs
     )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "Authentication failed" not in run.stdout  # every operation answered with data

@@ -100,6 +100,7 @@ class NotificationList(BaseModel):
 UNAUTHORISED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody},
     403: {"model": ErrorBody},
+    503: {"model": ErrorBody},
 }
 
 
@@ -107,7 +108,8 @@ def authorised(
     request: Request, org: OrgId, authorization: Annotated[str | None, Header()] = None
 ) -> Grant:
     """The grant of the request's bearer token, which must be the path's organisation's (the
-    token list is the app's ``state.tokens``)."""
+    token list is the app's ``state.tokens``); 503 until the projection is rebuilt (the app's
+    ``state.ready``)."""
     tokens: TokenBook = request.app.state.tokens
     token = bearer_token(authorization)
     found = None if token is None else tokens.grant(token)
@@ -119,6 +121,12 @@ def authorised(
         )
     if found.org != org:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the token is for another organisation")
+    if not request.app.state.ready():
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the gateway is rebuilding its state; retry shortly",
+            headers={"Retry-After": "5"},
+        )
     return found
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import date
+from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
 from scim2_models import (
+    Error,
     ForbiddenException,
     NotFoundException,
     PayloadTooLargeException,
@@ -34,7 +36,7 @@ from scim2_server.routing import Operation
 from scim2_server.storage import AsyncScimStorage, SearchPage
 from scim2_server.utils import parametrize
 
-from schemas.members import MemberLeft
+from schemas.members import MemberLeft, MemberProfile
 from services.common.domain.directory import Member, MemberStatus
 from services.common.member_changes import profile_changes
 from services.gateway.adapters.members import MemberWrites
@@ -60,6 +62,21 @@ READ_OPERATIONS = frozenset(
 )
 
 
+DISCOVERY = frozenset(
+    {
+        Operation.service_provider_config,
+        Operation.resource_types,
+        Operation.resource_type,
+        Operation.schemas,
+        Operation.schema,
+    }
+)
+
+
+class NotReadyError(Exception):
+    """The projection is not rebuilt yet (503)."""
+
+
 class MemberStorage(AsyncScimStorage):
     """Users as the projection shows the organisation's members (those who have not left)."""
 
@@ -68,12 +85,12 @@ class MemberStorage(AsyncScimStorage):
         processor: Callable[[], GatewayProcessor],
         model_of: Callable[[ResourceType], type[Resource[Any]]],
         writes: MemberWrites,
-        today: Callable[[], date],
+        now: Callable[[], datetime],
     ) -> None:
         self._processor = processor
         self._model_of = model_of
         self._writes = writes
-        self._today = today
+        self._now = now
 
     def _member(self, member_id: str) -> Member | None:
         member = self._processor().directory.member(_ORGANISATION.get(), member_id)
@@ -130,9 +147,9 @@ class MemberStorage(AsyncScimStorage):
             member_id = str(document.get("userName", ""))
             if self._member(member_id) is not None:
                 raise UniquenessException(detail="userName is already taken")
-            profile = profile_of(document, None, self._today())
+            profile = profile_of(document, None, self._now().date())
             await self._write(profile_changes(self._directory(), _ORGANISATION.get(), [profile]))
-        return await self.get(resource_type, profile.member_id)
+        return self._written(resource_type, profile)
 
     async def update(
         self,
@@ -147,10 +164,10 @@ class MemberStorage(AsyncScimStorage):
             if member is None:
                 raise NotFoundException(detail=f"no User {resource.id!r}")
             profile = profile_of(
-                {**document, "userName": member.member_id}, member.profile, self._today()
+                {**document, "userName": member.member_id}, member.profile, self._now().date()
             )
             await self._write(profile_changes(self._directory(), _ORGANISATION.get(), [profile]))
-        return await self.get(resource_type, member.member_id)
+        return self._written(resource_type, profile)
 
     async def delete(
         self,
@@ -164,6 +181,15 @@ class MemberStorage(AsyncScimStorage):
                 raise NotFoundException(detail=f"no User {resource_id!r}")
             await self._write([MemberLeft(member_id=resource_id)])
 
+    def _written(self, resource_type: ResourceType, profile: MemberProfile) -> Resource[Any]:
+        """The User as written: from the projection once it shows the write, else (the wait for
+        it ran out) from the profile just published."""
+        member = self._member(profile.member_id)
+        if member is not None and member.profile == profile:
+            return self._resource(resource_type, member)
+        moment = self._now()
+        return self._model_of(resource_type).model_validate(document_of(profile, moment, moment))
+
     def _directory(self) -> Any:
         return self._processor().directory
 
@@ -175,11 +201,17 @@ class ScimApplication(ASGIApplication):
     """scim2-server's application with the gateway's tokens and a bound on request bodies."""
 
     def __init__(
-        self, storage: MemberStorage, tokens: TokenBook, max_body_bytes: int, **kwargs: Any
+        self,
+        storage: MemberStorage,
+        tokens: TokenBook,
+        max_body_bytes: int,
+        ready: Callable[[], bool],
+        **kwargs: Any,
     ):
         super().__init__(storage, **kwargs)
         self.tokens = tokens
         self.max_body_bytes = max_body_bytes
+        self.ready = ready
 
     async def read_request(self, scope: Scope, receive: Receive) -> ScimRequest:
         """Keep at most one byte more than the bound (the rest is read and dropped): a larger
@@ -214,6 +246,8 @@ class ScimApplication(ASGIApplication):
             raise ForbiddenException(detail="this token may only read")
         if len(request.body) > self.max_body_bytes:
             raise PayloadTooLargeException(detail=f"the body is over {self.max_body_bytes} bytes")
+        if operation not in DISCOVERY and not self.ready():
+            raise NotReadyError
 
     def handle_exception(self, request: ScimRequest, exception: Exception) -> ScimResponse:
         """Log the error's kind only: its message may quote a request's values (names,
@@ -224,6 +258,12 @@ class ScimApplication(ASGIApplication):
             )
         else:
             log.error("scim request failed", error_type=type(exception).__name__)
+        if isinstance(exception, NotReadyError):
+            # Users are read and written against the projection: until it is rebuilt, a write
+            # could take a known member for a new one.
+            error = Error(status=503, detail="the gateway is rebuilding its state; retry shortly")
+            body = error.model_dump()
+            return ScimResponse(HTTPStatus.SERVICE_UNAVAILABLE, body, {"Retry-After": "5"})
         return self.service.error_response(exception)
 
     async def dispatch_request(self, request: ScimRequest) -> ScimResponse:

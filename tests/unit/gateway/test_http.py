@@ -4,6 +4,7 @@ nothing; a write is published once and read back at once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,11 +52,13 @@ class FoldingPublisher:
 class Surface:
     client: httpx.AsyncClient
     publisher: FoldingPublisher
+    ready: threading.Event
 
 
 @pytest.fixture
 async def surface() -> AsyncIterator[Surface]:
     runtime = ServiceRuntime(DEFINITION)
+    ready = threading.Event()
     for history_event in history():
         runtime.ledger.handle(history_event)
     publisher = FoldingPublisher(runtime)
@@ -69,10 +72,12 @@ async def surface() -> AsyncIterator[Surface]:
             ]
         )
     )
-    app = build_http_app(runtime, writes, tokens, GatewaySettings(max_body_bytes=4096))
+    settings = GatewaySettings(max_body_bytes=4096)
+    app = build_http_app(runtime, writes, tokens, settings, ready=lambda: ready.is_set())
+    ready.set()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        yield Surface(client, publisher)
+        yield Surface(client, publisher, ready)
 
 
 def history() -> list[CloudEvent[Any]]:
@@ -108,6 +113,7 @@ def user(user_name: str = "bob", **changes: Any) -> dict[str, Any]:
 
 
 USERS = "/scim/v2/Users"
+API = f"/api/v1/organisations/{ORG}"
 
 
 @pytest.mark.parametrize(
@@ -196,15 +202,48 @@ async def test_the_read_api_refuses_with_a_clear_message(
     assert answer.json() == {"detail": detail}
 
 
-async def test_health_and_readiness(surface: Surface) -> None:
+async def test_until_the_projection_is_rebuilt_users_and_the_api_answer_503(
+    surface: Surface,
+) -> None:
+    surface.ready.clear()
     assert (await surface.client.get("/healthz")).status_code == 200
     not_ready = await surface.client.get("/readyz")
     assert not_ready.status_code == 503
     assert not_ready.json()["ready"] is False
+    refused = await surface.client.post(USERS, json=user(), headers=bearer(ADMIN))
+    assert refused.status_code == 503
+    assert refused.json()["schemas"] == [ERROR_SCHEMA]
+    assert refused.headers["Retry-After"] == "5"
+    assert (await surface.client.get(f"{API}/members", headers=bearer(READER))).status_code == 503
+    config = await surface.client.get("/scim/v2/ServiceProviderConfig")
+    assert config.status_code == 200
+    assert surface.publisher.published == []
+    surface.ready.set()
+    assert (await surface.client.get("/readyz")).status_code == 200
     assert "rituals_ready" in (await surface.client.get("/metrics")).text
 
 
-API = f"/api/v1/organisations/{ORG}"
+async def test_a_write_not_yet_shown_by_the_projection_answers_with_what_was_published() -> None:
+    runtime = ServiceRuntime(DEFINITION)
+    published: list[CloudEvent[Any]] = []
+
+    class RecordingPublisher:
+        def publish(self, events: list[CloudEvent[Any]]) -> int:
+            published.extend(events)
+            return len(events)
+
+        def close(self) -> None:
+            pass
+
+    writes = MemberWrites(runtime, RecordingPublisher, visible_within_seconds=0.01)  # type: ignore[arg-type]
+    tokens = read_token_list(token_line(ORG, Role.ADMIN, ADMIN))
+    app = build_http_app(runtime, writes, tokens, GatewaySettings(), ready=lambda: True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        created = await client.post(USERS, json=user(), headers=bearer(ADMIN))
+    assert created.status_code == 201
+    assert created.json()["displayName"] == "Bob"
+    assert [e.type for e in published] == ["rituals.member.joined"]
 
 
 async def test_rounds_groups_and_notifications_come_from_the_projection(surface: Surface) -> None:
@@ -238,3 +277,9 @@ async def test_the_insights_are_the_reports_of_rituals_insights(surface: Surface
         f"{API}/insights", params={"team": "Nope"}, headers=bearer(READER)
     )
     assert unknown.status_code == 404
+
+
+async def test_a_user_name_cannot_change(surface: Surface) -> None:
+    renamed = await surface.client.put(f"{USERS}/m-1", json=user("m-one"), headers=bearer(ADMIN))
+    assert renamed.status_code == 400, renamed.text
+    assert surface.publisher.published == []
