@@ -186,7 +186,7 @@ def up(
     ephemeral: Ephemeral = False,
 ) -> None:
     """The embedded broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS is set), its log
-    kept in the data folder, topics, and the three services and the clock as separate
+    kept in the data folder, topics, and the three services, the clock and the gateway as separate
     processes; Ctrl-C stops everything."""
     settings = ServiceSettings()
     configure_logging("platform", log_format=settings.log_format, level=settings.log_level)

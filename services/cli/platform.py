@@ -226,9 +226,10 @@ def run_platform(
 
 
 def gateway_address(settings: GatewaySettings) -> str:
-    """Where the gateway's HTTP surface answers (its port and address come from its settings)."""
+    """Where the gateway's HTTP surface answers, as host:port (its settings give both; without
+    a scheme, as the log redacts the path of anything that looks like a URL)."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
-    return f"http://{host}:{settings.port}"
+    return f"{host}:{settings.port}"
 
 
 DEFAULT_DATA_DIR = Path("var/rituals")

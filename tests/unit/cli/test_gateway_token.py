@@ -38,6 +38,6 @@ def test_an_organisation_id_that_cannot_be_one_is_refused() -> None:
 
 
 def test_the_gateway_address_is_said_as_a_client_reaches_it() -> None:
-    assert gateway_address(GatewaySettings(port=8123)) == "http://127.0.0.1:8123"
-    assert gateway_address(GatewaySettings(host="0.0.0.0", port=80)) == "http://127.0.0.1:80"
-    assert gateway_address(GatewaySettings(host="10.0.0.5")) == "http://10.0.0.5:8080"
+    assert gateway_address(GatewaySettings(port=8123)) == "127.0.0.1:8123"
+    assert gateway_address(GatewaySettings(host="0.0.0.0", port=80)) == "127.0.0.1:80"
+    assert gateway_address(GatewaySettings(host="10.0.0.5")) == "10.0.0.5:8080"
