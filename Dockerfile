@@ -4,6 +4,7 @@
 #   docker build -t rituals .
 #   docker run --rm rituals matcher            # python -m services.matcher (likewise onboarding,
 #   docker run --rm rituals notifier           #   notifier, clock, or any services.<name>)
+#   docker run --rm -p 8080:8080 rituals gateway   # the HTTP surface (SCIM, read API) on 8080
 #   docker run --rm rituals rituals topics provision   # the CLI (`rituals --help` by default)
 #   docker run --rm rituals ready              # readiness probe of a running service
 #
@@ -34,7 +35,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     RITUALS_LOG_FORMAT=json \
-    RITUALS_METRICS_PORT=9100
+    RITUALS_METRICS_PORT=9100 \
+    RITUALS_GATEWAY_HOST=0.0.0.0
 RUN groupadd --system --gid 10001 rituals \
     && useradd --system --uid 10001 --gid rituals --home-dir /var/lib/rituals --create-home \
        --shell /usr/sbin/nologin rituals
@@ -42,6 +44,6 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --chmod=0755 infra/docker/entrypoint.sh /usr/local/bin/rituals-entrypoint
 WORKDIR /var/lib/rituals
 USER 10001:10001
-EXPOSE 9100
+EXPOSE 9100 8080
 ENTRYPOINT ["/usr/local/bin/rituals-entrypoint"]
 CMD ["rituals", "--help"]

@@ -47,7 +47,7 @@ _TOPIC_OF_FAMILY: dict[str, Topic] = {
 }
 
 
-STATEFUL_SERVICES = ("matcher", "onboarding", "notifier")
+STATEFUL_SERVICES = ("matcher", "onboarding", "notifier", "gateway")
 """Services that keep state, each with a compacted topic of snapshots of it."""
 SNAPSHOT_COMPACTION_LAG_MS = "86400000"
 """A replaced snapshot is compacted away within a day (it may hold personal data)."""

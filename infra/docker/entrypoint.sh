@@ -2,7 +2,8 @@
 # Entrypoint of the Rituals image: runs one part of the platform as PID 1 (exec, so SIGTERM
 # reaches it and a service stops cleanly).
 #
-#   matcher | onboarding | notifier | clock   python -m services.<name> (any services.<name>
+#   matcher | onboarding | notifier | clock | gateway
+#                                             python -m services.<name> (any services.<name>
 #                                             package with a __main__ is found the same way)
 #   rituals [ARGS...]                         the CLI, e.g. `rituals topics provision`
 #   ready [--port N]                          readiness of the running service (exit 0 when its
@@ -49,7 +50,7 @@ case "${1:-}" in
         shift
         exec python -m infra.probe "$@"
         ;;
-    matcher | onboarding | notifier | clock)
+    matcher | onboarding | notifier | clock | gateway)
         service=$1
         shift
         exec python -m "services.$service" "$@"

@@ -27,6 +27,7 @@ from schemas.members import (
 from schemas.rituals import RitualCancelled, RitualHeld, RitualKind, RitualScheduled
 from schemas.sealing import erased_profile
 from services.cli.context import (
+    SOURCE,
     directory_of,
     envelope,
     fail,
@@ -48,9 +49,10 @@ from services.cli.rituals import (
     validation_message,
     zone_of,
 )
-from services.cli.roster import changes, parse_roster
+from services.cli.roster import parse_roster
 from services.common.adapters.history import partition_count
 from services.common.domain.working_hours import week_monday
+from services.common.member_changes import changes, member_events
 from services.common.privacy import configured_vault
 from services.common.snapshots import shred_snapshots
 from services.notifier.settings import NotifierSettings
@@ -95,7 +97,7 @@ def import_members(
         typer.echo(f"{len(roster.profiles)} rows valid; {summary}{' (dry run)' if dry_run else ''}")
         return
     moment = now_or(at)
-    events = [envelope(p, org, moment, subject=getattr(p, "member_id", None)) for p in payloads]
+    events = member_events(payloads, org, moment, SOURCE)
     with typer.progressbar(length=len(events), label="publishing", file=sys.stderr) as progress:
         for start in range(0, len(events), 500):
             chunk = events[start : start + 500]

@@ -25,6 +25,7 @@ from services.cli.clock import clock_app
 from services.cli.commands import feedback, members_app, ritual_app, round_app
 from services.cli.context import fail, kafka_errors_explained
 from services.cli.events import events_app
+from services.cli.gateway import gateway_app
 from services.cli.notifications import notifications_app
 from services.cli.platform import DEFAULT_DATA_DIR, run_platform
 from services.common.logging import configure_logging
@@ -56,6 +57,7 @@ def _quiet_kafka_clients() -> None:
 
 
 app.add_typer(topics_app, name="topics")
+app.add_typer(gateway_app, name="gateway")
 DEFAULT_PORT = int(DEFAULT_BOOTSTRAP_SERVERS.rsplit(":", 1)[1])
 
 DataDir = Annotated[
@@ -184,7 +186,7 @@ def up(
     ephemeral: Ephemeral = False,
 ) -> None:
     """The embedded broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS is set), its log
-    kept in the data folder, topics, and the three services and the clock as separate
+    kept in the data folder, topics, and the three services, the clock and the gateway as separate
     processes; Ctrl-C stops everything."""
     settings = ServiceSettings()
     configure_logging("platform", log_format=settings.log_format, level=settings.log_level)

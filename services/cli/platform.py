@@ -17,15 +17,16 @@ from typing import IO
 import structlog
 from kafka import KafkaAdminClient, TopicPartition
 
-from infra.broker import EmbeddedBroker, free_port
+from infra.broker import EmbeddedBroker, PortTakenError, ensure_free, free_port
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicMismatchError, TopicSettings, ensure_topics
 from services.common.adapters.history import consumer_lag
 from services.common.privacy import ensure_key_encryption_key
 from services.common.runtime import ServiceDefinition, consumer_group
+from services.gateway.settings import GatewaySettings
 
 SERVICES = ("matcher", "onboarding", "notifier")
-PROCESSES = (*SERVICES, "clock")
+PROCESSES = (*SERVICES, "clock", "gateway")
 log = structlog.get_logger("rituals.platform")
 
 
@@ -199,6 +200,12 @@ def run_platform(
             log.error("topics not as the platform needs them", mismatches=list(wrong.mismatches))
             return 2
         log.info("topics ready", created=len(report.created), existing=len(report.existing))
+        gateway = GatewaySettings()
+        try:
+            ensure_free(gateway.port)
+        except PortTakenError:
+            log.error("the gateway's port is taken; set RITUALS_GATEWAY_PORT", port=gateway.port)
+            return 2
         processes = [ServiceProcess(name, servers) for name in PROCESSES]
         log.info(
             "platform up",
@@ -206,6 +213,7 @@ def run_platform(
             processes=list(PROCESSES),
             log_kept_in=str(data_dir) if data_dir else None,
             emails_written_to=os.environ.get(OUTBOX_VARIABLE),
+            gateway=gateway_address(gateway),
         )
         # Both explicitly: a shell that starts us in the background has SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
@@ -217,6 +225,13 @@ def run_platform(
             return 0
         finally:
             stop_all(processes)
+
+
+def gateway_address(settings: GatewaySettings) -> str:
+    """Where the gateway's HTTP surface answers, as host:port (its settings give both; without
+    a scheme, as the log redacts the path of anything that looks like a URL)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    return f"{host}:{settings.port}"
 
 
 DEFAULT_DATA_DIR = Path("var/rituals")

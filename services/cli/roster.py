@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from schemas import EventPayload
-from schemas.members import MemberJoined, MemberLeft, MemberProfile, MemberProfileUpdated
+from schemas.members import MemberProfile
 from schemas.text import has_control_characters
-from services.common.domain.directory import MemberDirectory, MemberStatus
 
 LIST_SEPARATOR = ";"
 COLUMNS = (
@@ -136,23 +133,3 @@ def _working_hours(line: int, document: dict[str, Any], errors: list[RowError]) 
         errors.append(RowError(line, "working_hours", "expected start-end, e.g. 09:00-17:30"))
         return
     document["working_hours"] = {"start": start.strip(), "end": end.strip(), "days": days}
-
-
-def changes(
-    directory: MemberDirectory, organisation: str, profiles: Sequence[MemberProfile]
-) -> list[EventPayload]:
-    """Joined for new (or returning) members, profile_updated for changed ones, left for members
-    no longer in the file; nothing for what already matches."""
-    wanted = {p.member_id: p for p in profiles}
-    events: list[EventPayload] = []
-    for profile in profiles:
-        current = directory.member(organisation, profile.member_id)
-        fields = profile.model_dump()
-        if current is None or current.status is MemberStatus.LEFT:
-            events.append(MemberJoined(**fields))
-        elif current.profile.model_dump() != fields:
-            events.append(MemberProfileUpdated(**fields))
-    for member in directory.members(organisation):
-        if member.member_id not in wanted and member.status is not MemberStatus.LEFT:
-            events.append(MemberLeft(member_id=member.member_id))
-    return events

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infra.kafka import KafkaSettings
 from infra.topics import STATEFUL_SERVICES
-from schemas import CloudEvent
+from schemas import CloudEvent, decode_event, encode_event
 from schemas.members import MemberErased
 from services.common.admission import partition_of
 from services.common.processing import Ledger, Processor
@@ -203,6 +203,17 @@ class _StatePickler(pickle.Pickler):
 
     def persistent_id(self, obj: object) -> int | None:
         return self._positions.get(id(obj))
+
+    def reducer_override(self, obj: object) -> Any:
+        """An event kept in the state (a read model's) is stored as its CloudEvent JSON: its
+        generic class (``CloudEvent[MemberJoined]``) cannot be named for pickle."""
+        if isinstance(obj, CloudEvent):
+            return (event_from_snapshot, (encode_event(obj),))
+        return NotImplemented
+
+
+def event_from_snapshot(raw: bytes) -> CloudEvent[Any]:
+    return decode_event(raw)
 
 
 _STANDARD_TYPES = {

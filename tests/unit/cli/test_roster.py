@@ -8,8 +8,9 @@ import pytest
 
 from schemas import new_event
 from schemas.members import MemberJoined, MemberLeft, MemberProfileUpdated
-from services.cli.roster import changes, parse_roster
+from services.cli.roster import parse_roster
 from services.common.domain.directory import MemberDirectory
+from services.common.member_changes import changes
 from tests.factories import T0
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "acme-members.csv"

@@ -22,6 +22,7 @@ from services.common.snapshots import (
     state_version,
     unpack,
 )
+from services.gateway.app import DEFINITION as GATEWAY
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.handlers import MatcherProcessor
 from services.matcher.settings import Policies
@@ -102,3 +103,15 @@ def test_a_large_state_is_cut_into_chunks_under_a_record_s_size() -> None:
     assert [record.key for record in chunks] == [b"p3/0", b"p3/1", b"p3/2"]
     assert all(len(record.value) <= 512 * 1024 for record in chunks)
     assert b"".join(record.value for record in chunks) == packed
+
+
+def test_events_kept_in_a_read_model_round_trip_as_their_json() -> None:
+    new_processor = GATEWAY.new_processor
+    ledger = Ledger(new_processor(), GATEWAY.source)
+    for logged in (member_joined_event("acme", "m1"), member_joined_event("acme", "m2")):
+        ledger.handle(decode_event(encode_event(logged)))
+    configuration = shared_configuration(new_processor)
+
+    restored = decode_ledger(encode_ledger(ledger, configuration), configuration)
+
+    assert restored.processor.measures() == ledger.processor.measures()

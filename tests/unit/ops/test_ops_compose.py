@@ -27,7 +27,7 @@ from tests.unit.ops.tools import (
 )
 
 COMPOSE = INFRA / "compose.yaml"
-RITUALS_COMMANDS = {"matcher", "onboarding", "notifier", "clock", "rituals"}
+RITUALS_COMMANDS = {"matcher", "onboarding", "notifier", "clock", "gateway", "rituals"}
 
 
 def compose() -> dict[str, Any]:
@@ -124,7 +124,7 @@ def test_topics_are_provisioned_once_before_any_service_starts() -> None:
 
 def test_every_part_runs_and_the_matcher_twice() -> None:
     commands = {name: s["command"][0] for name, s in rituals_services().items()}
-    assert {"matcher", "onboarding", "notifier", "clock"} <= set(commands.values())
+    assert {"matcher", "onboarding", "notifier", "clock", "gateway"} <= set(commands.values())
     assert set(commands.values()) <= RITUALS_COMMANDS
     assert services()["matcher"]["deploy"]["replicas"] == 2
     assert {"kafka-ui", "prometheus", "grafana"} <= set(services())
@@ -182,7 +182,7 @@ def test_the_dashboard_is_provisioned_and_asks_for_existing_metrics() -> None:
             assert not unknown_metrics(expression), f"{path.name}: {expression}"
 
 
-@pytest.mark.parametrize("command", ["matcher", "onboarding", "notifier"])
+@pytest.mark.parametrize("command", ["matcher", "onboarding", "notifier", "gateway"])
 def test_services_with_metrics_are_scraped(command: str) -> None:
     prometheus = yaml.safe_load((INFRA / "prometheus" / "prometheus.yml").read_text())
     names = {

@@ -67,13 +67,25 @@ def test_kubernetes_validate_does_refuse_a_wrong_manifest(tmp_path: Path) -> Non
 
 def test_a_deployment_per_service_and_the_clock() -> None:
     deployments = of_kind("Deployment")
-    assert set(deployments) == {f"rituals-{n}" for n in (*SERVICES_WITH_METRICS, "clock")}
+    assert set(deployments) == {
+        f"rituals-{n}" for n in (*SERVICES_WITH_METRICS, "clock", "gateway")
+    }
     for name, deployment in deployments.items():
         (container,) = pod_spec(deployment)["containers"]
         assert container["args"] == [name.removeprefix("rituals-")]
     assert deployments["rituals-matcher"]["spec"]["replicas"] == 2
     assert deployments["rituals-clock"]["spec"]["replicas"] == 1
     assert deployments["rituals-clock"]["spec"]["strategy"]["type"] == "Recreate"
+    # One gateway: an instance answers only for the organisations whose partitions it owns.
+    assert deployments["rituals-gateway"]["spec"]["replicas"] == 1
+    assert deployments["rituals-gateway"]["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_the_gateway_is_ready_when_its_projection_is_rebuilt() -> None:
+    (container,) = pod_spec(of_kind("Deployment")["rituals-gateway"])["containers"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    service = of_kind("Service")["rituals-gateway"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
 def test_every_container_has_requests_and_limits_and_runs_unprivileged() -> None:

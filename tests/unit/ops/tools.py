@@ -57,6 +57,7 @@ def setting_names() -> set[str]:
     from infra.topics import TopicSettings
     from services.clock.__main__ import ClockSettings
     from services.common.settings import ServiceSettings
+    from services.gateway.settings import GatewaySettings
     from services.matcher.settings import MatcherSettings
     from services.notifier.settings import NotifierSettings
     from services.onboarding.settings import OnboardingSettings
@@ -69,6 +70,7 @@ def setting_names() -> set[str]:
         MatcherSettings,
         OnboardingSettings,
         ClockSettings,
+        GatewaySettings,
     ]
     names: set[str] = set()
     for model in models:

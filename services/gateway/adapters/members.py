@@ -1,0 +1,69 @@
+"""Member changes from the gateway: published the way the command line publishes them
+(``member_changes.member_events`` through an ``EventPublisher``), then waited for until the
+gateway's own projection has applied them, so that the client's next read sees its write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from schemas import CloudEvent, EventPayload
+from services.common.adapters.publisher import EventPublisher
+from services.common.member_changes import member_events
+from services.common.runtime import ServiceRuntime
+
+SOURCE = "/rituals/gateway"
+APPLIED_POLL_SECONDS = 0.01
+log = structlog.get_logger("rituals.gateway")
+
+
+class MemberWrites:
+    """One write at a time (a change is computed against the projection, so two at once could
+    both see a member as new); each is visible to reads when it returns, or after the bound."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        new_publisher: Callable[[], EventPublisher],
+        visible_within_seconds: float,
+    ) -> None:
+        self.runtime = runtime
+        self._new_publisher = new_publisher
+        self._publisher: EventPublisher | None = None
+        self.visible_within_seconds = visible_within_seconds
+        self.lock = asyncio.Lock()
+
+    async def publish(self, organisation: str, payloads: Sequence[EventPayload]) -> bool:
+        """Publish member changes; True when the projection shows them all (False when the
+        bound passed first: they are published, reads will show them a little later)."""
+        if not payloads:
+            return True
+        events = member_events(payloads, organisation, datetime.now(UTC), SOURCE)
+        await asyncio.to_thread(self._send, events)
+        for event in events:
+            log.info("member change published", event_id=str(event.id), event_type=event.type)
+        return await self._applied(events)
+
+    def _send(self, events: list[CloudEvent[Any]]) -> None:
+        if self._publisher is None:
+            self._publisher = self._new_publisher()
+        self._publisher.publish(events)
+
+    async def _applied(self, events: Sequence[CloudEvent[Any]]) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.visible_within_seconds
+        while not all(self.runtime.ledgers.has_applied(event) for event in events):
+            if loop.time() >= deadline:
+                log.warning("member change not yet visible", events=len(events))
+                return False
+            await asyncio.sleep(APPLIED_POLL_SECONDS)
+        return True
+
+    def close(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.close()

@@ -1,0 +1,163 @@
+"""Composition root of the gateway: the runtime keeps the read state, uvicorn serves HTTP, both
+in one event loop (the HTTP handlers read the state the consumer folds, with no copy)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import structlog
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp
+
+from infra.topics import Topic
+from services.common.adapters.publisher import EventPublisher
+from services.common.logging import configure_logging
+from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.settings import ServiceSettings
+from services.common.tracing import configure_tracing
+from services.gateway.adapters.members import MemberWrites
+from services.gateway.adapters.read_api import read_api
+from services.gateway.adapters.scim import MemberStorage, ScimApplication
+from services.gateway.domain.scim_users import scim_provider, user_model
+from services.gateway.domain.tokens import TokenBook
+from services.gateway.handlers import GatewayProcessor
+from services.gateway.settings import GatewaySettings
+
+DEFINITION = ServiceDefinition(
+    name="gateway",
+    topics=(
+        Topic.MEMBERS,
+        Topic.COFFEE,
+        Topic.NOTIFICATIONS,
+        Topic.RITUALS,
+        Topic.ONBOARDING,
+        Topic.CLOCK,
+    ),
+    new_processor=GatewayProcessor,
+)
+log = structlog.get_logger("rituals.gateway")
+
+
+def gateway_processor(runtime: ServiceRuntime, organisation: str) -> GatewayProcessor:
+    """The state the runtime keeps now of the organisation's partition (a rebuild replaces it:
+    read it afresh every time)."""
+    processor = runtime.ledgers.of(organisation).processor
+    assert isinstance(processor, GatewayProcessor)
+    return processor
+
+
+def now() -> datetime:
+    """When a SCIM write happens (HTTP is where wall-clock time comes in, as the command line)."""
+    return datetime.now(UTC)
+
+
+def build_http_app(
+    runtime: ServiceRuntime,
+    writes: MemberWrites,
+    tokens: TokenBook,
+    settings: GatewaySettings,
+    ready: Callable[[], bool] | None = None,
+) -> FastAPI:
+    """The HTTP surface over a runtime (started and stopped with the app). ``ready``: whether
+    the projection is rebuilt (the runtime's readiness unless given)."""
+    is_ready = ready or (lambda: runtime.ready)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runtime.settings.metrics_port is not None:  # as every service, for Prometheus
+            runtime.metrics.serve(runtime.settings.metrics_port)
+        starting = asyncio.create_task(runtime.start(), name="gateway-runtime")
+        try:
+            yield
+        finally:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await runtime.stop()
+            await asyncio.to_thread(writes.close)
+
+    app = FastAPI(
+        title="Rituals gateway",
+        version="1",
+        description="The platform's HTTP surface: SCIM 2.0 provisioning under /scim/v2 and a "
+        "read API for integrations and dashboards. See docs/gateway.md.",
+        lifespan=lifespan,
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        ready = is_ready()
+        return JSONResponse(
+            {"ready": ready, "partitions": len(runtime.assignment)},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.tokens = tokens
+    app.state.ready = is_ready
+    app.include_router(read_api(lambda organisation: gateway_processor(runtime, organisation)))
+    provider = scim_provider()
+    storage = MemberStorage(
+        lambda organisation: gateway_processor(runtime, organisation),
+        user_model(provider),
+        writes,
+        now,
+    )
+    scim = ScimApplication(storage, tokens, settings.max_body_bytes, is_ready, provider=provider)
+    app.mount("/scim", cast(ASGIApp, scim))
+    return app
+
+
+def build_gateway(
+    settings: GatewaySettings | None = None, service_settings: ServiceSettings | None = None
+) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or GatewaySettings()
+    runtime = ServiceRuntime(DEFINITION, settings=service_settings or ServiceSettings())
+    writes = MemberWrites(
+        runtime,
+        lambda: EventPublisher(runtime.kafka, runtime.topics),
+        settings.visible_within_seconds,
+    )
+    return build_http_app(runtime, writes, settings.token_book(), settings), runtime
+
+
+def uvicorn_config(app: Any, settings: GatewaySettings) -> uvicorn.Config:
+    """No access log: SCIM filters put e-mail addresses in query strings, and the structured
+    log says what a request changed (event ids and types) without personal data."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def run_gateway() -> None:
+    """``python -m services.gateway``: serve until SIGINT/SIGTERM."""
+    service_settings = ServiceSettings()
+    configure_logging(
+        "gateway", log_format=service_settings.log_format, level=service_settings.log_level
+    )
+    configure_tracing("gateway")
+    logging.getLogger("scim2_server").setLevel(logging.WARNING)
+    settings = GatewaySettings()
+    app, _ = build_gateway(settings, service_settings)
+    log.info("gateway listening", host=settings.host, port=settings.port)
+    uvicorn.Server(uvicorn_config(app, settings)).run()
