@@ -62,6 +62,7 @@ CHUNK_BYTES = 512 * 1024
 """Bytes of state per record: well under the 1 MiB a producer sends and a broker takes."""
 SNAPSHOT_HEADER = "rituals-snapshot"
 """On every chunk: the id of the snapshot it belongs to (its manifest names the same id)."""
+FETCH_WAIT_MS = 20
 FIRST_LOOK_BACK = 4
 """Records read back from a partition's end to find its newest manifest, at first."""
 _PACKAGES_ROOT = Path(__file__).resolve().parents[2]
@@ -367,6 +368,9 @@ async def read_newest(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        # A fetch at a partition's end answers (with its high watermark) at once, not after
+        # the default half second: a restore asks that of every partition it reads.
+        fetch_max_wait_ms=FETCH_WAIT_MS,
         **kafka.aiokafka_params(),
     )
     await consumer.start()
@@ -386,11 +390,12 @@ async def read_newest(
 
 
 async def _end(consumer: AIOKafkaConsumer, place: TopicPartition) -> int:
-    """The partition's end: the end offset asked, or the high watermark of a first fetch where
-    that is larger (the embedded broker answers end-offset requests too small)."""
+    """The partition's end: the end offset asked, or the high watermark of a fetch from there
+    where that is larger (the embedded broker answers end-offset requests too small: the last
+    batch's first offset + 1)."""
     asked: int = (await consumer.end_offsets([place]))[place]
-    await consumer.seek_to_beginning(place)
-    await consumer.getmany(place, timeout_ms=500, max_records=1)
+    consumer.seek(place, asked)
+    await consumer.getmany(place, timeout_ms=FETCH_WAIT_MS * 10, max_records=1)
     fetched = consumer.highwater(place)
     return max(asked, fetched or 0)
 
@@ -467,14 +472,17 @@ async def _chunks(
 async def _check_tail(consumer: AIOKafkaConsumer, manifest: SnapshotManifest) -> None:
     """The log after the snapshot must all be there: not removed by a retention, and not a
     topic made anew since (ending before the snapshot's offset)."""
-    for topic, offset in manifest.offsets.items():
-        place = TopicPartition(topic, manifest.partition)
-        consumer.assign([place])
-        first: int = (await consumer.beginning_offsets([place]))[place]
-        if first > offset:
-            raise UnusableSnapshotError(f"{topic} starts at {first}, after the snapshot's {offset}")
-        if await _end(consumer, place) < offset:
-            raise UnusableSnapshotError(f"{topic} ends before the snapshot's offset {offset}")
+    places = {TopicPartition(topic, manifest.partition): o for topic, o in manifest.offsets.items()}
+    consumer.assign(list(places))
+    firsts = await consumer.beginning_offsets(list(places))
+    asked = await consumer.end_offsets(list(places))
+    for place, offset in places.items():
+        if firsts[place] > offset:
+            raise UnusableSnapshotError(
+                f"{place.topic} starts at {firsts[place]}, after the snapshot's {offset}"
+            )
+        if asked[place] < offset and await _end(consumer, place) < offset:
+            raise UnusableSnapshotError(f"{place.topic} ends before the snapshot's offset {offset}")
 
 
 def unpack(packed: bytes) -> bytes:
@@ -686,12 +694,12 @@ class Snapshots:
             partition_count=self._partition_count(),
             topics=tuple(self.runtime.topic_names),
         )
-        restored: dict[int, Snapshot] = {}
-        for number in numbers:
-            snapshot = await self._restore_one(number, expected)
-            if snapshot is not None:
-                restored[number] = snapshot
-        return restored
+        found = await asyncio.gather(*(self._restore_one(number, expected) for number in numbers))
+        return {
+            number: snapshot
+            for number, snapshot in zip(numbers, found, strict=True)
+            if snapshot is not None
+        }
 
     async def _restore_one(self, number: int, expected: Expected) -> Snapshot | None:
         metrics = self.runtime.metrics.snapshots

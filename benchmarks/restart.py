@@ -1,0 +1,213 @@
+"""Restart benchmark with snapshots: each service's start-to-ready time as its history grows.
+
+For each history size (10,000, 100,000 and 1,000,000 events by default, scaled down on a second
+engine), fresh topics get a history like a real organisation's: members joining (one event in
+twenty) and the minute ticks of ten organisations' clocks (the rest). Then, per service:
+
+- **first start**: a new group, no snapshot: the whole log is read (and a snapshot written);
+- **restart, snapshots**: the group committed and a snapshot there: the snapshot is restored and
+  only the log after it is read;
+- **restart, no snapshots** (``RITUALS_SNAPSHOTS=false``): the group committed, no snapshot: the
+  members are read whole, the clock from its window before the commit;
+- **raw read + json.loads**: one aiokafka consumer reading the same topics to their end and
+  parsing every record, the floor any replay of the whole log stands on.
+
+Goals (issue "The history lives"): with snapshots, ready time grows less than 2x from the
+smallest history to the largest; a full replay runs at >= 50 % of the raw read + parse rate.
+
+Run: ``python -m benchmarks.restart [--engine embedded|kafka|both]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from benchmarks.engines import Comparison, Engine, run_alone
+from benchmarks.runtime import produce
+from infra.kafka import KafkaSettings
+from infra.topics import TopicSettings, ensure_topics
+from schemas import CloudEvent, new_event
+from schemas.clock import ClockTicked
+from schemas.members import MemberJoined
+from services.common.logging import configure_logging
+from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.settings import ServiceSettings
+from services.matcher.app import DEFINITION as MATCHER
+from services.notifier.app import DEFINITION as NOTIFIER
+from services.onboarding.app import DEFINITION as ONBOARDING
+from tests.factories import member_profile
+
+SIZES = (10_000, 100_000, 1_000_000)
+SERVICES = (ONBOARDING, MATCHER, NOTIFIER)
+ORGANISATIONS = [f"org{n}" for n in range(10)]
+START = datetime(2026, 1, 5, tzinfo=UTC)
+MEMBER_EVERY = 20
+"""One event in this many is a member joining; the others are clock ticks."""
+BENCHMARK = "restart with snapshots: start to ready"
+SETTINGS = ServiceSettings(session_timeout_ms=6_000, heartbeat_interval_ms=500)
+
+
+def history(size: int) -> Iterator[CloudEvent[Any]]:
+    """Members joining among the minute ticks of ten organisations, in time order."""
+    for index in range(size):
+        organisation = ORGANISATIONS[index % len(ORGANISATIONS)]
+        now = START + timedelta(minutes=index // len(ORGANISATIONS))
+        if index % MEMBER_EVERY == 0:
+            profile = member_profile(f"m{index}", start_date=START.date())
+            payload: Any = MemberJoined.model_validate(profile)
+        else:
+            payload = ClockTicked(now=now, sequence=index // len(ORGANISATIONS))
+        yield new_event(payload, source="/bench", orgid=organisation, time=now)
+
+
+@dataclass(frozen=True)
+class Start:
+    seconds: float
+    replayed: float
+    restored: float
+
+
+async def start_to_ready(
+    definition: ServiceDefinition, kafka: KafkaSettings, topics: TopicSettings, snapshots: bool
+) -> Start:
+    settings = SETTINGS.model_copy(update={"snapshots": snapshots})
+    runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
+    started = time.perf_counter()
+    await runtime.start()
+    try:
+        while not runtime.ready:  # noqa: ASYNC110 (readiness is a state, polled as probes do)
+            await asyncio.sleep(0.01)
+        seconds = time.perf_counter() - started
+        metrics = runtime.metrics
+        return Start(
+            seconds,
+            metrics.replayed.labels(definition.name)._value.get(),
+            metrics.snapshots.labels(definition.name, "restored")._value.get(),
+        )
+    finally:
+        await runtime.stop()
+
+
+async def raw_read(kafka: KafkaSettings, topics: TopicSettings, names: Sequence[str]) -> float:
+    """Seconds to read every record of the topics to their end and parse it as JSON."""
+    started = time.perf_counter()
+    consumer = AIOKafkaConsumer(
+        **kafka.aiokafka_params(), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(n, p) for n in names for p in range(topics.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        quiet = 0
+        while quiet < 3 and not await _at_ends(consumer, ends):
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            quiet = 0 if batch else quiet + 1
+            for partition, records in batch.items():
+                ends[partition] = max(ends[partition], consumer.highwater(partition) or 0)
+                for record in records:
+                    json.loads(record.value)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def _at_ends(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for partition, end in ends.items():
+        if await consumer.position(partition) < end:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Row:
+    service: str
+    size: int
+    first: Start
+    snapshot: Start
+    no_snapshot: Start
+    raw: float
+
+
+async def measure(kafka: KafkaSettings, size: int) -> list[Row]:
+    topics = TopicSettings(prefix=f"restart{uuid.uuid4().hex[:6]}.", partitions=6)
+    ensure_topics(kafka, topics)
+    await produce(kafka, topics, history(size))
+    rows: list[Row] = []
+    for definition in SERVICES:
+        names = [topics.name(topic) for topic in definition.topics]
+        first = await start_to_ready(definition, kafka, topics, snapshots=True)
+        snapshot = await start_to_ready(definition, kafka, topics, snapshots=True)
+        no_snapshot = await start_to_ready(definition, kafka, topics, snapshots=False)
+        raw = await raw_read(kafka, topics, names)
+        rows.append(Row(definition.name, size, first, snapshot, no_snapshot, raw))
+        print(_line(rows[-1]), flush=True)
+    return rows
+
+
+HEADER = (
+    f"  {'service':<11} {'events':>9}  {'first start':>16}  {'restart, snapshots':>20}  "
+    f"{'restart, none':>16}  {'raw read+json':>13}  full replay / raw rate"
+)
+
+
+def _line(row: Row) -> str:
+    def shown(start: Start) -> str:
+        return f"{start.seconds:6.2f} s {start.replayed:>7,.0f}"
+
+    replay_rate = row.first.replayed / row.first.seconds
+    raw_rate = row.size / row.raw
+    return (
+        f"  {row.service:<11} {row.size:>9,}  {shown(row.first):>16}  {shown(row.snapshot):>20}  "
+        f"{shown(row.no_snapshot):>16}  {row.raw:>11.2f} s  {replay_rate / raw_rate:>6.0%}"
+    )
+
+
+def compare(engine: Engine, sizes: Sequence[int] = SIZES) -> list[Comparison]:
+    scaled = [engine.scaled(size) for size in sizes]
+    print(f"== {BENCHMARK} on {engine.label}: seconds and events replayed =={engine.reduced}")
+    print(HEADER, flush=True)
+    rows = [row for size in scaled for row in asyncio.run(measure(engine.kafka(), size))]
+    comparisons: list[Comparison] = []
+    for service in (definition.name for definition in SERVICES):
+        mine = [row for row in rows if row.service == service]
+        smallest, largest = mine[0], mine[-1]
+        growth = largest.snapshot.seconds / smallest.snapshot.seconds
+        print(
+            f"  {service}: with snapshots, {smallest.size:,} -> {largest.size:,} events: ready "
+            f"time x{growth:.2f} (goal < 2); without: "
+            f"x{largest.no_snapshot.seconds / smallest.no_snapshot.seconds:.2f}"
+        )
+        comparisons += [
+            Comparison(
+                BENCHMARK,
+                engine.label,
+                f"{service}, {row.size:,} events",
+                "s",
+                row.snapshot.seconds,
+                row.no_snapshot.seconds,
+            )
+            for row in mine
+        ]
+    return comparisons
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    configure_logging("bench", level="WARNING")
+    run_alone(compare, argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
