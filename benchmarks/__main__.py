@@ -21,7 +21,7 @@ from benchmarks.engines import Comparison, add_engine_option, plan, running, tab
 from services.common.logging import configure_logging
 
 WITHOUT_BROKER = ("matcher", "onboarding", "notifier")
-ON_BROKERS = ("runtime", "rebuild", "latency")
+ON_BROKERS = ("runtime", "rebuild", "restart", "latency")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -63,6 +63,7 @@ CHUNK_BYTES = 512 * 1024
 SNAPSHOT_HEADER = "rituals-snapshot"
 """On every chunk: the id of the snapshot it belongs to (its manifest names the same id)."""
 FETCH_WAIT_MS = 20
+END_WAIT_SECONDS = 10.0
 FIRST_LOOK_BACK = 4
 """Records read back from a partition's end to find its newest manifest, at first."""
 _PACKAGES_ROOT = Path(__file__).resolve().parents[2]
@@ -395,9 +396,19 @@ async def _end(consumer: AIOKafkaConsumer, place: TopicPartition) -> int:
     batch's first offset + 1)."""
     asked: int = (await consumer.end_offsets([place]))[place]
     consumer.seek(place, asked)
-    await consumer.getmany(place, timeout_ms=FETCH_WAIT_MS * 10, max_records=1)
-    fetched = consumer.highwater(place)
-    return max(asked, fetched or 0)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + END_WAIT_SECONDS
+    # A partition just assigned has no high watermark until its first fetch has answered.
+    while (fetched := _highwater(consumer, place)) is None:
+        if loop.time() > deadline:
+            raise UnusableSnapshotError(f"{place.topic} did not say where it ends")
+        await consumer.getmany(place, timeout_ms=FETCH_WAIT_MS * 5, max_records=1)
+    return max(asked, fetched)
+
+
+def _highwater(consumer: AIOKafkaConsumer, place: TopicPartition) -> int | None:
+    found: int | None = consumer.highwater(place)
+    return found
 
 
 async def _newest_manifest(
