@@ -214,6 +214,44 @@ def consumers(board: dashboard_builders.Dashboard) -> None:
             width=8,
         )
     )
+    board.with_panel(
+        graph(
+            "Latest snapshot duration",
+            "How long does writing a partition's snapshot take (the partition waits meanwhile)?",
+            "s",
+            query(
+                f"max by (service, instance) (rituals_snapshot_seconds{{{CHOSEN}}})",
+                "{{service}} {{instance}}",
+            ),
+            width=8,
+        )
+    )
+    board.with_panel(
+        graph(
+            "Snapshots by outcome",
+            "Are snapshots written and restored, or ignored (a rebuild from the whole log) or "
+            "failing?",
+            "short",
+            query(
+                f"sum by (service, outcome) (increase(rituals_snapshots_total{{{CHOSEN}}}"
+                "[$__rate_interval]))",
+                "{{service}} {{outcome}}",
+            ),
+            width=8,
+        )
+    )
+    board.with_panel(
+        graph(
+            "Latest snapshot size",
+            "How large is a partition's state (compressed)? It bounds a restart's reading.",
+            "bytes",
+            query(
+                f"max by (service, instance) (rituals_snapshot_bytes{{{CHOSEN}}})",
+                "{{service}} {{instance}}",
+            ),
+            width=8,
+        )
+    )
 
 
 def events(board: dashboard_builders.Dashboard) -> None:

@@ -180,6 +180,8 @@ def test_the_panels_answer_the_operators_questions() -> None:
     for metric in (
         "rituals_consumer_lag",
         "rituals_rebuild_seconds",
+        "rituals_snapshot_seconds",
+        "rituals_snapshots_total",
         "rituals_ready",
         "rituals_events_consumed_total",
         "rituals_events_published_total",
