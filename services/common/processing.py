@@ -81,14 +81,16 @@ class Ledger:
         if event.source == self.source and event.causationid is not None:
             self._decided.add(event.causationid)
 
-    def handle(self, event: CloudEvent[Any]) -> list[CloudEvent[Any]]:
-        """Apply a new event and return the outputs still to publish (none for a duplicate)."""
+    def handle(self, event: CloudEvent[Any], *, settled: bool = False) -> list[CloudEvent[Any]]:
+        """Apply a new event and return the outputs still to publish (none for a duplicate).
+        ``settled``: the event was decided before (its whole decision, maybe none, is in the
+        log): only applied."""
         if self.has_applied(event):
             return []
         self.processor.apply(event)
         self._applied.add(event.id)
         self.note_outputs(event)
-        if str(event.id) in self._decided:
+        if settled or str(event.id) in self._decided:
             return []
         return self.outputs(event, self.processor.decide(event))
 
@@ -106,10 +108,16 @@ class Ledger:
         each group is one decision, to be published whole."""
         return [decision for output in outputs if (decision := self.handle(output))]
 
-    def replay(self, events: Sequence[CloudEvent[Any]]) -> Replayed:
+    def replay(
+        self,
+        events: Sequence[CloudEvent[Any]],
+        settled: Callable[[CloudEvent[Any]], bool] = lambda event: False,
+    ) -> Replayed:
         """Fold a rebuild's events (``replay.replay_plan``) into this fresh ledger and return the
         decisions still to publish, in order: causes whose whole decision the log lacks, and what
-        those outputs ask for in turn. An event the processor fails on is skipped here (the live
+        those outputs ask for in turn. ``settled`` events (before the group's commit: every
+        decision of theirs is whole in the log, or was nothing) are only applied: deciding them
+        again would be thrown away. An event the processor fails on is skipped here (the live
         consumer dead-letters it when it reaches it)."""
         for event in events:
             self.note_outputs(event)
@@ -117,7 +125,7 @@ class Ledger:
         failures: list[tuple[CloudEvent[Any], Exception]] = []
         for event in events:
             try:
-                outputs = self.handle(event)
+                outputs = self.handle(event, settled=settled(event))
             except Exception as error:
                 failures.append((event, error))
                 continue

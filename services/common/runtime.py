@@ -771,7 +771,7 @@ class ServiceRuntime:
             else:
                 ledgers.at(number)
         with collector_paused():
-            replayed = await asyncio.to_thread(_replay, ledgers, plan)
+            replayed = await asyncio.to_thread(_replay, ledgers, plan, committed)
         self.ledgers = ledgers
         sends: list[asyncio.Future[Any]] = []
         for decision in replayed.decisions:
@@ -846,16 +846,25 @@ class ServiceRuntime:
         return found
 
 
-def _replay(ledgers: Ledgers, plan: ReplayPlan) -> Replayed:
+def _replay(
+    ledgers: Ledgers, plan: ReplayPlan, committed: Mapping[TopicPartition, int]
+) -> Replayed:
     """Fold each partition number's events into its ledger (organisations never span two), in
-    the plan's order; the decisions still to publish and the failures, all numbers together."""
+    the plan's order; the decisions still to publish and the failures, all numbers together.
+    What lies before the group's commit was decided whole (a commit follows the batch's
+    acknowledged outputs): it is only applied."""
+
+    def settled(event: CloudEvent[Any]) -> bool:
+        record = plan.origin[event.id]
+        return record.offset < committed.get(TopicPartition(record.topic, record.partition), 0)
+
     events_of: dict[int, list[CloudEvent[Any]]] = defaultdict(list)
     for event in plan.events:
         events_of[ledgers.partition_of(event.orgid)].append(event)
     decisions: list[list[CloudEvent[Any]]] = []
     failures: list[tuple[CloudEvent[Any], Exception]] = []
     for number, events in sorted(events_of.items()):
-        replayed = ledgers.at(number).replay(events)
+        replayed = ledgers.at(number).replay(events, settled)
         decisions += replayed.decisions
         failures += replayed.failures
     return Replayed(decisions, failures)
