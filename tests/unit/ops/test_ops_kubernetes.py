@@ -113,7 +113,7 @@ def test_probes_ask_the_metrics_page_and_the_ready_gauge(service: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("service", SERVICES_WITH_METRICS)
+@pytest.mark.parametrize("service", [*SERVICES_WITH_METRICS, "gateway"])
 def test_a_disruption_budget_per_service(service: str) -> None:
     budget = of_kind("PodDisruptionBudget")[f"rituals-{service}"]
     deployment = of_kind("Deployment")[f"rituals-{service}"]
