@@ -49,7 +49,7 @@ broker: $(STAMP) ## The embedded broker in the foreground (port 9092, topics pro
 kafka: $(STAMP) ## Apache Kafka (KRaft, from Maven Central) in the foreground on port 9092, data in var/rituals/kafka
 	$(BIN)/rituals broker --engine kafka
 
-bench: $(STAMP) ## Benchmarks beside their baselines; broker ones on the embedded broker and Apache Kafka (ENGINE=embedded|kafka|both)
+bench: $(STAMP) ## Benchmarks beside their baselines; broker ones on the embedded broker and Apache Kafka (ENGINE=embedded|durable|kafka|both|all: durable is the embedded broker keeping its log on disk)
 	$(BIN)/python -m benchmarks $(if $(ENGINE),--engine $(ENGINE))
 
 bench-ceiling: $(STAMP) ## Apache Kafka's own perf tools on this machine: the broker's ceiling

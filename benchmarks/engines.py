@@ -12,18 +12,26 @@ import argparse
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from infra.apache_kafka import KAFKA_VERSION, ApacheKafka, KafkaUnavailableError
 from infra.broker import EmbeddedBroker, LocalBroker
 from infra.kafka import KafkaSettings
 
 EMBEDDED = "embedded"
+DURABLE = "durable"
 KAFKA = "kafka"
 BOTH = "both"
-LABELS = {EMBEDDED: "embedded (Tansu)", KAFKA: f"Apache Kafka {KAFKA_VERSION}"}
+ALL = "all"
+LABELS = {
+    EMBEDDED: "embedded (Tansu)",
+    DURABLE: "embedded, durable (S3 store)",
+    KAFKA: f"Apache Kafka {KAFKA_VERSION}",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class Engine:
         """Client settings for its broker. The embedded broker grants no producer id: its
         clients are told so (unless RITUALS_KAFKA_IDEMPOTENCE says otherwise), as the demo's are,
         so they do not ask and it logs no error line at every start."""
-        if self.name == EMBEDDED and "RITUALS_KAFKA_IDEMPOTENCE" not in os.environ:
+        if self.name in (EMBEDDED, DURABLE) and "RITUALS_KAFKA_IDEMPOTENCE" not in os.environ:
             return KafkaSettings(bootstrap_servers=self.servers, idempotence="off")
         return KafkaSettings(bootstrap_servers=self.servers)
 
@@ -56,15 +64,16 @@ class Engine:
 
 
 def engine_names(choice: str) -> list[str]:
-    return [EMBEDDED, KAFKA] if choice == BOTH else [choice]
+    return {BOTH: [EMBEDDED, KAFKA], ALL: [EMBEDDED, DURABLE, KAFKA]}.get(choice, [choice])
 
 
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
-        choices=(EMBEDDED, KAFKA, BOTH),
+        choices=(EMBEDDED, DURABLE, KAFKA, BOTH, ALL),
         default=BOTH,
-        help="Broker(s) for the broker benchmarks (default: both, the embedded one first).",
+        help="Broker(s) for the broker benchmarks (default: both, the embedded one in memory "
+        "first; durable: the embedded one keeping its log on disk, as `rituals up` does; all).",
     )
     parser.add_argument(
         "--second-engine-scale",
@@ -108,7 +117,20 @@ def running(engine: Engine) -> Iterator[Engine | None]:
     if engine.servers:
         yield engine
         return
-    broker: LocalBroker = ApacheKafka() if engine.name == KAFKA else EmbeddedBroker()
+    with (
+        tempfile.TemporaryDirectory(prefix="rituals-bench-") as data_dir,
+        _broker_of(engine, Path(data_dir)) as started,
+    ):
+        yield started
+
+
+@contextmanager
+def _broker_of(engine: Engine, data_dir: Path) -> Iterator[Engine | None]:
+    broker: LocalBroker
+    if engine.name == KAFKA:
+        broker = ApacheKafka()
+    else:
+        broker = EmbeddedBroker(data_dir=data_dir if engine.name == DURABLE else None)
     try:
         with _quiet("kafka"):  # refused connections are how the start waits for readiness
             broker.start()
