@@ -19,10 +19,12 @@ from starlette.types import ASGIApp
 
 from infra.topics import Topic
 from services.common.adapters.publisher import EventPublisher
+from services.common.link_keys import LinkKeySettings
 from services.common.logging import configure_logging
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.common.tracing import configure_tracing
+from services.gateway.adapters.links import links_router
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.adapters.read_api import read_api
 from services.gateway.adapters.scim import MemberStorage, ScimApplication
@@ -65,9 +67,11 @@ def build_http_app(
     tokens: TokenBook,
     settings: GatewaySettings,
     ready: Callable[[], bool] | None = None,
+    link_key: bytes | None = None,
 ) -> FastAPI:
     """The HTTP surface over a runtime (started and stopped with the app). ``ready``: whether
-    the projection is rebuilt (the runtime's readiness unless given)."""
+    the projection is rebuilt (the runtime's readiness unless given); ``link_key``: the key
+    one-click links are signed with (none: every link answers 404)."""
     is_ready = ready or (lambda: runtime.ready)
 
     @contextlib.asynccontextmanager
@@ -110,6 +114,15 @@ def build_http_app(
     app.state.tokens = tokens
     app.state.ready = is_ready
     app.include_router(read_api(lambda organisation: gateway_processor(runtime, organisation)))
+    app.include_router(
+        links_router(
+            link_key,
+            lambda organisation, member_id: gateway_processor(
+                runtime, organisation
+            ).directory.member(organisation, member_id),
+            writes,
+        )
+    )
     provider = scim_provider()
     storage = MemberStorage(
         lambda organisation: gateway_processor(runtime, organisation),
@@ -132,7 +145,9 @@ def build_gateway(
         lambda: EventPublisher(runtime.kafka, runtime.topics),
         settings.visible_within_seconds,
     )
-    return build_http_app(runtime, writes, settings.token_book(), settings), runtime
+    link_key = LinkKeySettings().signing_key()
+    app = build_http_app(runtime, writes, settings.token_book(), settings, link_key=link_key)
+    return app, runtime
 
 
 def uvicorn_config(app: Any, settings: GatewaySettings) -> uvicorn.Config:
