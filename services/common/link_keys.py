@@ -34,6 +34,12 @@ class LinkKeySettings(BaseSettings):
     link_signing_key_file: Path | None = Field(
         default=None, description="A file holding the link signing key (base64), instead."
     )
+    gateway_public_url: str | None = Field(
+        default=None,
+        description="The gateway's address as people's browsers reach it, e.g. "
+        "https://rituals.example.com: the base of the links in messages (none: no links).",
+        pattern=r"^https?://[^\s]+$",
+    )
     data_dir: Path = Field(
         default=Path("var/rituals"),
         description="When neither setting above is given, a "
@@ -51,6 +57,15 @@ class LinkKeySettings(BaseSettings):
             return decoded_link_key(path.read_text(encoding="ascii"))
         except (OSError, UnicodeDecodeError):
             raise LinkKeyError(f"cannot read the link signing key file {path}") from None
+
+
+def link_signing(settings: LinkKeySettings | None = None) -> tuple[str, bytes] | None:
+    """The gateway's public base URL and the signing key, when both are configured."""
+    settings = settings or LinkKeySettings()
+    key = settings.signing_key()
+    if settings.gateway_public_url is None or key is None:
+        return None
+    return settings.gateway_public_url, key
 
 
 def decoded_link_key(text: str) -> bytes:

@@ -25,6 +25,8 @@ MAX_TOKEN_CHARS = 600
 LINK_LIFETIME = timedelta(days=30)
 """How long a link in a message works: past the next rounds' feedback, not forever."""
 MIN_KEY_BYTES = 32
+SUBJECT_SEPARATOR = "/"
+"""Between the parts of a subject (identifiers never contain it)."""
 _EVENT_ID_NAMESPACE = uuid.UUID("0b6c4f5e-8f0d-4d43-9a4e-6b1f4f3c2a71")
 
 
@@ -63,6 +65,14 @@ class LinkRefusedError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def coffee_subject(round_id: str, group_id: str) -> str:
+    return f"{round_id}{SUBJECT_SEPARATOR}{group_id}"
+
+
+def ritual_subject(ritual_id: str, occurrence_start: datetime) -> str:
+    return f"{ritual_id}{SUBJECT_SEPARATOR}{occurrence_start.isoformat()}"
 
 
 def sign_link(claim: LinkClaim, key: bytes) -> str:

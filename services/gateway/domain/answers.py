@@ -4,7 +4,7 @@ and the member as the gateway's projection knows them. Pure: the day is given.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from pydantic import ValidationError
 
@@ -13,10 +13,9 @@ from schemas.coffee import CoffeeFeedbackGiven
 from schemas.members import MemberOptedOut, MemberPaused
 from schemas.rituals import RitualAttendanceConfirmed, RitualRsvpGiven
 from services.common.domain.directory import Member, MemberStatus
-from services.common.domain.links import LinkAction, LinkClaim
+from services.common.domain.links import SUBJECT_SEPARATOR, LinkAction, LinkClaim
 
 PAUSE_LENGTH = timedelta(weeks=2)
-SUBJECT_SEPARATOR = "/"
 
 
 @dataclass(frozen=True)
@@ -24,14 +23,6 @@ class Unanswerable:
     """Why a genuine link cannot be answered (said to the person, 4xx)."""
 
     reason: str  # "unknown_member" | "malformed"
-
-
-def coffee_subject(round_id: str, group_id: str) -> str:
-    return f"{round_id}{SUBJECT_SEPARATOR}{group_id}"
-
-
-def ritual_subject(ritual_id: str, occurrence_start: datetime) -> str:
-    return f"{ritual_id}{SUBJECT_SEPARATOR}{occurrence_start.isoformat()}"
 
 
 def answer(claim: LinkClaim, member: Member | None, today: date) -> EventPayload | Unanswerable:

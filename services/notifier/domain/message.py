@@ -13,6 +13,14 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class AnswerLink:
+    """A one-click answer (signed link to the gateway's confirmation page)."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Attendee:
     name: str
     email: str
@@ -75,3 +83,7 @@ class Message:
     link_label: str = ""
     sign_off: str = ""
     invitation: Invitation | None = None
+    answers: tuple[AnswerLink, ...] = ()
+    """One-click answers, when the platform signs links (none otherwise)."""
+    unsubscribe: str | None = None
+    """The one-click opt-out URL (e-mail's List-Unsubscribe), with the answers."""

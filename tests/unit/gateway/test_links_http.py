@@ -15,11 +15,17 @@ import pytest
 from schemas.coffee import CoffeeFeedbackGiven
 from schemas.members import MemberOptedOut, MemberPaused
 from schemas.rituals import RitualRsvpGiven
-from services.common.domain.links import LinkAction, LinkClaim, answer_event_id, sign_link
+from services.common.domain.links import (
+    LinkAction,
+    LinkClaim,
+    answer_event_id,
+    coffee_subject,
+    ritual_subject,
+    sign_link,
+)
 from services.common.runtime import ServiceRuntime
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.app import DEFINITION, build_http_app
-from services.gateway.domain.answers import coffee_subject, ritual_subject
 from services.gateway.domain.tokens import read_token_list
 from services.gateway.settings import GatewaySettings
 from tests.factories import ORG, OTHER_ORG, member_joined_event
