@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from infra.topics import Topic
 from services.common.adapters.publisher import EventPublisher
+from services.common.domain.directory import Member
 from services.common.link_keys import LinkKeySettings
 from services.common.logging import configure_logging
 from services.common.runtime import ServiceDefinition, ServiceRuntime
@@ -28,6 +29,7 @@ from services.gateway.adapters.links import links_router
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.adapters.read_api import read_api
 from services.gateway.adapters.scim import MemberStorage, ScimApplication
+from services.gateway.adapters.slack import EmailOf, slack_email_lookup, slack_router
 from services.gateway.domain.scim_users import scim_provider, user_model
 from services.gateway.domain.tokens import TokenBook
 from services.gateway.handlers import GatewayProcessor
@@ -68,6 +70,7 @@ def build_http_app(
     settings: GatewaySettings,
     ready: Callable[[], bool] | None = None,
     link_key: bytes | None = None,
+    slack_email_of: EmailOf | None = None,
 ) -> FastAPI:
     """The HTTP surface over a runtime (started and stopped with the app). ``ready``: whether
     the projection is rebuilt (the runtime's readiness unless given); ``link_key``: the key
@@ -123,6 +126,20 @@ def build_http_app(
             writes,
         )
     )
+    if settings.slack_signing_secret is not None:
+        app.include_router(
+            slack_router(
+                settings.slack_signing_secret.get_secret_value(),
+                settings.slack_workspaces,
+                slack_email_of or slack_emails(settings),
+                lambda organisation, address: member_by_email(
+                    gateway_processor(runtime, organisation), organisation, address
+                ),
+                writes,
+                link_key,
+                settings.max_body_bytes,
+            )
+        )
     provider = scim_provider()
     storage = MemberStorage(
         lambda organisation: gateway_processor(runtime, organisation),
@@ -133,6 +150,25 @@ def build_http_app(
     scim = ScimApplication(storage, tokens, settings.max_body_bytes, is_ready, provider=provider)
     app.mount("/scim", cast(ASGIApp, scim))
     return app
+
+
+def slack_emails(settings: GatewaySettings) -> EmailOf:
+    """Slack users' addresses from Slack's API (none known without a bot token)."""
+    if settings.slack_bot_token is not None:
+        return slack_email_lookup(settings.slack_bot_token.get_secret_value())
+
+    async def unknown(_: str) -> str | None:
+        return None
+
+    return unknown
+
+
+def member_by_email(processor: GatewayProcessor, organisation: str, address: str) -> Member | None:
+    wanted = address.casefold()
+    for member in processor.directory.members(organisation):
+        if member.profile.email.casefold() == wanted:
+            return member
+    return None
 
 
 def build_gateway(
@@ -172,6 +208,7 @@ def run_gateway() -> None:
     )
     configure_tracing("gateway")
     logging.getLogger("scim2_server").setLevel(logging.WARNING)
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # its debug log shows requests
     settings = GatewaySettings()
     app, _ = build_gateway(settings, service_settings)
     log.info("gateway listening", host=settings.host, port=settings.port)

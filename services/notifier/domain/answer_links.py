@@ -66,17 +66,16 @@ def with_answer_links(
         return sign_link(claim, signing.key)
 
     def link(action: LinkAction, subject: str, rating: int | None = None) -> AnswerLink:
-        label = labels[action].format(rating=rating)
-        return AnswerLink(label, f"{base}/links/{signed(action, subject, rating)}")
+        token = signed(action, subject, rating)
+        return AnswerLink(labels[action].format(rating=rating), f"{base}/links/{token}", token)
 
     answers = [*_asked(notice.template, delivery, link)]
     own = delivery.notification_id
     answers.append(link(LinkAction.PAUSE, own))
     opt_out = signed(LinkAction.OPT_OUT, own)
-    answers.append(AnswerLink(labels[LinkAction.OPT_OUT], f"{base}/unsubscribe/{opt_out}"))
-    return dataclasses.replace(
-        message, answers=tuple(answers), unsubscribe=f"{base}/unsubscribe/{opt_out}"
-    )
+    unsubscribe = f"{base}/unsubscribe/{opt_out}"
+    answers.append(AnswerLink(labels[LinkAction.OPT_OUT], unsubscribe, opt_out))
+    return dataclasses.replace(message, answers=tuple(answers), unsubscribe=unsubscribe)
 
 
 def _asked(template: Template, delivery: Delivery, link: _LinkMaker) -> list[AnswerLink]:

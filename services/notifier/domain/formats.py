@@ -114,11 +114,13 @@ def as_slack(message: Message) -> dict[str, Any]:
 
 
 def _slack_button(answer: AnswerLink) -> dict[str, Any]:
-    """A URL button: Slack opens the gateway's confirmation page (no interactivity needed)."""
+    """A URL button: Slack opens the gateway's confirmation page; with the app's
+    interactivity pointed at the gateway, the click (signed by Slack) answers at once."""
     return {
         "type": "button",
         "text": {"type": "plain_text", "text": _clip(answer.label, _SLACK_BUTTON_LIMIT)},
         "url": answer.url,
+        "value": answer.token,
     }
 
 

@@ -18,6 +18,8 @@ class AnswerLink:
 
     label: str
     url: str
+    token: str
+    """The signed token the URL ends in (a Slack button's value: a click answers at once)."""
 
 
 @dataclass(frozen=True)

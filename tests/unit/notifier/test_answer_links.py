@@ -95,6 +95,7 @@ def test_every_channel_carries_the_links() -> None:
     [buttons] = [b for b in as_slack(message)["blocks"] if b["type"] == "actions"]
     assert [button["url"] for button in buttons["elements"]] == urls
     assert {button["type"] for button in buttons["elements"]} == {"button"}
+    assert [button["value"] for button in buttons["elements"]] == [a.token for a in message.answers]
     card = as_teams(message)["attachments"][0]["content"]
     opened = [a["url"] for a in card["actions"] if a["type"] == "Action.OpenUrl"]
     assert opened[-len(urls) :] == urls
