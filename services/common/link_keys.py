@@ -1,6 +1,6 @@
-"""The key that signs one-click links, from settings: shared by the notifier (which signs) and
-the gateway (which verifies). No key configured: messages carry no links and the gateway
-answers every link with 404."""
+"""One-click links from settings: the key that signs them, shared by the notifier (which signs)
+and the gateway (which verifies), and the gateway's public address the links point at. No key
+configured: messages carry no links and the gateway answers every link with 404."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class LinkKeyError(ValueError):
     pass
 
 
-class LinkKeySettings(BaseSettings):
+class LinkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RITUALS_", extra="ignore")
 
     link_signing_key: SecretStr | None = Field(
@@ -59,9 +59,9 @@ class LinkKeySettings(BaseSettings):
             raise LinkKeyError(f"cannot read the link signing key file {path}") from None
 
 
-def link_signing(settings: LinkKeySettings | None = None) -> tuple[str, bytes] | None:
+def link_signing(settings: LinkSettings | None = None) -> tuple[str, bytes] | None:
     """The gateway's public base URL and the signing key, when both are configured."""
-    settings = settings or LinkKeySettings()
+    settings = settings or LinkSettings()
     key = settings.signing_key()
     if settings.gateway_public_url is None or key is None:
         return None

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from infra.topics import Topic
 from services.common.adapters.publisher import EventPublisher
 from services.common.domain.directory import Member
-from services.common.link_keys import LinkKeySettings
+from services.common.link_keys import LinkSettings
 from services.common.logging import configure_logging
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import ServiceSettings
@@ -181,7 +181,7 @@ def build_gateway(
         lambda: EventPublisher(runtime.kafka, runtime.topics),
         settings.visible_within_seconds,
     )
-    link_key = LinkKeySettings().signing_key()
+    link_key = LinkSettings().signing_key()
     app = build_http_app(runtime, writes, settings.token_book(), settings, link_key=link_key)
     return app, runtime
 

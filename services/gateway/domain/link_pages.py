@@ -16,7 +16,6 @@ DEFAULT_LANGUAGE = "en"
 @dataclass(frozen=True)
 class PageTexts:
     questions: dict[LinkAction, str]
-    rating: str
     confirm: str
     done: str
     refused: dict[str, str]
@@ -33,7 +32,6 @@ PAGES: dict[str, PageTexts] = {
             LinkAction.PAUSE: "Pause for two weeks? You take part again afterwards.",
             LinkAction.OPT_OUT: "Opt out of Rituals? You receive no more invitations.",
         },
-        rating="{rating} out of 5",
         confirm="Confirm",
         done="Thank you, your answer is recorded.",
         refused={
@@ -54,7 +52,6 @@ PAGES: dict[str, PageTexts] = {
             LinkAction.PAUSE: "Twee weken pauzeren? Daarna doe je weer mee.",
             LinkAction.OPT_OUT: "Afmelden voor Rituals? Je krijgt geen uitnodigingen meer.",
         },
-        rating="{rating} van de 5",
         confirm="Bevestigen",
         done="Dank je, je antwoord is genoteerd.",
         refused={

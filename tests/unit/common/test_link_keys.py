@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from services.cli.platform import local_links
 from services.common.link_keys import (
     LinkKeyError,
-    LinkKeySettings,
+    LinkSettings,
     ensure_link_signing_key,
     link_signing,
 )
@@ -26,14 +26,14 @@ def test_a_generated_key_is_private_kept_and_read(tmp_path: Path) -> None:
     assert created
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ensure_link_signing_key(tmp_path) == (path, False)
-    key = LinkKeySettings(data_dir=tmp_path).signing_key()
+    key = LinkSettings(data_dir=tmp_path).signing_key()
     assert key is not None
     assert len(key) == 32
 
 
 def test_no_key_no_links(tmp_path: Path) -> None:
-    assert LinkKeySettings(data_dir=tmp_path).signing_key() is None
-    given = LinkKeySettings(data_dir=tmp_path, link_signing_key=SecretStr(KEY))
+    assert LinkSettings(data_dir=tmp_path).signing_key() is None
+    given = LinkSettings(data_dir=tmp_path, link_signing_key=SecretStr(KEY))
     assert link_signing(given) is None  # no public address: nothing to link to
     both = given.model_copy(update={"gateway_public_url": "https://rituals.example.com"})
     assert link_signing(both) == ("https://rituals.example.com", b"k" * 32)
@@ -41,7 +41,7 @@ def test_no_key_no_links(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["", "not base64!", base64.b64encode(b"short").decode()])
 def test_an_unusable_key_is_refused_without_repeating_it(text: str, tmp_path: Path) -> None:
-    settings = LinkKeySettings(data_dir=tmp_path, link_signing_key=SecretStr(text))
+    settings = LinkSettings(data_dir=tmp_path, link_signing_key=SecretStr(text))
     with pytest.raises(LinkKeyError) as refused:
         settings.signing_key()
     assert text not in str(refused.value) or not text
