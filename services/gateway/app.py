@@ -208,7 +208,6 @@ def run_gateway() -> None:
     )
     configure_tracing("gateway")
     logging.getLogger("scim2_server").setLevel(logging.WARNING)
-    logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # its debug log shows requests
     settings = GatewaySettings()
     app, _ = build_gateway(settings, service_settings)
     log.info("gateway listening", host=settings.host, port=settings.port)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -139,22 +140,31 @@ def _ephemeral(text: str) -> JSONResponse:
     return JSONResponse(reply)
 
 
-def slack_email_lookup(bot_token: str) -> EmailOf:
-    """E-mail addresses from Slack's ``users.info`` (kept for the process's life: a user's
-    address rarely changes, and each lookup is an API call)."""
-    from slack_sdk.web.async_client import AsyncWebClient
+SLACK_USERS_INFO = "https://slack.com/api/users.info"
 
-    client = AsyncWebClient(token=bot_token)
-    known: dict[str, str | None] = {}
+
+def slack_email_lookup(bot_token: str, client: httpx.AsyncClient | None = None) -> EmailOf:
+    """E-mail addresses from Slack's ``users.info`` (kept for the process's life: a user's
+    address rarely changes, and each lookup is an API call). A failed lookup is not kept."""
+    http = client or httpx.AsyncClient(timeout=10)
+    known: dict[str, str] = {}
 
     async def email_of(user_id: str) -> str | None:
         if user_id not in known:
             try:
-                response = await client.users_info(user=user_id)
-                known[user_id] = response["user"]["profile"].get("email")
-            except Exception:  # Slack unreachable or the user unknown: not a member, now
+                answer = await http.get(
+                    SLACK_USERS_INFO,
+                    params={"user": user_id},
+                    headers={"Authorization": f"Bearer {bot_token}"},
+                )
+                found = answer.json()
+                address = found["user"]["profile"]["email"] if found.get("ok") else None
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                address = None
+            if not isinstance(address, str):
                 log.warning("slack user lookup failed")
                 return None
+            known[user_id] = address
         return known[user_id]
 
     return email_of

@@ -21,6 +21,7 @@ from schemas.members import MemberPaused, MemberResumed
 from services.common.domain.links import LinkAction, LinkClaim, coffee_subject, sign_link
 from services.common.runtime import ServiceRuntime
 from services.gateway.adapters.members import MemberWrites
+from services.gateway.adapters.slack import slack_email_lookup
 from services.gateway.app import DEFINITION, build_http_app
 from services.gateway.domain.tokens import read_token_list
 from services.gateway.settings import GatewaySettings
@@ -210,3 +211,22 @@ async def test_a_malformed_interaction_is_refused(slack: Slack, body: str) -> No
     )
     assert refused.status_code == 400
     assert slack.publisher.published == []
+
+
+async def test_a_slack_users_address_comes_from_users_info_once() -> None:
+    asked: list[httpx.Request] = []
+
+    def slack_api(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if request.url.params["user"] == "U1":
+            return httpx.Response(200, json={"ok": True, "user": {"profile": {"email": "a@x.io"}}})
+        return httpx.Response(200, json={"ok": False, "error": "user_not_found"})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(slack_api))
+    email_of = slack_email_lookup("xoxb-test", client)
+    assert await email_of("U1") == "a@x.io"
+    assert await email_of("U1") == "a@x.io"
+    assert await email_of("U2") is None
+    assert [request.url.params["user"] for request in asked] == ["U1", "U2"]
+    assert asked[0].headers["Authorization"] == "Bearer xoxb-test"
+    await client.aclose()
