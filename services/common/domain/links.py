@@ -113,7 +113,10 @@ def answer_event_id(token: str) -> uuid.UUID:
 
 
 def link_expiry(sent_at: datetime) -> datetime:
-    return sent_at + LINK_LIFETIME
+    """At least LINK_LIFETIME after sending, on a day boundary: a message rendered again the same
+    day (a retry) carries the very same links."""
+    day = sent_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + LINK_LIFETIME + timedelta(days=1)
 
 
 def _decoded_claim(encoded: str) -> LinkClaim:

@@ -122,3 +122,10 @@ def test_without_link_signing_a_message_has_no_links() -> None:
     mail = email.message_from_bytes(raw, policy=email.policy.default)
     assert mail["List-Unsubscribe"] is None
     assert not [b for b in as_slack(message)["blocks"] if b["type"] == "actions"]
+
+
+def test_a_retry_the_same_day_carries_the_same_links() -> None:
+    delivery = coffee_deliveries("email")[0]
+    morning = with_answer_links(render(delivery), delivery, SIGNING, NOW)
+    evening = with_answer_links(render(delivery), delivery, SIGNING, NOW + timedelta(hours=14))
+    assert morning == evening
