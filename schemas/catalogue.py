@@ -30,6 +30,8 @@ _MODELS: tuple[type[EventPayload], ...] = (
     rituals.RitualScheduled,
     rituals.RitualHeld,
     rituals.RitualCancelled,
+    rituals.RitualRsvpGiven,
+    rituals.RitualAttendanceConfirmed,
     notifications.NotificationSent,
     notifications.NotificationFailed,
     notifications.NotificationRetryScheduled,

@@ -74,3 +74,23 @@ class RitualCancelled(EventPayload):
         default=None, description="The cancelled occurrence; none cancels the whole series."
     )
     reason: ShortText = Field(default="", description="Why, for the participants.")
+
+
+class RitualRsvpGiven(EventPayload):
+    """A member said they will be at an occurrence of a ritual (from a link in its reminder)."""
+
+    event_type: ClassVar[str] = "rituals.ritual.rsvp_given"
+
+    ritual_id: Identifier = Field(description="The ritual.")
+    occurrence_start: AwareDatetime = Field(description="Start of the occurrence.")
+    member_id: Identifier = Field(description="The member who will be there.")
+
+
+class RitualAttendanceConfirmed(EventPayload):
+    """A member confirmed they attended an occurrence of a ritual."""
+
+    event_type: ClassVar[str] = "rituals.ritual.attendance_confirmed"
+
+    ritual_id: Identifier = Field(description="The ritual.")
+    occurrence_start: AwareDatetime = Field(description="Start of the occurrence.")
+    member_id: Identifier = Field(description="The member who attended.")

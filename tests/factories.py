@@ -172,6 +172,16 @@ _SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         "occurrence_start": datetime(2025, 3, 7, 15, 30, tzinfo=UTC),
         "attendee_ids": ("m-1", "m-2"),
     },
+    "rituals.ritual.rsvp_given": lambda: {
+        "ritual_id": "friday-drinks",
+        "occurrence_start": datetime(2025, 3, 7, 15, 30, tzinfo=UTC),
+        "member_id": "m-1",
+    },
+    "rituals.ritual.attendance_confirmed": lambda: {
+        "ritual_id": "friday-drinks",
+        "occurrence_start": datetime(2025, 3, 7, 15, 30, tzinfo=UTC),
+        "member_id": "m-1",
+    },
     "rituals.ritual.cancelled": lambda: {
         "ritual_id": "friday-drinks",
         "occurrence_start": datetime(2025, 3, 14, 15, 30, tzinfo=UTC),

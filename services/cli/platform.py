@@ -21,6 +21,7 @@ from infra.broker import EmbeddedBroker, PortTakenError, ensure_free, free_port
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicMismatchError, TopicSettings, ensure_topics
 from services.common.adapters.history import consumer_lag
+from services.common.link_keys import ensure_link_signing_key
 from services.common.privacy import ensure_key_encryption_key
 from services.common.runtime import ServiceDefinition, consumer_group
 from services.gateway.settings import GatewaySettings
@@ -193,6 +194,7 @@ def run_platform(
         kafka_address(configured_servers, port, data_dir) as servers,
         unless_set(_local_mail(data_dir)),
         unless_set(local_keys(data_dir or DEFAULT_DATA_DIR)),
+        unless_set(local_links(data_dir or DEFAULT_DATA_DIR)),
     ):
         try:
             report = ensure_topics(KafkaSettings(bootstrap_servers=servers), TopicSettings())
@@ -263,6 +265,21 @@ def local_keys(data_dir: Path) -> dict[str, str]:
         "RITUALS_KEY_ENCRYPTION_KEY_FILE": str(path),
         "RITUALS_KEY_STORE_DIR": str(data_dir / "keys"),
     }
+
+
+def local_links(data_dir: Path) -> dict[str, str]:
+    """One-click answer links in this platform's messages, answered by its gateway: unless a
+    link signing key is given, one generated once into the data folder (mode 0600); the
+    gateway's public address is where it listens here, unless given."""
+    links = {"RITUALS_GATEWAY_PUBLIC_URL": f"http://{gateway_address(GatewaySettings())}"}
+    if os.environ.get("RITUALS_LINK_SIGNING_KEY") or os.environ.get(
+        "RITUALS_LINK_SIGNING_KEY_FILE"
+    ):
+        return links
+    path, created = ensure_link_signing_key(data_dir)
+    if created:
+        log.info("link signing key generated; keep it secret", path=str(path))
+    return {**links, "RITUALS_LINK_SIGNING_KEY_FILE": str(path)}
 
 
 def _watch(processes: Sequence[ServiceProcess]) -> int:

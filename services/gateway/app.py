@@ -19,13 +19,17 @@ from starlette.types import ASGIApp
 
 from infra.topics import Topic
 from services.common.adapters.publisher import EventPublisher
+from services.common.domain.directory import Member
+from services.common.link_keys import LinkSettings
 from services.common.logging import configure_logging
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.common.tracing import configure_tracing
+from services.gateway.adapters.links import links_router
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.adapters.read_api import read_api
 from services.gateway.adapters.scim import MemberStorage, ScimApplication
+from services.gateway.adapters.slack import EmailOf, slack_email_lookup, slack_router
 from services.gateway.domain.scim_users import scim_provider, user_model
 from services.gateway.domain.tokens import TokenBook
 from services.gateway.handlers import GatewayProcessor
@@ -65,9 +69,12 @@ def build_http_app(
     tokens: TokenBook,
     settings: GatewaySettings,
     ready: Callable[[], bool] | None = None,
+    link_key: bytes | None = None,
+    slack_email_of: EmailOf | None = None,
 ) -> FastAPI:
     """The HTTP surface over a runtime (started and stopped with the app). ``ready``: whether
-    the projection is rebuilt (the runtime's readiness unless given)."""
+    the projection is rebuilt (the runtime's readiness unless given); ``link_key``: the key
+    one-click links are signed with (none: every link answers 404)."""
     is_ready = ready or (lambda: runtime.ready)
 
     @contextlib.asynccontextmanager
@@ -110,6 +117,29 @@ def build_http_app(
     app.state.tokens = tokens
     app.state.ready = is_ready
     app.include_router(read_api(lambda organisation: gateway_processor(runtime, organisation)))
+    app.include_router(
+        links_router(
+            link_key,
+            lambda organisation, member_id: gateway_processor(
+                runtime, organisation
+            ).directory.member(organisation, member_id),
+            writes,
+        )
+    )
+    if settings.slack_signing_secret is not None:
+        app.include_router(
+            slack_router(
+                settings.slack_signing_secret.get_secret_value(),
+                settings.slack_workspaces,
+                slack_email_of or slack_emails(settings),
+                lambda organisation, address: member_by_email(
+                    gateway_processor(runtime, organisation), organisation, address
+                ),
+                writes,
+                link_key,
+                settings.max_body_bytes,
+            )
+        )
     provider = scim_provider()
     storage = MemberStorage(
         lambda organisation: gateway_processor(runtime, organisation),
@@ -122,6 +152,25 @@ def build_http_app(
     return app
 
 
+def slack_emails(settings: GatewaySettings) -> EmailOf:
+    """Slack users' addresses from Slack's API (none known without a bot token)."""
+    if settings.slack_bot_token is not None:
+        return slack_email_lookup(settings.slack_bot_token.get_secret_value())
+
+    async def unknown(_: str) -> str | None:
+        return None
+
+    return unknown
+
+
+def member_by_email(processor: GatewayProcessor, organisation: str, address: str) -> Member | None:
+    wanted = address.casefold()
+    for member in processor.directory.members(organisation):
+        if member.profile.email.casefold() == wanted:
+            return member
+    return None
+
+
 def build_gateway(
     settings: GatewaySettings | None = None, service_settings: ServiceSettings | None = None
 ) -> tuple[FastAPI, ServiceRuntime]:
@@ -132,7 +181,9 @@ def build_gateway(
         lambda: EventPublisher(runtime.kafka, runtime.topics),
         settings.visible_within_seconds,
     )
-    return build_http_app(runtime, writes, settings.token_book(), settings), runtime
+    link_key = LinkSettings().signing_key()
+    app = build_http_app(runtime, writes, settings.token_book(), settings, link_key=link_key)
+    return app, runtime
 
 
 def uvicorn_config(app: Any, settings: GatewaySettings) -> uvicorn.Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.gateway.domain.tokens import TokenBook, read_token_list
@@ -32,6 +32,21 @@ class GatewaySettings(BaseSettings):
         gt=0,
         description="How long a write waits for the gateway's projection to show it before "
         "answering (read-your-writes); it is published either way.",
+    )
+
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="The Slack app's signing secret: /slack/commands and /slack/interactivity "
+        "answer only when it is set, and only to requests it signed.",
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        description="A bot token with users:read.email: how a Slack user's e-mail address, "
+        "and so their member, is found.",
+    )
+    slack_workspaces: dict[str, str] = Field(
+        default_factory=dict,
+        description='Slack team id -> organisation, as JSON: {"T0123": "acme"}.',
     )
 
     def token_book(self) -> TokenBook:

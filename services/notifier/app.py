@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from infra.topics import Topic
 from schemas.base import Channel
+from services.common.link_keys import link_signing
 from services.common.runtime import ServiceDefinition, ServiceRuntime
 from services.notifier.adapters.base import ChannelAdapter
 from services.notifier.adapters.console import ConsoleChannel
@@ -21,6 +22,7 @@ from services.notifier.adapters.webhooks import (
     SlackChannel,
     TeamsChannel,
 )
+from services.notifier.domain.answer_links import LinkSigning
 from services.notifier.domain.backoff import RetryPolicy
 from services.notifier.domain.breaker import ChannelBreakers
 from services.notifier.domain.policy import OrganisationPolicy, PolicyLookup
@@ -88,6 +90,7 @@ def channels_from(settings: NotifierSettings, poster: HttpPoster) -> dict[Channe
 
 
 def delivery_worker_from(settings: NotifierSettings, poster: HttpPoster) -> DeliveryWorker:
+    signing = link_signing()
     return DeliveryWorker(
         channels_from(settings, poster),
         retry_policy_from(settings),
@@ -99,6 +102,7 @@ def delivery_worker_from(settings: NotifierSettings, poster: HttpPoster) -> Deli
             first_cool_down=timedelta(seconds=settings.breaker_cool_down_seconds),
             longest_cool_down=timedelta(seconds=settings.breaker_longest_cool_down_seconds),
         ),
+        links=LinkSigning(*signing) if signing is not None else None,
     )
 
 

@@ -38,9 +38,11 @@ from services.common.logging import event_log_context
 from services.common.processing import Emit, Ledgers
 from services.common.tracing import continuing
 from services.notifier.adapters.base import ChannelAdapter, DeliveryResult, Outcome, Outgoing
+from services.notifier.domain.answer_links import LinkSigning, with_answer_links
 from services.notifier.domain.backoff import RetryPolicy, delay_before_retry
 from services.notifier.domain.book import NotificationBook
 from services.notifier.domain.breaker import ChannelBreakers
+from services.notifier.domain.message import Message
 from services.notifier.domain.notices import Delivery, notice_id_of, useful_until
 from services.notifier.domain.rendering import render
 from services.notifier.handlers import NotifierProcessor
@@ -109,8 +111,11 @@ class DeliveryWorker:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = lambda: datetime.now(UTC),
         breakers: ChannelBreakers | None = None,
+        links: LinkSigning | None = None,
     ) -> None:
         self.channels = channels
+        self.links = links
+        """How answer links are signed into messages (none: messages carry no links)."""
         self.retry = retry
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
@@ -284,11 +289,17 @@ class DeliveryWorker:
         if adapter is None:
             return DeliveryResult.permanent("channel not configured")
         try:
-            outgoing = Outgoing(delivery, render(delivery))
+            outgoing = Outgoing(delivery, self._message(delivery))
         except Exception as error:  # a template bug must not stop the other deliveries
             return DeliveryResult.permanent(f"rendering failed: {type(error).__name__}")
         async with self._sending:
             return await self._send_once(adapter, outgoing)
+
+    def _message(self, delivery: Delivery) -> Message:
+        message = render(delivery)
+        if self.links is None:
+            return message
+        return with_answer_links(message, delivery, self.links, self.clock())
 
     @staticmethod
     async def _send_once(adapter: ChannelAdapter, outgoing: Outgoing) -> DeliveryResult:

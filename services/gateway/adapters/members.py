@@ -5,13 +5,14 @@ gateway's own projection has applied them, so that the client's next read sees i
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from schemas import CloudEvent, EventPayload
+from schemas import CloudEvent, EventPayload, new_event
 from services.common.adapters.publisher import EventPublisher
 from services.common.member_changes import member_events
 from services.common.runtime import ServiceRuntime
@@ -47,6 +48,26 @@ class MemberWrites:
         for event in events:
             log.info("member change published", event_id=str(event.id), event_type=event.type)
         return await self._applied(events)
+
+    async def publish_once(
+        self, organisation: str, payload: EventPayload, event_id: uuid.UUID, member_id: str
+    ) -> bool:
+        """Publish one answer under a deterministic id; False when the projection already has
+        it (answered before: nothing is published again). Callers hold ``lock``."""
+        answer = new_event(
+            payload,
+            source=SOURCE,
+            orgid=organisation,
+            time=datetime.now(UTC),
+            subject=member_id,
+            event_id=event_id,
+        )
+        if self.runtime.ledgers.has_applied(answer):
+            return False
+        await asyncio.to_thread(self._send, [answer])
+        log.info("answer published", event_id=str(answer.id), event_type=answer.type)
+        await self._applied([answer])
+        return True
 
     def _send(self, events: list[CloudEvent[Any]]) -> None:
         if self._publisher is None:

@@ -52,6 +52,9 @@ class EmailComposer:
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = f"<{outgoing.key}@{self.domain}>"
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
+        if message.unsubscribe is not None:  # RFC 8058: the mail client's one-click opt-out
+            email["List-Unsubscribe"] = f"<{message.unsubscribe}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email.set_content(as_text(message))
         email.add_alternative(as_html(message), subtype="html")
         if message.invitation is not None:

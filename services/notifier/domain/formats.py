@@ -12,11 +12,12 @@ import html
 import re
 from typing import Any
 
-from services.notifier.domain.message import Message
+from services.notifier.domain.message import AnswerLink, Message
 
 _SLACK_TEXT_LIMIT = 3000
 _SLACK_HEADER_LIMIT = 150
 _SLACK_FIELDS_LIMIT = 10
+_SLACK_BUTTON_LIMIT = 75
 
 
 def as_text(message: Message) -> str:
@@ -30,6 +31,9 @@ def as_text(message: Message) -> str:
         lines += [f"- {reason}" for reason in message.reasons]
     if message.closing:
         lines += ["", message.closing]
+    if message.answers:
+        lines.append("")
+        lines += [f"{answer.label}: {answer.url}" for answer in message.answers]
     lines += ["", message.sign_off]
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
@@ -58,6 +62,9 @@ def as_html(message: Message) -> str:
         parts.append(f"<p>{e(message.reasons_heading)}:</p><ul>{items}</ul>")
     if message.closing:
         parts.append(f"<p><em>{e(message.closing)}</em></p>")
+    if message.answers:
+        links = " | ".join(f'<a href="{e(a.url)}">{e(a.label)}</a>' for a in message.answers)
+        parts.append(f"<p>{links}</p>")
     parts.append(f"<p>{e(message.sign_off)}</p></body></html>")
     return "\n".join(parts) + "\n"
 
@@ -98,10 +105,23 @@ def as_slack(message: Message) -> dict[str, Any]:
         blocks.append(_slack_section(f"*{s(message.reasons_heading)}*\n{bullets}"))
     if message.closing:
         blocks.append(_slack_section(f"_{s(message.closing)}_"))
+    if message.answers:
+        blocks.append({"type": "actions", "elements": [_slack_button(a) for a in message.answers]})
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": s(message.sign_off)}]}
     )
     return {"text": _clip(message.subject, _SLACK_TEXT_LIMIT), "blocks": blocks}
+
+
+def _slack_button(answer: AnswerLink) -> dict[str, Any]:
+    """A URL button: Slack opens the gateway's confirmation page; with the app's
+    interactivity pointed at the gateway, the click (signed by Slack) answers at once."""
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _clip(answer.label, _SLACK_BUTTON_LIMIT)},
+        "url": answer.url,
+        "value": answer.token,
+    }
 
 
 def _slack_section(text: str) -> dict[str, Any]:
@@ -159,10 +179,15 @@ def as_teams(message: Message) -> dict[str, Any]:
         "lang": message.language,
         "body": body,
     }
-    if message.link:
-        card["actions"] = [
-            {"type": "Action.OpenUrl", "title": message.link_label, "url": message.link}
-        ]
+    actions = [
+        {"type": "Action.OpenUrl", "title": label, "url": url}
+        for label, url in (
+            *([(message.link_label, message.link)] if message.link else []),
+            *((answer.label, answer.url) for answer in message.answers),
+        )
+    ]
+    if actions:
+        card["actions"] = actions
     return {
         "type": "message",
         "attachments": [

@@ -13,6 +13,16 @@ class Fact:
 
 
 @dataclass(frozen=True)
+class AnswerLink:
+    """A one-click answer (signed link to the gateway's confirmation page)."""
+
+    label: str
+    url: str
+    token: str
+    """The signed token the URL ends in (a Slack button's value: a click answers at once)."""
+
+
+@dataclass(frozen=True)
 class Attendee:
     name: str
     email: str
@@ -75,3 +85,7 @@ class Message:
     link_label: str = ""
     sign_off: str = ""
     invitation: Invitation | None = None
+    answers: tuple[AnswerLink, ...] = ()
+    """One-click answers, when the platform signs links (none otherwise)."""
+    unsubscribe: str | None = None
+    """The one-click opt-out URL (e-mail's List-Unsubscribe), with the answers."""

@@ -56,6 +56,7 @@ def setting_names() -> set[str]:
     from infra.kafka import KafkaSettings
     from infra.topics import TopicSettings
     from services.clock.__main__ import ClockSettings
+    from services.common.link_keys import LinkSettings
     from services.common.settings import ServiceSettings
     from services.gateway.settings import GatewaySettings
     from services.matcher.settings import MatcherSettings
@@ -71,6 +72,7 @@ def setting_names() -> set[str]:
         OnboardingSettings,
         ClockSettings,
         GatewaySettings,
+        LinkSettings,
     ]
     names: set[str] = set()
     for model in models:

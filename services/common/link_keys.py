@@ -1,0 +1,94 @@
+"""One-click links from settings: the key that signs them, shared by the notifier (which signs)
+and the gateway (which verifies), and the gateway's public address the links point at. No key
+configured: messages carry no links and the gateway answers every link with 404."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.domain.links import MIN_KEY_BYTES
+
+LINK_SIGNING_KEY_FILE_NAME = "link-signing.key"
+"""The link signing key ``rituals up`` and the demo generate into the data folder."""
+
+
+class LinkKeyError(ValueError):
+    pass
+
+
+class LinkSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RITUALS_", extra="ignore")
+
+    link_signing_key: SecretStr | None = Field(
+        default=None,
+        description="The key that signs one-click links: at least 32 random bytes, base64. A "
+        "secret; the notifier and the gateway must have the same one.",
+    )
+    link_signing_key_file: Path | None = Field(
+        default=None, description="A file holding the link signing key (base64), instead."
+    )
+    gateway_public_url: str | None = Field(
+        default=None,
+        description="The gateway's address as people's browsers reach it, e.g. "
+        "https://rituals.example.com: the base of the links in messages (none: no links).",
+        pattern=r"^https?://[^\s]+$",
+    )
+    data_dir: Path = Field(
+        default=Path("var/rituals"),
+        description="When neither setting above is given, a "
+        f"{LINK_SIGNING_KEY_FILE_NAME} found in the data folder is used.",
+    )
+
+    def signing_key(self) -> bytes | None:
+        """The configured key (None when there is none); LinkKeyError when it is unusable."""
+        if self.link_signing_key is not None:
+            return decoded_link_key(self.link_signing_key.get_secret_value())
+        path = self.link_signing_key_file or self.data_dir / LINK_SIGNING_KEY_FILE_NAME
+        if self.link_signing_key_file is None and not path.exists():
+            return None
+        try:
+            return decoded_link_key(path.read_text(encoding="ascii"))
+        except (OSError, UnicodeDecodeError):
+            raise LinkKeyError(f"cannot read the link signing key file {path}") from None
+
+
+def link_signing(settings: LinkSettings | None = None) -> tuple[str, bytes] | None:
+    """The gateway's public base URL and the signing key, when both are configured."""
+    settings = settings or LinkSettings()
+    key = settings.signing_key()
+    if settings.gateway_public_url is None or key is None:
+        return None
+    return settings.gateway_public_url, key
+
+
+def decoded_link_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise LinkKeyError(f"the link signing key must be at least {MIN_KEY_BYTES} bytes in base64")
+    return key
+
+
+def ensure_link_signing_key(data_dir: Path) -> tuple[Path, bool]:
+    """The data folder's link signing key file, created (mode 0600) when missing; and whether it
+    was created now. For a local platform: production gives the key as a secret."""
+    path = data_dir / LINK_SIGNING_KEY_FILE_NAME
+    if path.exists():
+        return path, False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    try:
+        os.write(descriptor, base64.b64encode(os.urandom(MIN_KEY_BYTES)) + b"\n")
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return path, True
