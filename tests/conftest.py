@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -11,6 +13,13 @@ from typer.testing import CliRunner
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, ensure_topics
 from tests.brokers import broker_for_tests
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never read or write the developer's data folder (``var/rituals``: the keys a
+    `rituals up` generated there would seal what tests publish): a folder of their own, for
+    this process and every process it starts, unless the environment names one."""
+    os.environ.setdefault("RITUALS_DATA_DIR", tempfile.mkdtemp(prefix="rituals-tests-"))
 
 
 @pytest.fixture(scope="session")
