@@ -10,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.domain.links import MIN_KEY_BYTES
@@ -45,6 +45,12 @@ class LinkSettings(BaseSettings):
         description="When neither setting above is given, a "
         f"{LINK_SIGNING_KEY_FILE_NAME} found in the data folder is used.",
     )
+
+    @field_validator("link_signing_key", "gateway_public_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty value (a Compose variable or Kubernetes Secret left empty) is unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def signing_key(self) -> bytes | None:
         """The configured key (None when there is none); LinkKeyError when it is unusable."""

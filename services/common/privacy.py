@@ -14,7 +14,7 @@ import stat
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.adapters.key_files import FileKeyStore
@@ -45,6 +45,12 @@ class PrivacySettings(BaseSettings):
         description="Folder of the members' data keys (default: <data_dir>/keys). Every "
         "process of one platform must use the same one.",
     )
+
+    @field_validator("key_encryption_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty value (a Compose variable or Kubernetes Secret left empty) is no key."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def key_file(self) -> Path | None:
         if self.key_encryption_key_file is not None:

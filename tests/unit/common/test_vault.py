@@ -184,10 +184,16 @@ def test_the_key_encryption_key_comes_from_a_setting_or_the_data_folder(tmp_path
     assert decode_event(raw, found).data.display_name == "Ann Pietersen"
 
 
-@pytest.mark.parametrize("text", ["", "not base64!", base64.b64encode(b"short").decode()])
+@pytest.mark.parametrize("text", ["not base64!", base64.b64encode(b"short").decode()])
 def test_a_malformed_key_encryption_key_is_refused(tmp_path: Path, text: str) -> None:
     with pytest.raises(KeyStoreError, match="32 bytes"):
-        configured_vault(PrivacySettings(key_encryption_key=text or " ", data_dir=tmp_path))
+        configured_vault(PrivacySettings(key_encryption_key=text, data_dir=tmp_path))
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_a_blank_key_encryption_key_is_no_key(tmp_path: Path, text: str) -> None:
+    """A Compose variable or Kubernetes Secret left empty means: not configured."""
+    assert configured_vault(PrivacySettings(key_encryption_key=text, data_dir=tmp_path)) is None
 
 
 # --- Readers' state -----------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def setting_names() -> set[str]:
     from infra.topics import TopicSettings
     from services.clock.__main__ import ClockSettings
     from services.common.link_keys import LinkSettings
+    from services.common.privacy import PrivacySettings
     from services.common.settings import ServiceSettings
     from services.gateway.settings import GatewaySettings
     from services.matcher.settings import MatcherSettings
@@ -73,6 +74,7 @@ def setting_names() -> set[str]:
         ClockSettings,
         GatewaySettings,
         LinkSettings,
+        PrivacySettings,
     ]
     names: set[str] = set()
     for model in models:
