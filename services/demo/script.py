@@ -51,8 +51,12 @@ class DemoShape:
     """A team with no working hour in common with ``far_team``: the two cannot meet."""
     fading_team: str = "Sales"
     """A team whose ritual attendance falls week by week."""
-    drifting: int = 8
-    """Remote members (no office) who skip most coffees and rituals."""
+    drifting_share: float = 0.05
+    """Remote members (no office) who skip most coffees and rituals (at least one)."""
+
+    @property
+    def drifting(self) -> int:
+        return max(1, round(self.members * self.drifting_share))
 
     @property
     def start(self) -> datetime:
