@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-unit lint format schemas dashboard broker kafka bench bench-ceiling clean
+.PHONY: help venv run test test-unit lint format schemas dashboard broker kafka bench bench-ceiling outcome clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ kafka: $(STAMP) ## Apache Kafka (KRaft, from Maven Central) in the foreground on
 
 bench: $(STAMP) ## Benchmarks beside their baselines; broker ones on the embedded broker and Apache Kafka (ENGINE=embedded|durable|kafka|both|all: durable is the embedded broker keeping its log on disk)
 	$(BIN)/python -m benchmarks $(if $(ENGINE),--engine $(ENGINE))
+
+outcome: $(STAMP) ## Twelve simulated weeks of 500 people with and without the matcher's priority, side by side
+	$(BIN)/python -m benchmarks.outcome
 
 bench-ceiling: $(STAMP) ## Apache Kafka's own perf tools on this machine: the broker's ceiling
 	$(BIN)/python -m benchmarks.kafka_ceiling

@@ -21,6 +21,7 @@ _MODELS: tuple[type[EventPayload], ...] = (
     coffee.CoffeeUnmatched,
     coffee.CoffeeRoundCompleted,
     coffee.CoffeeFeedbackGiven,
+    coffee.CoffeeTeamDigestCompiled,
     onboarding.BuddyAssigned,
     onboarding.BuddyUnavailable,
     onboarding.BuddyReassigned,

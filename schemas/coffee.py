@@ -86,6 +86,54 @@ class CoffeeRoundCompleted(EventPayload):
     mean_score: float = Field(description="Mean score of the groups.")
 
 
+SuggestionReason = Literal["quiet", "new_hire_few_connections", "only_own_team"]
+"""Why someone needs a new connection most (see ``PairingSuggestion.why``)."""
+
+
+class NewHireConnections(ValueObject):
+    """A new hire of the team and how many people they have met in coffee rounds."""
+
+    member_id: Identifier = Field(description="The new hire.")
+    people_met: int = Field(ge=0, description="Distinct people met in coffees that happened.")
+
+
+class PairingSuggestion(ValueObject):
+    """Someone of the team the round paired with a person from another team, and why it was
+    needed."""
+
+    member_id: Identifier = Field(description="The team's member.")
+    partner_id: Identifier = Field(description="Whom the round pairs them with.")
+    partner_team: Label = Field(description="The partner's team.")
+    why: SuggestionReason = Field(
+        description="quiet: no coffee for several rounds; new_hire_few_connections: a new hire "
+        "who has met few people; only_own_team: has met nobody outside the team."
+    )
+
+
+class CoffeeTeamDigestCompiled(EventPayload):
+    """A team's weekly figures for its lead (the manager of most of the team), compiled when a
+    whole-organisation round was matched. Names only the team's own members; the notifier
+    tells the lead alone."""
+
+    event_type: ClassVar[str] = "rituals.coffee.team_digest_compiled"
+
+    round_id: Identifier = Field(description="The round the figures are of.")
+    team: Label = Field(description="The team.")
+    lead_id: Identifier = Field(description="The team's lead: the digest's only recipient.")
+    active: int = Field(ge=0, description="The team's members taking part in the round's week.")
+    participants: int = Field(ge=0, description="Of them, placed in a group this round.")
+    quiet_rounds: int = Field(ge=1, description="Rounds without a coffee that make someone quiet.")
+    quiet: tuple[Identifier, ...] = Field(
+        default=(), description="The team's members without a coffee for quiet_rounds or more."
+    )
+    new_hires: tuple[NewHireConnections, ...] = Field(
+        default=(), description="The team's new hires and the people they have met."
+    )
+    suggestions: tuple[PairingSuggestion, ...] = Field(
+        default=(), max_length=2, description="What this round does about it (at most two)."
+    )
+
+
 class CoffeeFeedbackGiven(EventPayload):
     """A participant said whether the coffee happened and how it was."""
 

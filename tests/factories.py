@@ -127,6 +127,25 @@ _SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         "met": True,
         "rating": 4,
     },
+    "rituals.coffee.team_digest_compiled": lambda: {
+        "round_id": "r-2025-10",
+        "team": "Platform",
+        "lead_id": "m-1",
+        "active": 6,
+        "participants": 5,
+        "quiet_rounds": 4,
+        "quiet": ("m-2",),
+        "new_hires": ({"member_id": "m-9", "people_met": 2},),
+        "suggestions": (
+            {"member_id": "m-2", "partner_id": "m-7", "partner_team": "Sales", "why": "quiet"},
+            {
+                "member_id": "m-9",
+                "partner_id": "m-8",
+                "partner_team": "Data",
+                "why": "new_hire_few_connections",
+            },
+        ),
+    },
     "rituals.onboarding.buddy_assigned": lambda: {
         "new_hire_id": "m-9",
         "buddy_id": "m-1",

@@ -22,6 +22,7 @@ from infra.topics import TopicSettings, ensure_topics
 from schemas import CloudEvent, new_event
 from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
 from schemas.members import MemberJoined
+from schemas.onboarding import BuddyAssigned
 from services.cli.platform import (
     SERVICES,
     ConsumerProgress,
@@ -35,9 +36,18 @@ from services.cli.platform import (
 from services.clock.ticks import ticks
 from services.common.adapters.history import domain_topics, read_events, wait_until
 from services.common.adapters.publisher import EventPublisher
+from services.demo.actions import platform_actions
 from services.demo.console import heading, in_week, week_report
 from services.demo.follower import Follower
-from services.demo.script import DemoShape, Scripted, feedback_for, script, take_due
+from services.demo.script import (
+    DemoShape,
+    Scripted,
+    buddy_pause,
+    drifting_members,
+    feedback_for,
+    script,
+    take_due,
+)
 from services.insights.domain import project
 from services.insights.page import html_page
 from services.insights.render import text_report
@@ -129,6 +139,8 @@ def _simulate(run: DemoRun, pace: _Pace) -> None:
     )
     answered: set[str] = set()
     departed: set[str] = set()
+    drifting = drifting_members(shape)
+    paused_buddy: list[Scripted] = []
     reported = printed = 0
     moment, sequence = shape.start, 0
     for week in range(shape.weeks):
@@ -138,7 +150,8 @@ def _simulate(run: DemoRun, pace: _Pace) -> None:
         )
         with hours:
             for _ in hours:
-                pending += _feedback_on_new_groups(follower, answered)
+                pending += _feedback_on_new_groups(follower, answered, drifting)
+                pending += _pause_the_first_buddy(follower, paused_buddy)
                 due, pending = take_due(pending, moment, departed)
                 _publish_hour(shape, pace, due, ticks([shape.organisation], moment, sequence))
                 moment, sequence = moment + timedelta(hours=1), sequence + 1
@@ -235,14 +248,27 @@ def _envelope(shape: DemoShape, scripted: Scripted) -> CloudEvent[Any]:
     )
 
 
-def _feedback_on_new_groups(follower: Follower, answered: set[str]) -> list[Scripted]:
+def _feedback_on_new_groups(
+    follower: Follower, answered: set[str], drifting: frozenset[str]
+) -> list[Scripted]:
     fresh = [
         e.data
         for e in follower.events(lambda e: isinstance(e.data, CoffeeMatched))
         if e.data.group_id not in answered
     ]
     answered.update(g.group_id for g in fresh)
-    return [f for group in fresh for f in feedback_for(group)]
+    return [f for group in fresh for f in feedback_for(group, drifting)]
+
+
+def _pause_the_first_buddy(follower: Follower, paused: list[Scripted]) -> list[Scripted]:
+    """Once: the first new hire's buddy pauses a few days after being assigned."""
+    if paused:
+        return []
+    assigned = follower.events(lambda e: isinstance(e.data, BuddyAssigned))
+    if not assigned:
+        return []
+    paused.append(buddy_pause(assigned[0].data, assigned[0].time))
+    return paused[:]
 
 
 def _wait_for_round(follower: Follower, round_id: str) -> bool:
@@ -298,3 +324,6 @@ def finish(run: DemoRun) -> None:
     page = run.out_dir / "insights.html"
     page.write_text(html_page(insights), encoding="utf-8")
     typer.echo(f"\nThe insights page: {page.resolve()}")
+    heading("What the platform did about it")
+    for line in platform_actions(run.events, insights):
+        typer.echo(f"- {line}")

@@ -3,7 +3,14 @@
 Everything is an event at a domain time: the members who are there at the start, the new hires
 arriving over the weeks, pauses and departures, the teams' rituals and who attends each
 occurrence. Feedback on coffees depends on the matcher's groups, so it is decided as they come
-(``feedback_for``), from the group's id.
+(``feedback_for``), from the group's id; so is the pause of the first new hire's buddy
+(``buddy_pause``).
+
+The organisation has the problems a leader acting as connector looks for: remote members who
+skip coffees and rituals and drift (``drifting_members``); a team in a time zone with little
+overlap (``far_team``) and a team none of whose hours meet it (``other_side_team``), so the two
+have no link; a new hire whose buddy pauses; and a team whose ritual attendance falls
+(``fading_team``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from schemas import EventPayload
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched
 from schemas.members import MemberJoined, MemberLeft, MemberPaused
+from schemas.onboarding import BuddyAssigned
 from schemas.recurrence import parse_recurrence
 from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.simulation import OrganisationShape, generate_members
@@ -37,6 +45,18 @@ class DemoShape:
     pauses: int = 4
     departures: int = 3
     first_monday: date = date(2026, 3, 2)
+    far_team: tuple[str, str] = ("Design", "Asia/Tokyo")
+    """A team whose working hours barely meet the others' (an hour or so with Europe)."""
+    other_side_team: tuple[str, str] = ("Support", "America/New_York")
+    """A team with no working hour in common with ``far_team``: the two cannot meet."""
+    fading_team: str = "Sales"
+    """A team whose ritual attendance falls week by week."""
+    drifting_share: float = 0.05
+    """Remote members (no office) who skip most coffees and rituals (at least one)."""
+
+    @property
+    def drifting(self) -> int:
+        return max(1, round(self.members * self.drifting_share))
 
     @property
     def start(self) -> datetime:
@@ -67,6 +87,7 @@ def script(shape: DemoShape) -> list[Scripted]:
             today=shape.first_monday,
         ),
     )
+    people = _placed(shape, people)
     founders, newcomers = people[: shape.members - shape.new_hires], people[-shape.new_hires :]
     events = [Scripted(shape.start - timedelta(days=6), m, m.member_id) for m in founders]
     events += _new_hires(shape, rng, newcomers)
@@ -75,6 +96,34 @@ def script(shape: DemoShape) -> list[Scripted]:
     events += [Scripted(shape.start, r, r.ritual_id) for r in rituals]
     events += _occurrences(shape, rng, rituals, people, events)
     return sorted(events, key=lambda e: e.at)
+
+
+def _placed(shape: DemoShape, people: list[MemberJoined]) -> list[MemberJoined]:
+    """The far team and the team on the other side live in their zones; drifting members work
+    remotely (no office)."""
+    zones = dict((shape.far_team, shape.other_side_team))
+    drifting = drifting_members(shape, people)
+    placed = []
+    for person in people:
+        update: dict[str, object] = {}
+        if person.team in zones:
+            update = {"timezone": zones[person.team], "office": None}
+        if person.member_id in drifting:
+            update["office"] = None
+        placed.append(person.model_copy(update=update) if update else person)
+    return placed
+
+
+def drifting_members(shape: DemoShape, people: list[MemberJoined] | None = None) -> frozenset[str]:
+    """Founders outside the special teams chosen by the seed: the remote members who drift."""
+    if people is None:
+        people = generate_members(
+            shape.seed, OrganisationShape(members=shape.members, teams=shape.teams)
+        )
+    special = {shape.far_team[0], shape.other_side_team[0], shape.fading_team}
+    founders = people[: shape.members - shape.new_hires]
+    eligible = sorted(p.member_id for p in founders if p.team not in special)
+    return frozenset(random.Random(f"drifting/{shape.seed}").sample(eligible, shape.drifting))
 
 
 def _new_hires(
@@ -162,11 +211,15 @@ def _occurrences(
     gone = {e.payload.member_id: e.at for e in scripted if isinstance(e.payload, MemberLeft)}
     arrived = {e.payload.member_id: e.at for e in scripted if isinstance(e.payload, MemberJoined)}
     held = []
+    drifting = drifting_members(shape, people)
     for ritual in rituals:
         team = [p.member_id for p in people if p.team == ritual.team]
         for start in occurrences(ritual, shape.end):
             present = [m for m in team if arrived.get(m, start) <= start < gone.get(m, shape.end)]
-            attendees = tuple(sorted(m for m in present if rng.random() < 0.75))
+            share = _attendance(shape, ritual.team, start)
+            attendees = tuple(
+                sorted(m for m in present if rng.random() < (0.2 if m in drifting else share))
+            )
             payload = RitualHeld(
                 ritual_id=ritual.ritual_id, occurrence_start=start, attendee_ids=attendees
             )
@@ -178,10 +231,34 @@ def _occurrences(
     return held
 
 
-def feedback_for(matched: CoffeeMatched) -> list[Scripted]:
-    """Two days after the slot, every participant says whether the coffee happened: most do."""
+def _attendance(shape: DemoShape, team: str, start: datetime) -> float:
+    """Three in four attend; in the fading team, from nine in ten down to one in five."""
+    if team != shape.fading_team:
+        return 0.75
+    progress = (start - shape.start) / (shape.end - shape.start)
+    return 0.9 - 0.7 * min(1.0, max(0.0, progress))
+
+
+BUDDY_PAUSE_AFTER = timedelta(days=3)
+BUDDY_PAUSE_FOR = timedelta(days=28)
+
+
+def buddy_pause(assigned: BuddyAssigned, at: datetime) -> Scripted:
+    """The buddy of the first new hire pauses three days after being assigned, for four weeks:
+    the onboarding service has to find the new hire another buddy."""
+    pause_at = at + BUDDY_PAUSE_AFTER
+    until = (pause_at + BUDDY_PAUSE_FOR).date()
+    return Scripted(
+        pause_at, MemberPaused(member_id=assigned.buddy_id, until=until), assigned.buddy_id
+    )
+
+
+def feedback_for(matched: CoffeeMatched, drifting: frozenset[str] = frozenset()) -> list[Scripted]:
+    """Two days after the slot, every participant says whether the coffee happened: most do;
+    a group with a drifting member mostly does not meet."""
     draw = random.Random(int(hashlib.sha256(matched.group_id.encode()).hexdigest()[:12], 16))
-    met = draw.random() < 0.85
+    skips = any(p.member_id in drifting for p in matched.participants)
+    met = draw.random() < (0.3 if skips else 0.85)
     at = matched.slot_start + timedelta(days=2)
     return [
         Scripted(

@@ -29,6 +29,7 @@ from services.common.domain.projection import DirectoryProcessor
 from services.common.domain.working_hours import WeeklyHours
 from services.common.processing import Emit
 from services.matcher.domain.cadence import due_week, scheduled_round_id
+from services.matcher.domain.digest import team_digests
 from services.matcher.domain.history import OrganisationHistory
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.domain.pool import Candidate
@@ -116,8 +117,9 @@ class MatcherProcessor(DirectoryProcessor):
         if self.first_requests[(org, request.round_id)] != str(event.id) or record.completed:
             return ()  # the round was requested before: one round per round id
         policy = self.policies.of(org)
+        candidates = self.candidates(org, request, event.time, policy)
         plan = plan_round(
-            self.candidates(org, request, event.time, policy),
+            candidates,
             RoundRequest(
                 organisation=org,
                 round_id=request.round_id,
@@ -129,7 +131,18 @@ class MatcherProcessor(DirectoryProcessor):
             self.history(org),
             policy,
         )
-        return _announce(request.round_id, plan)
+        emits = _announce(request.round_id, plan)
+        if _whole_organisation(request):
+            digests = team_digests(
+                request.round_id,
+                candidates,
+                plan,
+                self.history(org),
+                record.ordinal,
+                policy.priority,
+            )
+            emits += [Emit(digest, subject=digest.lead_id) for digest in digests]
+        return emits
 
     def candidates(
         self, org: str, request: CoffeeRoundRequested, requested_at: datetime, policy: CoffeePolicy

@@ -41,6 +41,33 @@ class MatchingWeights(BaseModel):
     )
 
 
+class Priority(BaseModel):
+    """Who is matched first: points added to every pair of a member the matcher finds left out,
+    and to pairs that join two teams with few links. The matcher decides from its own history
+    of rounds (no clock), so a replay decides the same (see docs/matcher.md, "Priority")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quiet_rounds: int = Field(
+        default=4, ge=1, description="Rounds in a row without a coffee that make a member quiet."
+    )
+    quiet: float = Field(default=40.0, ge=0, description="Per pair of a quiet member.")
+    new_hire_connections: int = Field(
+        default=5, ge=0, description="A new hire who has met fewer people than this..."
+    )
+    new_hire_few_connections: float = Field(
+        default=40.0, ge=0, description="...earns this per pair."
+    )
+    team_pair_links: int = Field(
+        default=3, ge=0, description="Two teams with fewer coffees between them than this..."
+    )
+    few_team_links: float = Field(
+        default=20.0,
+        ge=0,
+        description="...earn up to this for a pair across them (all of it with no link yet).",
+    )
+
+
 class Cadence(BaseModel):
     """When the scheduler requests a round for the organisation (driven by clock ticks)."""
 
@@ -60,6 +87,7 @@ class CoffeePolicy(BaseModel):
 
     weights: MatchingWeights = MatchingWeights()
     cadence: Cadence = Cadence()
+    priority: Priority = Priority()
     repeat_window_rounds: int = Field(
         default=6,
         ge=0,

@@ -28,6 +28,7 @@ from services.common.domain.working_hours import (
 )
 from services.matcher.domain.history import OrganisationHistory, PairRecord
 from services.matcher.domain.policy import CoffeePolicy
+from services.matcher.domain.priority import round_priority
 
 Indexes = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float64]
@@ -89,6 +90,14 @@ class Pool:
             [_day_mask(c.office_days) for c in self.candidates], dtype=np.int64
         )
         self.new_hire = np.array([c.new_hire for c in self.candidates], dtype=bool)
+        self.priority = round_priority(
+            [c.member_id for c in self.candidates],
+            self.new_hire,
+            self.team,
+            history,
+            ordinal,
+            policy.priority,
+        )
         self.schedules: list[WeeklyHours] = []
         self.schedule = self._schedule_classes()
         self.tie_break = np.random.default_rng(seed).uniform(0, TIE_BREAK, self.size)
@@ -159,6 +168,7 @@ class Pool:
                 np.where(cross_team, weights.new_hire_cross_team, weights.new_hire_same_team),
                 0.0,
             )
+            + self.priority.pair_points(rows, cols, self.team)
             + self.tie_break[rows][:, None] * self.tie_break[cols][None, :] / TIE_BREAK
         )
         allowed = self.can_talk(rows, cols, overlap) & (rows[:, None] != cols[None, :])

@@ -227,9 +227,36 @@ def _reasons(
     reasons.append(_overlap_reason(members, common))
     if any(m.new_hire for m in members):
         reasons.append("a new colleague meets people beyond their own team")
+    reasons += priority_reasons(pool, [pool.index[m.member_id] for m in members])
     if any(pool.held_back(record) for record in records):
         reasons.append(REPEAT_REASON)
     return tuple(reasons)
+
+
+def priority_reasons(pool: Pool, members: Sequence[int]) -> list[str]:
+    """Why the group was matched first, when priority scored it (see ``priority``)."""
+    priority, rules = pool.priority, pool.policy.priority
+    reasons = []
+    quiet = [priority.standings[m].rounds_without_coffee for m in members if priority.quiet[m]]
+    if quiet:
+        rounds = max(quiet)
+        reasons.append(f"matched first: one of you has had no coffee for {rounds} rounds")
+    if any(priority.new_hire_few[m] for m in members):
+        reasons.append(
+            f"matched first: a new colleague who has met fewer than "
+            f"{rules.new_hire_connections} people here so far"
+        )
+    for a, b in combinations(members, 2):
+        first, second = int(pool.team[a]), int(pool.team[b])
+        if first != second and priority.team_points[first, second] > 0:
+            links = int(priority.team_links[first, second])
+            teams = listing([pool.candidates[a].team, pool.candidates[b].team])
+            reason = (
+                f"{teams} have had {links} coffee{'s' if links != 1 else ''} together: a new link"
+            )
+            if reason not in reasons:
+                reasons.append(reason)
+    return reasons
 
 
 def _team_reason(members: Sequence[Candidate]) -> str:

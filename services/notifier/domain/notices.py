@@ -17,7 +17,7 @@ from typing import Any
 
 from schemas import CloudEvent
 from schemas.base import Channel
-from schemas.coffee import CoffeeMatched, CoffeeUnmatched
+from schemas.coffee import CoffeeMatched, CoffeeTeamDigestCompiled, CoffeeUnmatched
 from schemas.members import MemberProfile
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
 from schemas.rituals import RitualCancelled, RitualScheduled
@@ -38,6 +38,7 @@ class Template(StrEnum):
     RITUAL_INVITATION = "ritual.invitation"
     RITUAL_OCCURRENCE_CANCELLED = "ritual.occurrence_cancelled"
     RITUAL_SERIES_CANCELLED = "ritual.series_cancelled"
+    TEAM_DIGEST = "coffee.team_digest"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ USEFUL_FOR: Mapping[Template, timedelta] = {
     Template.CHECKIN_DUE: timedelta(days=3),
     Template.RITUAL_INVITATION: timedelta(days=14),
     Template.RITUAL_SERIES_CANCELLED: timedelta(days=14),
+    Template.TEAM_DIGEST: timedelta(days=7),
 }
 """How long after its source event a message is still worth delivering (a coffee match stays
 useful for its week; a check-in reminder for a few days). A ritual reminder, or the cancellation
@@ -110,12 +112,15 @@ def _notice(event: CloudEvent[Any], recipient_id: str, template: Template) -> No
 
 
 def notices_for(event: CloudEvent[Any]) -> list[Notice]:
-    """The notices a coffee or onboarding event makes; none for any other event."""
+    """The notices a coffee or onboarding event makes (a team digest: to the lead only); none
+    for any other event."""
     match event.data:
         case CoffeeMatched(participants=participants):
             return [_notice(event, p.member_id, Template.COFFEE_MATCHED) for p in participants]
         case CoffeeUnmatched(member_id=member_id):
             return [_notice(event, member_id, Template.COFFEE_UNMATCHED)]
+        case CoffeeTeamDigestCompiled(lead_id=lead):
+            return [_notice(event, lead, Template.TEAM_DIGEST)]
         case BuddyAssigned(new_hire_id=new_hire, buddy_id=buddy):
             return [
                 _notice(event, new_hire, Template.BUDDY_ASSIGNED_NEW_HIRE),
@@ -181,6 +186,12 @@ def people_named(notice: Notice) -> Iterator[str]:
         case BuddyAssigned() | BuddyReassigned() | CheckinDue() as payload:
             yield payload.new_hire_id
             yield payload.buddy_id
+        case CoffeeTeamDigestCompiled() as digest:
+            yield from digest.quiet
+            yield from (hire.member_id for hire in digest.new_hires)
+            for suggestion in digest.suggestions:
+                yield suggestion.member_id
+                yield suggestion.partner_id
     yield notice.recipient_id
 
 

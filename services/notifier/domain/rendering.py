@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from babel.lists import format_list
 
-from schemas.coffee import CoffeeMatched, CoffeeUnmatched
+from schemas.coffee import CoffeeMatched, CoffeeTeamDigestCompiled, CoffeeUnmatched
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.notifier.domain.message import Attendee, Fact, Invitation, Message, Series
@@ -71,7 +71,7 @@ class _Renderer:
             subject=self.text(texts.subject),
             greeting=self.text(book.greeting),
             lead=self.text(texts.lead),
-            reasons_heading=book.reasons_heading,
+            reasons_heading=parts.pop("reasons_heading", book.reasons_heading),
             sign_off=self.text(book.sign_off),
             **parts,
         )
@@ -130,6 +130,45 @@ def _coffee_unmatched(r: _Renderer) -> Message:
     unmatched: CoffeeUnmatched = r.delivery.notice.source.data
     return r.message(
         r.book.coffee_unmatched, reasons=(unmatched.reason,), closing=r.book.unmatched_closing
+    )
+
+
+def _team_digest(r: _Renderer) -> Message:
+    """The lead's digest: figures, the quiet and the new hires by name, what the round does."""
+    digest: CoffeeTeamDigestCompiled = r.delivery.notice.source.data
+    book = r.book
+    r.values.update(
+        team=digest.team,
+        participants=str(digest.participants),
+        active=str(digest.active),
+        rounds=str(digest.quiet_rounds),
+    )
+    hires = [
+        book.new_hire_met.format_map(_Values(member=r.name(h.member_id), count=str(h.people_met)))
+        for h in digest.new_hires
+    ]
+    facts = [
+        Fact(book.label_taking_part, r.text(book.taking_part)),
+        Fact(r.text(book.label_quiet), r.names(list(digest.quiet)) or book.nobody),
+    ]
+    if hires:
+        facts.append(Fact(book.label_new_hires, format_list(hires, locale=book.language)))
+    suggestions = tuple(
+        getattr(book, f"suggestion_{s.why}").format_map(
+            _Values(
+                member=r.name(s.member_id),
+                partner=r.name(s.partner_id),
+                partner_team=s.partner_team,
+                team=digest.team,
+            )
+        )
+        for s in digest.suggestions
+    )
+    return r.message(
+        book.team_digest,
+        facts=tuple(facts),
+        reasons=suggestions,
+        reasons_heading=book.suggestions_heading,
     )
 
 
@@ -256,6 +295,7 @@ def safe_link(url: str | None) -> str | None:
 _RENDERERS: dict[Template, Callable[[_Renderer], Message]] = {
     Template.COFFEE_MATCHED: _coffee_matched,
     Template.COFFEE_UNMATCHED: _coffee_unmatched,
+    Template.TEAM_DIGEST: _team_digest,
     Template.BUDDY_ASSIGNED_NEW_HIRE: lambda r: _buddy_message(r, r.book.buddy_assigned_new_hire),
     Template.BUDDY_ASSIGNED_BUDDY: lambda r: _buddy_message(r, r.book.buddy_assigned_buddy),
     Template.BUDDY_REASSIGNED_NEW_HIRE: lambda r: _buddy_message(

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.coffee import CoffeeFeedbackGiven
-from schemas.members import MemberLeft
-from services.demo.script import Scripted, take_due
+from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched
+from schemas.members import MemberJoined, MemberLeft, MemberPaused
+from schemas.onboarding import BuddyAssigned
+from schemas.rituals import RitualHeld
+from services.demo.script import (
+    DemoShape,
+    Scripted,
+    buddy_pause,
+    drifting_members,
+    feedback_for,
+    script,
+    take_due,
+)
 from tests.factories import sample_payload
 
 MONDAY = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -46,3 +56,46 @@ def test_someone_who_left_gives_no_feedback_afterwards() -> None:
     assert first == [gone]
     assert departed == {"m-1"}
     assert later == [stayed]
+
+
+SHAPE = DemoShape()
+
+
+def test_the_organisation_has_a_far_team_a_team_on_the_other_side_and_remote_drifters() -> None:
+    joined = [s.payload for s in script(SHAPE) if isinstance(s.payload, MemberJoined)]
+    zones = {team: {m.timezone for m in joined if m.team == team} for team in ("Design", "Support")}
+    assert zones == {"Design": {"Asia/Tokyo"}, "Support": {"America/New_York"}}
+    drifting = drifting_members(SHAPE)
+    assert len(drifting) == SHAPE.drifting
+    assert drifting == drifting_members(SHAPE, joined)  # the same either way
+    assert all(m.office is None for m in joined if m.member_id in drifting)
+    assert not {m.team for m in joined if m.member_id in drifting} & {"Design", "Support", "Sales"}
+
+
+def test_the_fading_teams_ritual_attendance_falls() -> None:
+    held = [s.payload for s in script(SHAPE) if isinstance(s.payload, RitualHeld)]
+    sales = [h for h in held if h.ritual_id.startswith("sales-")]
+    half = len(sales) // 2
+    early = sum(len(h.attendee_ids) for h in sales[:half])
+    late = sum(len(h.attendee_ids) for h in sales[half:])
+    assert late < early * 0.6
+
+
+def test_groups_with_a_drifting_member_mostly_do_not_meet() -> None:
+    def met_share(drifting: frozenset[str]) -> float:
+        groups = [sample_payload(CoffeeMatched, group_id=f"g-{n}") for n in range(400)]
+        answers = [feedback_for(g, drifting)[0].payload for g in groups]
+        return sum(isinstance(a, CoffeeFeedbackGiven) and a.met for a in answers) / len(answers)
+
+    member = sample_payload(CoffeeMatched).participants[0].member_id
+    assert met_share(frozenset()) > 0.75
+    assert met_share(frozenset({member})) < 0.45
+
+
+def test_the_first_buddy_pauses_a_few_days_after_being_assigned() -> None:
+    pause = buddy_pause(BuddyAssigned(new_hire_id="m-9", buddy_id="m-1", reasons=()), MONDAY)
+    assert pause.at == MONDAY + timedelta(days=3)
+    assert isinstance(pause.payload, MemberPaused)
+    assert pause.payload.member_id == "m-1"
+    assert pause.payload.until is not None
+    assert pause.payload.until > pause.at.date()

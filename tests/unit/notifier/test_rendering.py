@@ -12,7 +12,7 @@ from icalendar import Calendar
 
 from schemas import CloudEvent
 from schemas.clock import ClockTicked
-from schemas.coffee import CoffeeMatched, CoffeeUnmatched
+from schemas.coffee import CoffeeMatched, CoffeeTeamDigestCompiled, CoffeeUnmatched
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.notifier.domain.calendar import invitation_ics
@@ -95,6 +95,7 @@ def every_template_event() -> list[CloudEvent[Any]]:
         event(sample_payload(RitualScheduled, ritual_id="lunch"), time=EVENING),
         event(RitualCancelled(ritual_id="lunch"), time=EVENING),
         event(sample_payload(RitualScheduled, ritual_id="checkin"), time=EVENING),
+        event(sample_payload(CoffeeTeamDigestCompiled)),
     ]
 
 
@@ -121,6 +122,24 @@ def test_a_coffee_message_names_the_others_and_the_slot_in_the_recipients_time()
     to_ada = render(ada)
     assert to_ada.subject == "Koffie met Grace"
     assert "10:00 (Europe/Amsterdam)" in as_text(to_ada)
+
+
+def test_a_team_digest_goes_to_the_lead_alone_with_names_and_what_the_round_does() -> None:
+    (to_lead,) = deliveries("en", event(sample_payload(CoffeeTeamDigestCompiled)))
+    assert to_lead.recipient.member_id == "m-1"
+    message = render(to_lead)
+    text = as_text(message)
+    assert message.subject == "Platform this week: 5 of 6 have a coffee"
+    assert "No coffee for 4 rounds or more: Grace" in text
+    assert "New hires: Linus (met 2)" in text
+    assert message.reasons_heading == "What the platform does this round"
+    assert message.reasons[0] == (
+        "Grace has had no coffee for a while: this round pairs them with m-7 (Sales)."
+    )
+    assert "Linus is new and has met few people so far" in message.reasons[1]
+
+    (in_dutch,) = deliveries("nl", event(sample_payload(CoffeeTeamDigestCompiled)))
+    assert "Geen koffie in 4 rondes of meer: Grace" in as_text(render(in_dutch))
 
 
 def test_a_ritual_reminder_has_its_local_start_and_a_safe_link() -> None:

@@ -72,4 +72,21 @@ ENGLISH = Phrasebook(
         subject="Cancelled: {title}",
         lead="{title} no longer takes place, and the series leaves your calendar.",
     ),
+    team_digest=Texts(
+        subject="{team} this week: {participants} of {active} have a coffee",
+        lead="Here is how {team} is connecting. Only you, as its lead, receive these names.",
+    ),
+    label_taking_part="Coffee this week",
+    taking_part="{participants} of {active}",
+    label_quiet="No coffee for {rounds} rounds or more",
+    nobody="nobody",
+    label_new_hires="New hires",
+    new_hire_met="{member} (met {count})",
+    suggestions_heading="What the platform does this round",
+    suggestion_quiet="{member} has had no coffee for a while: this round pairs them with "
+    "{partner} ({partner_team}).",
+    suggestion_new_hire_few_connections="{member} is new and has met few people so far: this "
+    "round pairs them with {partner} ({partner_team}).",
+    suggestion_only_own_team="{member} has met nobody outside {team}: this round pairs them with "
+    "{partner} ({partner_team}).",
 )

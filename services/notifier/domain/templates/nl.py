@@ -71,4 +71,21 @@ DUTCH = Phrasebook(
         subject="Gaat niet door: {title}",
         lead="{title} gaat niet meer door, en de reeks verdwijnt uit je agenda.",
     ),
+    team_digest=Texts(
+        subject="{team} deze week: {participants} van de {active} drinken koffie",
+        lead="Zo verbindt {team} zich. Alleen jij, als teamleider, krijgt deze namen.",
+    ),
+    label_taking_part="Koffie deze week",
+    taking_part="{participants} van de {active}",
+    label_quiet="Geen koffie in {rounds} rondes of meer",
+    nobody="niemand",
+    label_new_hires="Nieuwe collega's",
+    new_hire_met="{member} ({count} ontmoet)",
+    suggestions_heading="Wat het platform deze ronde doet",
+    suggestion_quiet="{member} heeft al een tijd geen koffie gehad: deze ronde koppelt hen aan "
+    "{partner} ({partner_team}).",
+    suggestion_new_hire_few_connections="{member} is nieuw en heeft nog weinig mensen ontmoet: "
+    "deze ronde koppelt hen aan {partner} ({partner_team}).",
+    suggestion_only_own_team="{member} heeft nog niemand buiten {team} ontmoet: deze ronde "
+    "koppelt hen aan {partner} ({partner_team}).",
 )

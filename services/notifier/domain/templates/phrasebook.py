@@ -25,6 +25,14 @@ PLACEHOLDERS = frozenset(
         "date",  # the parts of "when", for the ``when`` format itself
         "time",
         "zone",
+        "team",  # a team lead's digest: the team, its figures and the people it names
+        "participants",
+        "active",
+        "rounds",
+        "member",
+        "count",
+        "partner",
+        "partner_team",
     }
 )
 
@@ -78,6 +86,17 @@ class Phrasebook:
     ritual_invitation: Texts
     ritual_occurrence_cancelled: Texts
     ritual_series_cancelled: Texts
+    team_digest: Texts
+    label_taking_part: str
+    taking_part: str
+    label_quiet: str
+    nobody: str
+    label_new_hires: str
+    new_hire_met: str
+    suggestions_heading: str
+    suggestion_quiet: str
+    suggestion_new_hire_few_connections: str
+    suggestion_only_own_team: str
 
 
 def format_strings(book: Phrasebook) -> dict[str, str]:
