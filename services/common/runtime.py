@@ -423,6 +423,10 @@ class ServiceRuntime:
             await producer.stop()
             self._transactions = await self._transactional_producer()
 
+    def own_outputs(self, partition: TopicPartition) -> set[int]:
+        """Offsets of this instance's acknowledged outputs on a partition, not yet read back."""
+        return self._own_offsets.get(partition, set())
+
     def _own(self, offsets: list[tuple[TopicPartition, int]]) -> None:
         for partition, offset in offsets:
             self._own_offsets[partition].add(offset)
@@ -776,7 +780,7 @@ class ServiceRuntime:
         sends: list[asyncio.Future[Any]] = []
         for decision in replayed.decisions:
             await self._queue_decision(decision, sends)
-        await self._confirm(sends)
+        self._own(await self._confirm(sends))
         await self._dead_letter_since_commit(plan, replayed.failures, committed)
         folded = Counter(ledgers.partition_of(event.orgid) for event in plan.events)
         erasures = {

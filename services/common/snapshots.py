@@ -616,7 +616,8 @@ class Snapshots:
         started = time.perf_counter()
         ledgers = self.runtime.ledgers
         offsets = {
-            topic: self._folded[TopicPartition(topic, number)] for topic in self.runtime.topic_names
+            topic: self._past_own_outputs(TopicPartition(topic, number))
+            for topic in self.runtime.topic_names
         }
         ledger = ledgers.at(number)
         raw = encode_ledger(ledger, self._configuration())  # the state as it is now
@@ -650,6 +651,16 @@ class Snapshots:
         metrics.snapshot_bytes.labels(self.definition.name).set(len(packed))
         metrics.snapshots.labels(self.definition.name, "written").inc()
         log.info("snapshot written", seconds=round(took, 3), **describe(manifest))
+
+    def _past_own_outputs(self, partition: TopicPartition) -> int:
+        """Where the state folds the partition in to: past what it handled, and past the
+        service's own acknowledged outputs that follow (folded in when they were published),
+        so a restart does not read back what a rebuild just decided."""
+        offset = self._folded[partition]
+        own = self.runtime.own_outputs(partition)
+        while offset in own:
+            offset += 1
+        return offset
 
     def _packed(self, raw: bytes, number: int, snapshot_id: str, erasure: bool) -> bytes:
         """Compressed, and sealed with the partition's snapshot key where there is a vault; after
