@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
-import stat
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.domain.links import MIN_KEY_BYTES
+from services.common.secret_files import ensure_random_key_file
 
 LINK_SIGNING_KEY_FILE_NAME = "link-signing.key"
 """The link signing key ``rituals up`` and the demo generate into the data folder."""
@@ -87,14 +86,4 @@ def decoded_link_key(text: str) -> bytes:
 def ensure_link_signing_key(data_dir: Path) -> tuple[Path, bool]:
     """The data folder's link signing key file, created (mode 0600) when missing; and whether it
     was created now. For a local platform: production gives the key as a secret."""
-    path = data_dir / LINK_SIGNING_KEY_FILE_NAME
-    if path.exists():
-        return path, False
-    data_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    try:
-        os.write(descriptor, base64.b64encode(os.urandom(MIN_KEY_BYTES)) + b"\n")
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    return path, True
+    return ensure_random_key_file(data_dir / LINK_SIGNING_KEY_FILE_NAME, MIN_KEY_BYTES)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
-import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.adapters.key_files import FileKeyStore
+from services.common.secret_files import ensure_random_key_file
 from services.common.vault import KEY_BYTES, KeyStoreError, Vault
 
 KEY_ENCRYPTION_KEY_FILE_NAME = "key-encryption.key"
@@ -100,14 +99,4 @@ def _decoded_key(text: str) -> bytes:
 def ensure_key_encryption_key(data_dir: Path) -> tuple[Path, bool]:
     """The data folder's key-encryption key file, created (mode 0600) when missing; and whether
     it was created now. For a local platform only: production gives the key as a secret."""
-    path = data_dir / KEY_ENCRYPTION_KEY_FILE_NAME
-    if path.exists():
-        return path, False
-    data_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    try:
-        os.write(descriptor, base64.b64encode(os.urandom(KEY_BYTES)) + b"\n")
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    return path, True
+    return ensure_random_key_file(data_dir / KEY_ENCRYPTION_KEY_FILE_NAME, KEY_BYTES)
