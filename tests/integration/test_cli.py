@@ -146,7 +146,8 @@ def test_up_runs_the_services_until_interrupted_and_stops_them_cleanly(kafka_ser
             preexec_fn=_ignore_interrupts,
         )
         try:
-            assert wait_until(lambda: _read(log).count("state rebuilt") == 3, 90, interval=0.5)
+            # The three services and the gateway (its read state is rebuilt the same way).
+            assert wait_until(lambda: _read(log).count("state rebuilt") == 4, 90, interval=0.5)
         finally:
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=60)
