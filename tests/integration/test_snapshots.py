@@ -30,6 +30,7 @@ from services.common.snapshots import (
     Expected,
     SnapshotManifest,
     UnusableSnapshotError,
+    encode_ledger,
     read_newest,
     snapshot_key_name,
     state_version,
@@ -280,6 +281,9 @@ async def test_an_erasure_leaves_no_readable_copy_of_the_person_in_any_snapshot(
     async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as second:
         await until(lambda: second.ready and count(second, "written") >= 1)
         assert second.ledgers.measures()["members_active"] == 20
+        for number in second.ledgers.partitions():  # the rebuilt state holds no trace either
+            state = encode_ledger(second.ledgers.at(number), [])
+            assert SECRET_NAME.encode() not in state
 
     after = _opened_states(kafka, topics.snapshots("onboarding"), vault)
     assert len(after) > len(before)
