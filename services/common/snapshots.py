@@ -554,8 +554,9 @@ class Snapshots:
     def _configuration(self) -> list[object]:
         return shared_configuration(self.definition.new_processor)
 
+    @cache  # noqa: B019 (one per runtime, kept as long as the runtime)
     def _version(self) -> str:
-        return state_version(type(self.runtime.ledgers.at(0).processor))
+        return state_version(type(self.definition.new_processor()))
 
     @contextlib.contextmanager
     def publishing(self) -> Iterator[None]:
