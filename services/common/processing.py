@@ -91,7 +91,7 @@ class Ledger:
         self.processor.apply(event)
         self._applied.add(event.id.int)
         self.note_outputs(event)
-        if settled or str(event.id) in self._decided:
+        if settled or (self._decided and str(event.id) in self._decided):
             return []
         return self.outputs(event, self.processor.decide(event))
 

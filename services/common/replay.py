@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -29,8 +29,10 @@ from services.common.admission import admit
 from services.common.records import decision_mark
 
 
-@dataclass(frozen=True)
-class StoredRecord:
+class StoredRecord(NamedTuple):
+    """A record as read (a tuple: a long history makes millions, and a frozen dataclass cost
+    several times as much to make)."""
+
     topic: str
     partition: int
     offset: int
@@ -125,13 +127,14 @@ def partition_end(asked: int, fetched: int | None) -> int:
 def _stored(batches: Iterable[list[Any]]) -> Iterable[StoredRecord]:
     for batch in batches:
         for record in batch:
+            headers = record.headers
             yield StoredRecord(
                 record.topic,
                 record.partition,
                 record.offset,
                 record.key,
                 record.value,
-                tuple(record.headers or ()),
+                tuple(headers) if headers else (),
             )
 
 
@@ -160,39 +163,41 @@ def replay_plan(
     """The events a rebuild folds in, in a deterministic order close to how they happened: by
     domain time, then causes before the outputs they caused (ours share their cause's time),
     then log position."""
-    in_log_order = sorted(
-        history.records, key=lambda r: (topic_order.index(r.topic), r.partition, r.offset)
-    )
-    seen: set[Any] = set()
+    rank = {name: index for index, name in enumerate(topic_order)}
+    in_log_order = sorted(history.records, key=lambda r: (rank[r.topic], r.partition, r.offset))
+    counts = history.partition_counts
+    seen: set[int] = set()
     admitted: list[tuple[StoredRecord, CloudEvent[Any]]] = []
     refused: list[tuple[StoredRecord, RejectedEvent]] = []
     later_copies = 0
     for record in in_log_order:
         try:
-            event = admit(record, topics, history.partition_counts.get(record.topic), cipher)
+            event = admit(record, topics, counts.get(record.topic), cipher)
         except RejectedEvent as refusal:
             refused.append((record, refusal))
             continue
-        if event.id in seen:
+        identity = event.id.int
+        if identity in seen:
             later_copies += 1
             continue
-        seen.add(event.id)
+        seen.add(identity)
         admitted.append((record, event))
+    del in_log_order, seen
     unfinished = _unfinished_decisions(admitted, source)
-    kept = [
-        (record, event)
-        for record, event in admitted
-        if not (event.source == source and _decision_of(record) in unfinished)
-    ]
-    kept.sort(
-        key=lambda item: (
-            item[1].time,
-            item[1].source == source,
-            (topic_order.index(item[0].topic), item[0].partition, item[0].offset),
-        )
+    if unfinished:
+        admitted = [
+            (record, event)
+            for record, event in admitted
+            if not (event.source == source and _decision_of(record) in unfinished)
+        ]
+    # Admitted is in log order: the position breaks ties as (rank, partition, offset) did.
+    order = sorted(
+        range(len(admitted)),
+        key=lambda index: (admitted[index][1].time, admitted[index][1].source == source, index),
     )
-    origin = {event.id: record for record, event in kept}
-    return ReplayPlan([event for _, event in kept], origin, refused, later_copies, len(unfinished))
+    events = [admitted[index][1] for index in order]
+    origin = {event.id: record for record, event in admitted}
+    return ReplayPlan(events, origin, refused, later_copies, len(unfinished))
 
 
 def _decision_of(record: StoredRecord) -> str | None:

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -45,15 +45,16 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, RejectionReason
 from schemas.envelope import CloudEventAttributes
+from schemas.sealing import PersonalDataCipher
 from services.common.admission import admit
 from services.common.alignment import AlignedBuffers, Fetched
-from services.common.collector import collector_paused
+from services.common.collector import collector_paused, young_collections_only
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
 from services.common.privacy import configured_vault
 from services.common.processing import Emit, Ledgers, Processor, Replayed
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
-from services.common.replay import ReplayPlan, read_to_end, replay_plan
+from services.common.replay import History, ReplayPlan, StoredRecord, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
 from services.common.snapshots import Snapshots, erases_personal_data
 from services.common.tracing import configure_tracing, continuing
@@ -752,19 +753,18 @@ class ServiceRuntime:
         }
         for partition, start in self._clock_starts(partitions, committed).items():
             starts[partition] = max(start, starts.get(partition, 0))
-        history = await read_to_end(
-            self.kafka,
-            partitions,
-            idle_ms=self.settings.replay_idle_ms,
-            committed_only=self.transactional,
-            starts=starts,
-        )
         # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
-        # for the session timeout, and the rebuild would start over, for ever).
-        plan = await asyncio.to_thread(
-            replay_plan, history, self.topics, self.topic_names, self.definition.source, self.vault
-        )
+        # for the session timeout, and the rebuild would start over, for ever). Only young
+        # objects are collected meanwhile (``young_collections_only``).
+        with young_collections_only():
+            history = await read_to_end(
+                self.kafka,
+                partitions,
+                idle_ms=self.settings.replay_idle_ms,
+                committed_only=self.transactional,
+                starts=starts,
+            )
         self._partition_counts = dict(history.partition_counts)
         ledgers = self._new_ledgers(
             self._partition_counts.get(self.topic_names[0], self.topics.partitions)
@@ -774,50 +774,52 @@ class ServiceRuntime:
                 ledgers.put(number, restored[number].ledger)
             else:
                 ledgers.at(number)
-        with collector_paused():
-            replayed = await asyncio.to_thread(_replay, ledgers, plan, committed)
+
+        def plan_and_fold() -> _Folded:
+            return _plan_and_fold(
+                history,
+                ledgers,
+                committed,
+                self.topics,
+                self.topic_names,
+                self.definition.source,
+                self.vault,
+            )
+
+        with young_collections_only():
+            folded = await asyncio.to_thread(plan_and_fold)
         self.ledgers = ledgers
         sends: list[asyncio.Future[Any]] = []
-        for decision in replayed.decisions:
+        for decision in folded.decisions:
             await self._queue_decision(decision, sends)
         self._own(await self._confirm(sends))
-        await self._dead_letter_since_commit(plan, replayed.failures, committed)
-        folded = Counter(ledgers.partition_of(event.orgid) for event in plan.events)
-        erasures = {
-            ledgers.partition_of(event.orgid)
-            for event in plan.events
-            if erases_personal_data(event)
-        }
-        self.snapshots.rebuilt(history.ends, folded, erasures)
+        await self._dead_letter_since_commit(folded, committed)
+        self.snapshots.rebuilt(history.ends, folded.folded, folded.erasures)
         self.rebuilt.set()
-        self.metrics.replayed.labels(self.definition.name).inc(len(plan.events))
+        self.metrics.replayed.labels(self.definition.name).inc(folded.events)
         self.metrics.show_state(self.ledgers.measures())
         log.info(
             "state rebuilt",
             partitions=len(partitions),
             snapshots=len(restored),
-            events=len(plan.events),
-            decided=len(replayed.decisions),
-            unfinished=plan.unfinished,
-            refused=len(plan.refused),
-            later_copies=plan.later_copies,
-            failed=len(replayed.failures),
+            events=folded.events,
+            decided=len(folded.decisions),
+            unfinished=folded.unfinished,
+            refused=len(folded.refused),
+            later_copies=folded.later_copies,
+            failed=len(folded.failures),
         )
         return dict(history.ends)
 
     async def _dead_letter_since_commit(
-        self,
-        plan: ReplayPlan,
-        failures: Sequence[tuple[CloudEvent[Any], Exception]],
-        committed: Mapping[TopicPartition, int],
+        self, folded: _Folded, committed: Mapping[TopicPartition, int]
     ) -> None:
         """What the rebuild refused or failed on at or after the group's committed offset was
         never seen live: dead-letter it now (earlier records were dead-lettered live)."""
-        for record, refusal in plan.refused:
+        for record, refusal in folded.refused:
             if record.offset >= committed.get(TopicPartition(record.topic, record.partition), 0):
                 await self._dead_letter(record, refusal.reason, refusal.detail)
-        for event, error in failures:
-            record = plan.origin[event.id]
+        for record, error in folded.failures:
             if record.offset >= committed.get(TopicPartition(record.topic, record.partition), 0):
                 detail = f"{type(error).__name__}: {error}"
                 await self._dead_letter(record, RejectionReason.HANDLER_FAILED, detail)
@@ -850,6 +852,66 @@ class ServiceRuntime:
         return found
 
 
+@dataclass
+class _Folded:
+    """What a rebuild's fold left to do and to tell, every partition number together."""
+
+    decisions: list[list[CloudEvent[Any]]] = field(default_factory=list)
+    failures: list[tuple[StoredRecord, Exception]] = field(default_factory=list)
+    refused: list[tuple[StoredRecord, RejectedEvent]] = field(default_factory=list)
+    folded: Counter[int] = field(default_factory=Counter)
+    """Events folded in, by partition number."""
+    erasures: set[int] = field(default_factory=set)
+    """Partition numbers that folded in an erasure."""
+    events: int = 0
+    unfinished: int = 0
+    later_copies: int = 0
+
+
+def _plan_and_fold(
+    history: History,
+    ledgers: Ledgers,
+    committed: Mapping[TopicPartition, int],
+    topics: TopicSettings,
+    topic_order: list[str],
+    source: str,
+    cipher: PersonalDataCipher | None,
+) -> _Folded:
+    """Plan and fold the history one partition number at a time (organisations never span
+    two), so that only one number's events are alive at once: an event decoded is several
+    times the size of its record, and a long history's events did not fit in memory. The
+    records are let go of as they are planned. Each number's plan is the one a plan of the
+    whole history makes of its events (first copies, whole decisions, in time order)."""
+    counts = history.partition_counts
+    by_number: dict[int, list[StoredRecord]] = defaultdict(list)
+    if all(count == ledgers.partition_count for count in counts.values()):
+        for record in history.records:  # admission checks each is on its key's partition
+            by_number[record.partition].append(record)
+    else:  # topics partitioned unlike the ledgers: the whole history at once
+        by_number[0] = list(history.records)
+    history.records.clear()
+    result = _Folded()
+    for number in sorted(by_number):
+        plan = replay_plan(
+            History(by_number.pop(number), counts), topics, topic_order, source, cipher
+        )
+        replayed = _replay(ledgers, plan, committed)
+        result.decisions += replayed.decisions
+        result.failures += [(plan.origin[event.id], error) for event, error in replayed.failures]
+        result.refused += plan.refused
+        result.events += len(plan.events)
+        result.unfinished += plan.unfinished
+        result.later_copies += plan.later_copies
+        for event in plan.events:
+            result.folded[ledgers.partition_of(event.orgid)] += 1
+            if erases_personal_data(event):
+                result.erasures.add(ledgers.partition_of(event.orgid))
+        del plan, replayed  # this number's events: only the state keeps what it needs
+    rank = {name: index for index, name in enumerate(topic_order)}
+    result.refused.sort(key=lambda item: (rank[item[0].topic], item[0].partition, item[0].offset))
+    return result
+
+
 def _replay(
     ledgers: Ledgers, plan: ReplayPlan, committed: Mapping[TopicPartition, int]
 ) -> Replayed:
@@ -858,9 +920,12 @@ def _replay(
     What lies before the group's commit was decided whole (a commit follows the batch's
     acknowledged outputs): it is only applied."""
 
+    commits = {(partition.topic, partition.partition): at for partition, at in committed.items()}
+    origin = plan.origin
+
     def settled(event: CloudEvent[Any]) -> bool:
-        record = plan.origin[event.id]
-        return record.offset < committed.get(TopicPartition(record.topic, record.partition), 0)
+        record = origin[event.id]
+        return record.offset < commits.get((record.topic, record.partition), 0)
 
     events_of: dict[int, list[CloudEvent[Any]]] = defaultdict(list)
     for event in plan.events:

@@ -11,7 +11,7 @@ from faststream.kafka import TestKafkaBroker
 
 from infra.topics import Topic
 from schemas import CloudEvent
-from services.common.collector import collector_paused
+from services.common.collector import collector_paused, young_collections_only
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit
 from services.common.records import event_record
@@ -76,3 +76,31 @@ async def test_the_runtime_handles_an_event_with_the_collector_paused() -> None:
 
     assert Observing.collector_while_deciding == [False]
     assert gc.isenabled()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.itself = self
+
+
+def test_during_a_rebuild_young_cyclic_garbage_is_collected_and_the_oldest_is_never_walked() -> (
+    None
+):
+    before = gc.get_threshold()
+    with young_collections_only():
+        assert gc.get_threshold()[:2] == before[:2]
+        assert gc.get_threshold()[2] > 1_000_000
+        collections = gc.get_stats()[2]["collections"]
+        alive = len(gc.get_objects(generation=0))
+        for _ in range(200_000):
+            _Cycle()  # garbage only the collector frees
+        assert len(gc.get_objects(generation=0)) < alive + 10_000
+        assert gc.get_stats()[2]["collections"] == collections
+    assert gc.get_threshold() == before
+
+
+def test_the_thresholds_come_back_after_an_error_in_the_block() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), young_collections_only():
+        raise RuntimeError("boom")
+    assert gc.get_threshold() == before
