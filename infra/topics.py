@@ -35,6 +35,7 @@ class Topic(StrEnum):
     RITUALS = "rituals.rituals"
     NOTIFICATIONS = "rituals.notifications"
     CLOCK = "rituals.clock"
+    PULSE = "rituals.pulse"
 
 
 _TOPIC_OF_FAMILY: dict[str, Topic] = {
@@ -44,6 +45,7 @@ _TOPIC_OF_FAMILY: dict[str, Topic] = {
     "rituals.ritual.": Topic.RITUALS,
     "rituals.notification.": Topic.NOTIFICATIONS,
     "rituals.clock.": Topic.CLOCK,
+    "rituals.pulse.": Topic.PULSE,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from schemas import clock, coffee, members, notifications, onboarding, rituals
+from schemas import clock, coffee, members, notifications, onboarding, pulse, rituals
 from schemas.base import EventPayload
 
 _MODELS: tuple[type[EventPayload], ...] = (
@@ -33,6 +33,8 @@ _MODELS: tuple[type[EventPayload], ...] = (
     rituals.RitualCancelled,
     rituals.RitualRsvpGiven,
     rituals.RitualAttendanceConfirmed,
+    pulse.PulseAsked,
+    pulse.PulseAnswered,
     notifications.NotificationSent,
     notifications.NotificationFailed,
     notifications.NotificationRetryScheduled,

@@ -132,6 +132,28 @@ class CoffeeTeamDigestCompiled(EventPayload):
     suggestions: tuple[PairingSuggestion, ...] = Field(
         default=(), max_length=2, description="What this round does about it (at most two)."
     )
+    pulse_week: date | None = Field(
+        default=None, description="Monday of the week of the pulse figures (the week before)."
+    )
+    pulse_answers: int = Field(
+        default=0, ge=0, description="Pulse answers of the team's members in pulse_week."
+    )
+    pulse_mean: float | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Mean pulse score of those answers; null below 5 answers (no answer can be "
+        "traced to a person).",
+    )
+    rituals_held: int = Field(
+        default=0, ge=0, description="Occurrences of the team's rituals held in the week before."
+    )
+    ritual_attended: int = Field(
+        default=0, ge=0, description="Team members who attended them, summed over occurrences."
+    )
+    ritual_invited: int = Field(
+        default=0, ge=0, description="Team members invited to them, summed over occurrences."
+    )
 
 
 class CoffeeFeedbackGiven(EventPayload):

@@ -128,6 +128,19 @@ class RejectedEvent(Exception):  # noqa: N818 (a refused event, not a program er
         self.detail = detail
 
 
+_MODELS_BY_PAYLOAD: dict[type[EventPayload], type[CloudEvent[Any]]] = {}
+
+
+def _model_carrying(payload_model: type[EventPayload]) -> type[CloudEvent[Any]]:
+    """``CloudEvent[payload_model]``, made once: pydantic's lookup of a parametrised model
+    costs more than building a small event."""
+    found = _MODELS_BY_PAYLOAD.get(payload_model)
+    if found is None:
+        made: Any = CloudEvent[payload_model]  # type: ignore[valid-type]
+        found = _MODELS_BY_PAYLOAD[payload_model] = made
+    return found
+
+
 def new_event(
     payload: EventPayload,
     *,
@@ -149,7 +162,7 @@ def new_event(
             if cause is not None
             else uuid.uuid4()
         )
-    event_model: type[CloudEvent[Any]] = CloudEvent[type(payload)]  # type: ignore[misc,assignment]
+    event_model = _model_carrying(type(payload))
     return event_model(
         specversion=SPEC_VERSION,
         id=event_id,
@@ -242,12 +255,28 @@ def _event_model(event_type: str) -> type[CloudEvent[Any]]:
     return found
 
 
+_FAST_MODELS: dict[tuple[str, str], type[CloudEvent[Any]] | None] = {}
+"""``_fast_model``'s answers by (type, dataschema): a rebuild asks it for every record, of few
+kinds (only catalogue types are remembered, so the dictionary stays small)."""
+
+
 def _fast_model(document: dict[str, Any]) -> type[CloudEvent[Any]] | None:
     """The model to validate a record with in one step, when nothing is to be done to its data
     first (not sealed, no upcaster): most records. None: the whole way (``decode_event``)."""
     event_type, dataschema = document.get("type"), document.get("dataschema")
     if not isinstance(event_type, str) or event_type not in CATALOGUE:
         return None
+    if isinstance(dataschema, str):
+        kind = (event_type, dataschema)
+        if kind in _FAST_MODELS:
+            return _FAST_MODELS[kind]
+        if len(_FAST_MODELS) < 4_096:  # dataschema is free text: never an unbounded memory
+            found = _FAST_MODELS[kind] = _fast_model_of(event_type, dataschema)
+            return found
+    return _fast_model_of(event_type, dataschema)
+
+
+def _fast_model_of(event_type: str, dataschema: object) -> type[CloudEvent[Any]] | None:
     if event_type in SEALED_TYPES or not isinstance(dataschema, str):
         return None
     model = payload_type(event_type)

@@ -145,6 +145,12 @@ _SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
                 "why": "new_hire_few_connections",
             },
         ),
+        "pulse_week": date(2025, 3, 3),
+        "pulse_answers": 5,
+        "pulse_mean": 3.4,
+        "rituals_held": 1,
+        "ritual_attended": 4,
+        "ritual_invited": 6,
     },
     "rituals.onboarding.buddy_assigned": lambda: {
         "new_hire_id": "m-9",
@@ -195,6 +201,12 @@ _SAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         "ritual_id": "friday-drinks",
         "occurrence_start": datetime(2025, 3, 7, 15, 30, tzinfo=UTC),
         "member_id": "m-1",
+    },
+    "rituals.pulse.asked": lambda: {"week_starting": date(2025, 3, 3), "member_id": "m-1"},
+    "rituals.pulse.answered": lambda: {
+        "week_starting": date(2025, 3, 3),
+        "member_id": "m-1",
+        "score": 4,
     },
     "rituals.ritual.attendance_confirmed": lambda: {
         "ritual_id": "friday-drinks",

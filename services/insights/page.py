@@ -11,10 +11,13 @@ import networkx as nx
 
 from services.insights.domain.model import Graph, Insights
 from services.insights.phrases import (
+    PULSE_QUESTION,
     last_touchpoint,
     linked_pairs,
     next_touchpoint,
     percent,
+    pulse_cell,
+    pulse_groups,
     report_time,
     team_pair,
     team_pairs_summary,
@@ -150,6 +153,39 @@ def graph_svg(insights: Insights) -> str:
     return f'{"".join(parts)}<p class="legend">{legend}</p>'
 
 
+def _pulse_section(insights: Insights) -> list[str]:
+    """The pulse per week and group: the scope's trend as a chart (the 1-5 mean as a share of
+    the scale), every group's figure in a table; no figure below 5 answers."""
+    weeks = sorted({p.week_starting for p in insights.pulse})
+    found = {(p.week_starting, p.team): p for p in insights.pulse}
+    scope = [found.get((w, None)) for w in weeks]
+    label = "all" if insights.team is None else insights.team
+    return [
+        "<h2>Pulse</h2>",
+        f'<p class="note">{escape(PULSE_QUESTION)} Mean score (answers); a group shows a '
+        "figure only from 5 answers, so no answer can be traced to a person.</p>",
+        line_chart(
+            "Pulse per week (1 at the bottom, 5 at the top)",
+            [w.isoformat() for w in weeks],
+            [None if p is None or p.mean is None else (p.mean - 1) / 4 for p in scope],
+        )
+        if weeks
+        else '<p class="note">No answers yet.</p>',
+        _table(
+            ("group", *(w.isoformat() for w in weeks)),
+            [
+                (
+                    label if team is None else team,
+                    *(pulse_cell(found.get((w, team))) for w in weeks),
+                )
+                for team in pulse_groups(insights)
+            ]
+            if weeks
+            else [],
+        ),
+    ]
+
+
 def html_page(insights: Insights) -> str:
     title = f"Connection insights: {insights.organisation}" + (
         f", team {insights.team}" if insights.team else ""
@@ -223,6 +259,13 @@ def html_page(insights: Insights) -> str:
             ("team", "ritual", "held", "attendance"),
             [(r.team, r.title, r.occurrences, percent(r.attendance)) for r in insights.rituals],
         ),
+        "<h2>Ritual attendance per week</h2>",
+        line_chart(
+            "Ritual attendance per week",
+            [a.week_starting.isoformat() for a in insights.attendance_weeks],
+            [a.attendance for a in insights.attendance_weeks],
+        ),
+        *_pulse_section(insights),
         "<h2>Watchlist</h2>",
         f'<p class="note">Active members without a social touchpoint in {w.quiet_weeks} weeks; '
         f"new hires with fewer than {w.min_new_hire_connections} connections after "

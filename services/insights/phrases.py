@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from services.insights.domain.model import Connector, Insights, MemberRow, TeamPair
+from services.common.domain.pulse import FEWER_THAN_MIN
+from services.insights.domain.model import Connector, Insights, MemberRow, PulseWeek, TeamPair
+
+PULSE_QUESTION = "How connected did you feel to your colleagues this week? (1-5)"
 
 
 def percent(value: float | None) -> str:
@@ -29,6 +32,21 @@ def team_pairs_summary(insights: Insights) -> str:
         f"{linked} linked by a path of connections, {fragile} of them through a single link "
         f"or person; {len(pairs) - linked} not linked"
     )
+
+
+def pulse_cell(figure: PulseWeek | None) -> str:
+    """A group's pulse of a week: the mean and its answers, or no figure below 5 answers."""
+    if figure is None or figure.answers == 0:
+        return "-"
+    if figure.mean is None:
+        return FEWER_THAN_MIN if figure.answers < 5 else "withheld"
+    return f"{figure.mean:.2f} ({figure.answers})"
+
+
+def pulse_groups(insights: Insights) -> list[str | None]:
+    """The scope (None), then each team with answers, in name order."""
+    teams = sorted({p.team for p in insights.pulse if p.team is not None})
+    return [None, *teams]
 
 
 def next_touchpoint(member: MemberRow) -> str:

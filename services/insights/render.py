@@ -9,10 +9,13 @@ from enum import StrEnum
 from services.insights.domain.model import Insights
 from services.insights.page import html_page
 from services.insights.phrases import (
+    PULSE_QUESTION,
     last_touchpoint,
     linked_pairs,
     next_touchpoint,
     percent,
+    pulse_cell,
+    pulse_groups,
     report_time,
     team_pair,
     team_pairs_summary,
@@ -62,6 +65,8 @@ def text_report(insights: Insights) -> str:
         "",
         *_rituals(insights),
         "",
+        *_pulse(insights),
+        "",
         *_connections(insights),
         "",
         *_watchlist(insights),
@@ -108,6 +113,33 @@ def _rituals(insights: Insights) -> list[str]:
                 for r in insights.rituals
             ),
         )
+    if insights.attendance_weeks:
+        weekly = ", ".join(
+            f"{w.week_starting.isoformat()} {percent(w.attendance)}"
+            for w in insights.attendance_weeks
+        )
+        lines.append(f"  per week: {weekly}")
+    return lines
+
+
+PULSE_WEEKS = 4
+"""Weeks of pulse the text report shows (the latest; JSON and the page have every week)."""
+
+
+def _pulse(insights: Insights) -> list[str]:
+    lines = [f"Pulse: {PULSE_QUESTION}; mean (answers), a figure only from 5 answers"]
+    if not insights.pulse:
+        return [*lines, "  no answers yet"]
+    weeks = sorted({p.week_starting for p in insights.pulse})[-PULSE_WEEKS:]
+    found = {(p.week_starting, p.team): p for p in insights.pulse}
+    scope = "all" if insights.team is None else insights.team
+    lines += _table(
+        ("group", *(w.isoformat() for w in weeks)),
+        (
+            (scope if team is None else team, *(pulse_cell(found.get((w, team))) for w in weeks))
+            for team in pulse_groups(insights)
+        ),
+    )
     return lines
 
 

@@ -9,6 +9,13 @@ from services.matcher.settings import MatcherSettings
 
 DEFINITION = ServiceDefinition(
     name="matcher",
-    topics=(Topic.MEMBERS, Topic.COFFEE, Topic.ONBOARDING, Topic.CLOCK),
+    topics=(
+        Topic.MEMBERS,
+        Topic.COFFEE,
+        Topic.ONBOARDING,
+        Topic.RITUALS,
+        Topic.PULSE,
+        Topic.CLOCK,
+    ),
     new_processor=partial(MatcherProcessor, MatcherSettings().policies()),
 )

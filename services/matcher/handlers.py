@@ -23,16 +23,21 @@ from schemas.coffee import (
     CoffeeUnmatched,
     Participant,
 )
+from schemas.members import MemberErased
 from schemas.onboarding import BuddyAssigned, OnboardingCompleted
+from schemas.pulse import PulseAnswered, PulseAsked
+from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.domain.directory import Member
 from services.common.domain.projection import DirectoryProcessor
+from services.common.domain.pulse import PulseAnswers
 from services.common.domain.working_hours import WeeklyHours
 from services.common.processing import Emit
 from services.matcher.domain.cadence import due_week, scheduled_round_id
-from services.matcher.domain.digest import team_digests
+from services.matcher.domain.digest import HeldOccurrence, team_digests, with_last_week
 from services.matcher.domain.history import OrganisationHistory
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.domain.pool import Candidate
+from services.matcher.domain.pulse import asked, pulse_week
 from services.matcher.domain.rounds import RoundPlan, RoundRequest, plan_round
 from services.matcher.settings import Policies
 
@@ -51,6 +56,11 @@ class MatcherProcessor(DirectoryProcessor):
         self.requested_weeks: dict[str, set[date]] = {}
         self.round_totals: Counter[str] = Counter()
         """Summed over completed rounds: participants, groups, trios, unmatched (metrics)."""
+        self.pulse_asked: dict[tuple[str, date], set[str]] = {}
+        self.pulse_answers: dict[str, PulseAnswers] = {}
+        self.ritual_teams: dict[tuple[str, str], str] = {}
+        self.held: dict[str, dict[tuple[str, datetime], HeldOccurrence]] = {}
+        """Per organisation, the held occurrences of team rituals (the latest report counts)."""
 
     def history(self, organisation: str) -> OrganisationHistory:
         return self.histories.setdefault(organisation, OrganisationHistory())
@@ -87,6 +97,24 @@ class MatcherProcessor(DirectoryProcessor):
                 self.history(org).record_feedback(
                     payload.round_id, payload.group_id, payload.member_id, payload.met
                 )
+            case PulseAsked():
+                key = (org, payload.week_starting)
+                self.pulse_asked.setdefault(key, set()).add(payload.member_id)
+            case PulseAnswered():
+                answers = self.pulse_answers.setdefault(org, PulseAnswers())
+                answers.record(payload.week_starting, payload.member_id, payload.score)
+            case MemberErased(member_id=member_id):
+                self.pulse_answers.get(org, PulseAnswers()).forget(member_id)
+            case RitualScheduled():
+                self.ritual_teams[(org, payload.ritual_id)] = payload.team
+            case RitualHeld():
+                team = self.ritual_teams.get((org, payload.ritual_id))
+                if team is not None:
+                    self.held.setdefault(org, {})[(payload.ritual_id, payload.occurrence_start)] = (
+                        HeldOccurrence(
+                            team, payload.occurrence_start, frozenset(payload.attendee_ids)
+                        )
+                    )
 
     def measures(self) -> Mapping[str, float]:
         histories = self.histories.values()
@@ -108,7 +136,8 @@ class MatcherProcessor(DirectoryProcessor):
             case CoffeeRoundRequested():
                 return self._round(event, event.data)
             case ClockTicked():
-                return self._schedule(event.orgid, event.data.now)
+                now = event.data.now
+                return [*self._schedule(event.orgid, now), *self._pulse(event.orgid, now)]
         return ()
 
     def _round(self, event: CloudEvent[Any], request: CoffeeRoundRequested) -> Sequence[Emit]:
@@ -141,7 +170,20 @@ class MatcherProcessor(DirectoryProcessor):
                 record.ordinal,
                 policy.priority,
             )
-            emits += [Emit(digest, subject=digest.lead_id) for digest in digests]
+            team_members: dict[str, list[str]] = {}
+            for candidate in candidates:
+                team_members.setdefault(candidate.team, []).append(candidate.member_id)
+            held = list(self.held.get(org, {}).values())
+            answers = self.pulse_answers.get(org, PulseAnswers())
+            emits += [
+                Emit(
+                    with_last_week(
+                        digest, team_members[digest.team], request.week_starting, answers, held
+                    ),
+                    subject=digest.lead_id,
+                )
+                for digest in digests
+            ]
         return emits
 
     def candidates(
@@ -170,6 +212,24 @@ class MatcherProcessor(DirectoryProcessor):
             round_id=scheduled_round_id(week), week_starting=week, group_size=cadence.group_size
         )
         return (Emit(request, subject=request.round_id),)
+
+    def _pulse(self, org: str, now: datetime) -> Sequence[Emit]:
+        """The week's pulse question to every member taking part now (started, not paused, not
+        opted out) who was not asked yet."""
+        policy = self.policies.of(org)
+        week = pulse_week(policy.pulse, policy.cadence.timezone, now)
+        if week is None:
+            return ()
+        already = self.pulse_asked.get((org, week), set())
+        taking_part = (
+            m.profile.member_id
+            for m in self.directory.taking_part(org, now.date(), now)
+            if m.profile.start_date <= now.date()  # someone who has not started is not asked
+        )
+        return [
+            Emit(PulseAsked(week_starting=week, member_id=member), subject=member)
+            for member in asked(taking_part, already)
+        ]
 
 
 def _whole_organisation(request: CoffeeRoundRequested) -> bool:

@@ -11,7 +11,9 @@ from typing import Any
 from schemas import CloudEvent
 from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched, CoffeeRoundRequested
+from schemas.members import MemberErased
 from schemas.onboarding import BuddyAssigned, BuddyReassigned
+from schemas.pulse import PulseAnswered
 from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.domain.directory import Member, MemberDirectory, MemberStatus
 from services.common.domain.working_hours import week_monday
@@ -99,6 +101,9 @@ class History:
     rituals: dict[str, RitualScheduled] = field(default_factory=dict)
     occurrences: dict[tuple[str, datetime], Occurrence] = field(default_factory=dict)
     buddies: list[BuddyLink] = field(default_factory=list)
+    pulse: dict[date, dict[str, tuple[str, int]]] = field(default_factory=dict)
+    """Per week, each member's counted pulse answer (the latest in this order) with their team
+    when they answered."""
 
     @property
     def now(self) -> datetime | None:
@@ -155,6 +160,11 @@ class History:
                 self._held(payload)
             case BuddyAssigned() | BuddyReassigned():
                 self.buddies.append(BuddyLink(payload.new_hire_id, payload.buddy_id, event.time))
+            case PulseAnswered():
+                self._pulse(payload)
+            case MemberErased(member_id=member_id):
+                for answers in self.pulse.values():
+                    answers.pop(member_id, None)
 
     def _active(
         self, at: datetime, on: date, team: str | None = None, department: str | None = None
@@ -184,6 +194,13 @@ class History:
         self.rounds[payload.round_id].participants.update(members)
         key = (payload.round_id, payload.group_id)
         self.groups[key] = Group(payload.round_id, payload.group_id, members, payload.slot_start)
+
+    def _pulse(self, payload: PulseAnswered) -> None:
+        member = self.directory.member(self.organisation, payload.member_id)
+        if member is None:
+            return  # not a member of the organisation: not counted
+        answers = self.pulse.setdefault(payload.week_starting, {})
+        answers[payload.member_id] = (member.profile.team, payload.score)
 
     def _held(self, payload: RitualHeld) -> None:
         ritual = self.rituals.get(payload.ritual_id)

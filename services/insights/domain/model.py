@@ -57,6 +57,32 @@ class RitualFigure(Frozen):
     attendance: float | None = Field(description="attended / expected.")
 
 
+class AttendanceWeek(Frozen):
+    """Ritual attendance of one week (Monday to Sunday, UTC), rituals in scope."""
+
+    week_starting: date
+    occurrences: int = Field(description="Held occurrences that started that week, by now.")
+    attended: int = Field(description="Attendances of active team members, summed.")
+    expected: int = Field(description="Active team members at each occurrence, summed.")
+    attendance: float | None = Field(description="attended / expected.")
+
+
+class PulseWeek(Frozen):
+    """The weekly pulse ("How connected did you feel to your colleagues this week?", 1-5) of
+    one group in one week: aggregates only, and a figure only from 5 answers on."""
+
+    week_starting: date
+    team: str | None = Field(
+        description="The team (its members' team when they answered); null: the whole scope."
+    )
+    answers: int = Field(description="Counted answers (a member's latest of the week).")
+    mean: float | None = Field(
+        description="Mean score, 2 decimals; null with fewer than 5 answers (no figure, so no "
+        "answer can be traced to a person)."
+    )
+    shown: bool = Field(description="Whether the group has the 5 answers a figure needs.")
+
+
 class ConnectionFigures(Frozen):
     members: int = Field(description="Members in scope who have not left.")
     connections: int = Field(description="Edges of the graph touching a member in scope.")
@@ -165,6 +191,14 @@ class Insights(Frozen):
     rounds: tuple[RoundFigure, ...]
     rituals: tuple[RitualFigure, ...]
     ritual_attendance: float | None = Field(description="Attended over expected, every ritual.")
+    attendance_weeks: tuple[AttendanceWeek, ...] = Field(
+        default=(), description="Ritual attendance per week, oldest first."
+    )
+    pulse: tuple[PulseWeek, ...] = Field(
+        default=(),
+        description="The pulse per week (oldest first): the scope's figure (team null), then "
+        "each team's.",
+    )
     connections: ConnectionFigures
     team_pairs: tuple[TeamPair, ...]
     connectors: tuple[Connector, ...]

@@ -14,6 +14,8 @@ import networkx as nx
 
 from schemas import CloudEvent
 from services.common.domain.directory import Member, MemberStatus
+from services.common.domain.pulse import MIN_ANSWERS, PulseFigure, pulse_figure
+from services.common.domain.working_hours import week_monday
 from services.insights.domain.graph import (
     TeamPairKey,
     Touchpoint,
@@ -27,6 +29,7 @@ from services.insights.domain.graph import (
 )
 from services.insights.domain.history import Group, History, Occurrence, Round, fold
 from services.insights.domain.model import (
+    AttendanceWeek,
     CoffeeFigures,
     ConnectionFigures,
     Connector,
@@ -35,6 +38,7 @@ from services.insights.domain.model import (
     GraphNode,
     Insights,
     MemberRow,
+    PulseWeek,
     RitualFigure,
     RoundFigure,
     TeamPair,
@@ -76,6 +80,8 @@ def project(
         rounds=rounds,
         rituals=rituals,
         ritual_attendance=_share(attended, expected),
+        attendance_weeks=report.attendance_weeks(),
+        pulse=report.pulse(),
         connections=report.connections(),
         team_pairs=report.team_pairs(),
         connectors=report.connectors(),
@@ -216,6 +222,64 @@ class _Report:
                     attendance=_share(attended, expected),
                 )
             )
+        return tuple(figures)
+
+    def _held_in_scope(self) -> list[Occurrence]:
+        return [
+            o
+            for o in self.history.occurrences.values()
+            if o.expected is not None
+            and self.history.happened(o.start)
+            and o.ritual_id in self.history.rituals
+            and self.in_scope(self.history.rituals[o.ritual_id].team)
+        ]
+
+    def attendance_weeks(self) -> tuple[AttendanceWeek, ...]:
+        weeks: dict[Any, list[Occurrence]] = {}
+        for occurrence in self._held_in_scope():
+            weeks.setdefault(week_monday(occurrence.start.date()), []).append(occurrence)
+        figures = []
+        for week, occurrences in sorted(weeks.items()):
+            attended = sum(len(set(o.attendees) & set(o.expected or {})) for o in occurrences)
+            expected = sum(len(o.expected or {}) for o in occurrences)
+            figures.append(
+                AttendanceWeek(
+                    week_starting=week,
+                    occurrences=len(occurrences),
+                    attended=attended,
+                    expected=expected,
+                    attendance=_share(attended, expected),
+                )
+            )
+        return tuple(figures)
+
+    # The pulse
+
+    def pulse(self) -> tuple[PulseWeek, ...]:
+        """Per week, the scope's pulse and (organisation view) each team's; a mean only from 5
+        answers on. The scope's mean is withheld too when the teams without a figure hold 1 to
+        4 answers: with the teams' means it would give away theirs."""
+        figures = []
+        for week, answers in sorted(self.history.pulse.items()):
+            in_scope = [(team, score) for team, score in answers.values() if self.in_scope(team)]
+            teams: list[tuple[str, PulseFigure]] = []
+            if self.team is None:
+                names = sorted({team for team, _ in in_scope})
+                teams = [(t, pulse_figure(s for team, s in in_scope if team == t)) for t in names]
+            whole = pulse_figure(score for _, score in in_scope)
+            hidden = sum(figure.answers for _, figure in teams if not figure.shown)
+            if 0 < hidden < MIN_ANSWERS:
+                whole = PulseFigure(whole.answers, None)
+            for team, figure in [(None, whole), *teams]:
+                figures.append(
+                    PulseWeek(
+                        week_starting=week,
+                        team=team,
+                        answers=figure.answers,
+                        mean=figure.mean,
+                        shown=figure.shown,
+                    )
+                )
         return tuple(figures)
 
     # The graph

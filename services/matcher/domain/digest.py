@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from schemas.coffee import (
     CoffeeTeamDigestCompiled,
@@ -17,6 +19,7 @@ from schemas.coffee import (
     PairingSuggestion,
     SuggestionReason,
 )
+from services.common.domain.pulse import PulseAnswers, pulse_figure
 from services.matcher.domain.history import OrganisationHistory
 from services.matcher.domain.policy import Priority
 from services.matcher.domain.pool import Candidate
@@ -66,6 +69,43 @@ def team_digests(
             )
         )
     return digests
+
+
+@dataclass(frozen=True)
+class HeldOccurrence:
+    """One held occurrence of a team's ritual and who attended it."""
+
+    team: str
+    start: datetime
+    attendees: frozenset[str]
+
+
+def with_last_week(
+    digest: CoffeeTeamDigestCompiled,
+    members: Sequence[str],
+    week_starting: date,
+    answers: PulseAnswers,
+    held: Sequence[HeldOccurrence],
+) -> CoffeeTeamDigestCompiled:
+    """The digest with the team's week before ``week_starting``: its pulse (the mean only from
+    5 answers of the team's members on) and its rituals' attendance (occurrences held that week,
+    attended over invited, the invited being the team's members of the digest)."""
+    last_week = week_starting - timedelta(days=7)
+    figure = pulse_figure(answers.scores(last_week, members))
+    team = set(members)
+    occurrences = [
+        o for o in held if o.team == digest.team and last_week <= o.start.date() < week_starting
+    ]
+    return digest.model_copy(
+        update={
+            "pulse_week": last_week,
+            "pulse_answers": figure.answers,
+            "pulse_mean": figure.mean,
+            "rituals_held": len(occurrences),
+            "ritual_attended": sum(len(o.attendees & team) for o in occurrences),
+            "ritual_invited": len(team) * len(occurrences),
+        }
+    )
 
 
 def lead_of(members: Sequence[Candidate]) -> str | None:

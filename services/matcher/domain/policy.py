@@ -82,11 +82,24 @@ class Cadence(BaseModel):
     group_size: int = Field(default=2, ge=2, le=4, description="People per group.")
 
 
+class PulseSetting(BaseModel):
+    """The weekly pulse question ("How connected did you feel to your colleagues this week?",
+    1-5): off unless the organisation turns it on. Asked once a week, at ``weekday`` ``at`` in
+    the cadence's time zone, of every member taking part that day (not paused, not opted out)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=False, description="Ask the weekly pulse question.")
+    weekday: Weekday = Field(default="fri", description="Day of the week it is asked.")
+    at: time = Field(default=time(14, 0), description="Local time of day it is asked.")
+
+
 class CoffeePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     weights: MatchingWeights = MatchingWeights()
     cadence: Cadence = Cadence()
+    pulse: PulseSetting = PulseSetting()
     priority: Priority = Priority()
     repeat_window_rounds: int = Field(
         default=6,
