@@ -4,15 +4,13 @@ configured: messages carry no links and the gateway answers every link with 404.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.domain.links import MIN_KEY_BYTES
-from services.common.secret_files import ensure_random_key_file
+from services.common.secret_files import blank_is_unset, configured_key, ensure_random_key_file
 
 LINK_SIGNING_KEY_FILE_NAME = "link-signing.key"
 """The link signing key ``rituals up`` and the demo generate into the data folder."""
@@ -45,23 +43,20 @@ class LinkSettings(BaseSettings):
         f"{LINK_SIGNING_KEY_FILE_NAME} found in the data folder is used.",
     )
 
-    @field_validator("link_signing_key", "gateway_public_url", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        """An empty value (a Compose variable or Kubernetes Secret left empty) is unset."""
-        return None if isinstance(value, str) and not value.strip() else value
+    _blank_is_unset = field_validator("link_signing_key", "gateway_public_url", mode="before")(
+        blank_is_unset
+    )
 
     def signing_key(self) -> bytes | None:
         """The configured key (None when there is none); LinkKeyError when it is unusable."""
-        if self.link_signing_key is not None:
-            return decoded_link_key(self.link_signing_key.get_secret_value())
-        path = self.link_signing_key_file or self.data_dir / LINK_SIGNING_KEY_FILE_NAME
-        if self.link_signing_key_file is None and not path.exists():
-            return None
-        try:
-            return decoded_link_key(path.read_text(encoding="ascii"))
-        except (OSError, UnicodeDecodeError):
-            raise LinkKeyError(f"cannot read the link signing key file {path}") from None
+        return configured_key(
+            self.link_signing_key,
+            self.link_signing_key_file,
+            self.data_dir / LINK_SIGNING_KEY_FILE_NAME,
+            range(MIN_KEY_BYTES, 1 << 20),
+            LinkKeyError,
+            "link signing key",
+        )
 
 
 def link_signing(settings: LinkSettings | None = None) -> tuple[str, bytes] | None:
@@ -71,16 +66,6 @@ def link_signing(settings: LinkSettings | None = None) -> tuple[str, bytes] | No
     if settings.gateway_public_url is None or key is None:
         return None
     return settings.gateway_public_url, key
-
-
-def decoded_link_key(text: str) -> bytes:
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) < MIN_KEY_BYTES:
-        raise LinkKeyError(f"the link signing key must be at least {MIN_KEY_BYTES} bytes in base64")
-    return key
 
 
 def ensure_link_signing_key(data_dir: Path) -> tuple[Path, bool]:

@@ -1,12 +1,51 @@
-"""Random keys a local platform generates once into its data folder (a production platform is
-given its keys as secrets instead)."""
+"""Keys from settings: given as a secret, in a file, or (for a local platform) generated once
+into its data folder; production gives its keys as secrets."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import stat
 from pathlib import Path
+
+from pydantic import SecretStr
+
+
+def configured_key(
+    secret: SecretStr | None,
+    key_file: Path | None,
+    default_file: Path,
+    sizes: range,
+    error: type[Exception],
+    name: str,
+) -> bytes | None:
+    """A key's bytes from the first of: the secret, the file, the data folder's ``default_file``
+    when it exists; None when there is none. ``error`` (naming ``name``, never the key) when it
+    cannot be read or is not base64 of a length in ``sizes``."""
+    if secret is not None:
+        text = secret.get_secret_value()
+    else:
+        path = key_file or default_file
+        if key_file is None and not path.exists():
+            return None
+        try:
+            text = path.read_text(encoding="ascii")
+        except (OSError, ValueError):
+            raise error(f"cannot read the {name} file {path}") from None
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) not in sizes:
+        wanted = f"{sizes.start}" if len(sizes) == 1 else f"at least {sizes.start}"
+        raise error(f"the {name} must be {wanted} bytes in base64")
+    return key
+
+
+def blank_is_unset(value: object) -> object:
+    """An empty value (a Compose variable or Kubernetes Secret left empty) is unset."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def ensure_random_key_file(path: Path, size: int) -> tuple[Path, bool]:

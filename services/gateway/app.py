@@ -43,6 +43,7 @@ DEFINITION = ServiceDefinition(
         Topic.NOTIFICATIONS,
         Topic.RITUALS,
         Topic.ONBOARDING,
+        Topic.PULSE,
         Topic.CLOCK,
     ),
     new_processor=GatewayProcessor,
@@ -58,9 +59,16 @@ def gateway_processor(runtime: ServiceRuntime, organisation: str) -> GatewayProc
     return processor
 
 
-def now() -> datetime:
-    """When a SCIM write happens (HTTP is where wall-clock time comes in, as the command line)."""
-    return datetime.now(UTC)
+def organisation_clock(runtime: ServiceRuntime) -> Callable[[str], datetime]:
+    """An organisation's time now, as its events are dated: its latest tick, so that answers
+    and changes fall in the organisation's own weeks (a simulated one's too); before the first
+    tick, the wall clock (HTTP is where wall-clock time comes in, as on the command line)."""
+
+    def now_of(organisation: str) -> datetime:
+        ticked = gateway_processor(runtime, organisation).insights.now_of(organisation)
+        return ticked if ticked is not None else datetime.now(UTC)
+
+    return now_of
 
 
 def build_http_app(
@@ -76,6 +84,7 @@ def build_http_app(
     the projection is rebuilt (the runtime's readiness unless given); ``link_key``: the key
     one-click links are signed with (none: every link answers 404)."""
     is_ready = ready or (lambda: runtime.ready)
+    clock = organisation_clock(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -124,6 +133,7 @@ def build_http_app(
                 runtime, organisation
             ).directory.member(organisation, member_id),
             writes,
+            clock,
         )
     )
     if settings.slack_signing_secret is not None:
@@ -138,6 +148,7 @@ def build_http_app(
                 writes,
                 link_key,
                 settings.max_body_bytes,
+                clock,
             )
         )
     provider = scim_provider()
@@ -145,7 +156,7 @@ def build_http_app(
         lambda organisation: gateway_processor(runtime, organisation),
         user_model(provider),
         writes,
-        now,
+        clock,
     )
     scim = ScimApplication(storage, tokens, settings.max_body_bytes, is_ready, provider=provider)
     app.mount("/scim", cast(ASGIApp, scim))

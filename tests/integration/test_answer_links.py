@@ -28,8 +28,9 @@ import pytest
 from infra.broker import free_port
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
-from schemas import decode_event
+from schemas import CloudEvent, decode_event
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched
+from services.clock.ticks import ticks
 from services.common.adapters.publisher import EventPublisher
 from services.gateway.domain.tokens import Role, token_line
 from tests.factories import ORG, event, member_joined, sample_payload
@@ -124,10 +125,10 @@ def mail_to(outbox: Path, address: str) -> EmailMessage | None:
     return None
 
 
-def feedback(kafka: KafkaSettings, topics: TopicSettings) -> list[CoffeeFeedbackGiven]:
+def feedback_events(kafka: KafkaSettings, topics: TopicSettings) -> list[CloudEvent[Any]]:
     records = read_all(kafka.bootstrap_servers, topics.name(Topic.COFFEE))
-    found = [decode_event(record.value or b"").data for record in records]
-    return [item for item in found if isinstance(item, CoffeeFeedbackGiven)]
+    found = [decode_event(record.value or b"") for record in records]
+    return [item for item in found if isinstance(item.data, CoffeeFeedbackGiven)]
 
 
 def groups_met(url: str) -> int:
@@ -157,6 +158,8 @@ def test_the_we_met_link_of_a_real_email_confirmed_in_chromium_is_feedback_on_th
                     for member_id in ("m-1", "m-2")
                 ),
                 event(sample_payload(CoffeeMatched), time=MATCHED_AT),
+                # The organisation's time: its links are judged by it, the answer dated at it.
+                *ticks([ORG], MATCHED_AT + timedelta(hours=1), 1),
             ]
         )
     _wait(lambda: mail_to(platform.outbox, "m-1@example.com") is not None, "e-mail", [], [])
@@ -174,13 +177,15 @@ def test_the_we_met_link_of_a_real_email_confirmed_in_chromium_is_feedback_on_th
     with Browser() as browser:
         browser.open(we_met)
         assert "coffee meeting" in browser.wait_for("body")
-        assert feedback(kafka, topics) == []  # opening the page changes nothing
+        assert feedback_events(kafka, topics) == []  # opening the page changes nothing
         browser.click("#confirm")
         assert "recorded" in browser.wait_for("#done")
 
-    assert feedback(kafka, topics) == [
-        CoffeeFeedbackGiven(round_id="r-2025-10", group_id="g-1", member_id="m-1", met=True)
-    ]
+    [answered] = feedback_events(kafka, topics)
+    assert answered.data == CoffeeFeedbackGiven(
+        round_id="r-2025-10", group_id="g-1", member_id="m-1", met=True
+    )
+    assert answered.time == MATCHED_AT + timedelta(hours=1)
     _wait(lambda: groups_met(platform.gateway_url) == 1, "insights", [], [])
     gateway_log = platform.logs[0].read_text()
     assert we_met.rsplit("/", 1)[1] not in gateway_log

@@ -189,6 +189,44 @@ def test_scim_writes_are_member_events_once_each_and_read_back_at_once(
     assert "Ada" not in log
 
 
+def test_an_identity_provider_deactivates_and_reactivates_a_member(
+    gateway: Gateway, kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    users = f"{gateway.url}/scim/v2/Users"
+    location = f"{users}/grace@example.com"
+
+    def active(value: bool) -> httpx.Response:
+        return client.patch(
+            location,
+            json={
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": value}],
+            },
+        )
+
+    with httpx.Client(headers=bearer(ADMIN), timeout=30) as client:
+        created = client.post(users, json=scim_user("grace@example.com", active=True))
+        assert created.status_code == 201, created.text
+        assert active(False).status_code in (200, 204)
+        assert active(False).status_code in (200, 204)  # again: nothing new
+        assert active(True).status_code in (200, 204)
+        assert active(True).status_code in (200, 204)
+        assert "active" not in client.get(location).json()  # written, never read back
+        hidden = client.post(users, json=scim_user("hedy@example.com", active=False))
+        assert hidden.status_code == 201, hidden.text
+
+    events = member_events(kafka, topics)
+    assert [e for e in events if e[2] == "grace@example.com"] == [
+        (ORG, "rituals.member.joined", "grace@example.com"),
+        (ORG, "rituals.member.paused", "grace@example.com"),
+        (ORG, "rituals.member.resumed", "grace@example.com"),
+    ]
+    assert [e for e in events if e[2] == "hedy@example.com"] == [
+        (ORG, "rituals.member.joined", "hedy@example.com"),
+        (ORG, "rituals.member.paused", "hedy@example.com"),
+    ]
+
+
 def test_refused_scim_requests_publish_nothing(
     gateway: Gateway, kafka: KafkaSettings, topics: TopicSettings
 ) -> None:

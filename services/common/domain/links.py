@@ -17,7 +17,7 @@ import hmac
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 MAX_TOKEN_CHARS = 600
@@ -38,17 +38,21 @@ class LinkAction(StrEnum):
     ATTENDED = "attended"
     PAUSE = "pause"
     OPT_OUT = "opt_out"
+    PULSE = "pulse"
 
 
 COFFEE_ACTIONS = frozenset({LinkAction.MET, LinkAction.NOT_MET, LinkAction.RATE})
 RITUAL_ACTIONS = frozenset({LinkAction.RSVP, LinkAction.ATTENDED})
+SCORED_ACTIONS = frozenset({LinkAction.RATE, LinkAction.PULSE})
+"""Actions whose link carries a score 1-5 (``rating``): one link per score."""
 
 
 @dataclass(frozen=True)
 class LinkClaim:
     """What a link lets its recipient do. ``subject``: the coffee group (``round_id/group_id``)
     or the ritual occurrence (``ritual_id/occurrence start``); for pause and opt-out the
-    notification the link came in. ``rating``: 1-5 for RATE, else None."""
+    notification the link came in; for the pulse the Monday of its week (``pulse_subject``).
+    ``rating``: 1-5 for RATE and PULSE (the score), else None."""
 
     organisation: str
     member_id: str
@@ -75,6 +79,10 @@ def ritual_subject(ritual_id: str, occurrence_start: datetime) -> str:
     return f"{ritual_id}{SUBJECT_SEPARATOR}{occurrence_start.isoformat()}"
 
 
+def pulse_subject(week_starting: date) -> str:
+    return week_starting.isoformat()
+
+
 def sign_link(claim: LinkClaim, key: bytes) -> str:
     body = json.dumps(
         {
@@ -94,16 +102,23 @@ def sign_link(claim: LinkClaim, key: bytes) -> str:
 
 def read_link(token: str, key: bytes, now: datetime) -> LinkClaim:
     """The claim of a genuine, unexpired token; LinkRefusedError otherwise."""
-    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
-        raise LinkRefusedError("malformed")
+    claim = unverified_claim(token)
     encoded, signature = token.split(".")
-    claim = _decoded_claim(encoded)
     expected = _signature(key, claim.action, encoded)
     if not hmac.compare_digest(_unb64(signature), expected):
         raise LinkRefusedError("tampered")
     if claim.expires <= now:
         raise LinkRefusedError("expired")
     return claim
+
+
+def unverified_claim(token: str) -> LinkClaim:
+    """What a token says, before its signature is checked: only for choosing (which link a
+    reader follows, whose clock judges its expiry), never for acting; LinkRefusedError when it
+    is not even shaped like a link."""
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise LinkRefusedError("malformed")
+    return _decoded_claim(token.split(".")[0])
 
 
 def answer_event_id(token: str) -> uuid.UUID:
@@ -129,7 +144,7 @@ def _decoded_claim(encoded: str) -> LinkClaim:
             raise LinkRefusedError("malformed")
         if not isinstance(fields["e"], int) or not (rating is None or isinstance(rating, int)):
             raise LinkRefusedError("malformed")
-        if (action is LinkAction.RATE) != (rating is not None) or rating not in (
+        if (action in SCORED_ACTIONS) != (rating is not None) or rating not in (
             None,
             1,
             2,

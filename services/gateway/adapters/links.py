@@ -6,7 +6,7 @@ never logged."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Request
@@ -19,6 +19,7 @@ from services.common.domain.links import (
     LinkRefusedError,
     answer_event_id,
     read_link,
+    unverified_claim,
 )
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.domain.answers import Unanswerable, answer
@@ -42,10 +43,22 @@ log = structlog.get_logger("rituals.gateway")
 
 MemberLookup = Callable[[str, str], Member | None]
 """(organisation, member id) -> the member as the projection knows them."""
+OrganisationClock = Callable[[str], datetime]
+"""organisation -> its domain time now: what a link's expiry is judged by and an answer is
+dated at, so that a simulated organisation's links work in its own weeks."""
+
+
+def verified_claim(token: str, link_key: bytes, clock: OrganisationClock) -> LinkClaim:
+    """The claim of a genuine link, unexpired by its organisation's clock; LinkRefusedError
+    otherwise."""
+    return read_link(token, link_key, clock(unverified_claim(token).organisation))
 
 
 def links_router(
-    link_key: bytes | None, find_member: MemberLookup, writes: MemberWrites
+    link_key: bytes | None,
+    find_member: MemberLookup,
+    writes: MemberWrites,
+    clock: OrganisationClock,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -56,7 +69,7 @@ def links_router(
         if link_key is None:
             return _refused(browser_language, "not_configured")
         try:
-            claim = read_link(token, link_key, datetime.now(UTC))
+            claim = verified_claim(token, link_key, clock)
         except LinkRefusedError as refused:
             return _refused(browser_language, refused.reason)
         if only is not None and claim.action is not only:
@@ -79,13 +92,13 @@ def links_router(
         if isinstance(checked, HTMLResponse):
             return checked
         claim, member, language = checked
-        payload = answer(claim, member, datetime.now(UTC).date())
+        at = clock(claim.organisation)
+        payload = answer(claim, member, at.date())
         if isinstance(payload, Unanswerable):
             return _refused(language, payload.reason)
-        async with writes.lock:
-            published = await writes.publish_once(
-                claim.organisation, payload, answer_event_id(token), claim.member_id
-            )
+        published = await writes.publish_once(
+            claim.organisation, payload, answer_event_id(token), claim.member_id, at
+        )
         log.info("link answered", action=claim.action.value, published=published)
         return HTMLResponse(done_page(language), headers=PAGE_HEADERS)
 

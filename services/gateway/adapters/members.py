@@ -5,9 +5,11 @@ gateway's own projection has applied them, so that the client's next read sees i
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,6 +21,8 @@ from services.common.runtime import ServiceRuntime
 
 SOURCE = "/rituals/gateway"
 APPLIED_POLL_SECONDS = 0.01
+SENT_ANSWERS_KEPT = 100_000
+"""The answers an instance remembers sending (a few MB), far more than can be in flight."""
 log = structlog.get_logger("rituals.gateway")
 
 
@@ -37,41 +41,67 @@ class MemberWrites:
         self._publisher: EventPublisher | None = None
         self.visible_within_seconds = visible_within_seconds
         self.lock = asyncio.Lock()
+        self._opening = threading.Lock()
+        self._answering: dict[uuid.UUID, asyncio.Lock] = {}
+        self._sent_answers: OrderedDict[uuid.UUID, None] = OrderedDict()
 
-    async def publish(self, organisation: str, payloads: Sequence[EventPayload]) -> bool:
-        """Publish member changes; True when the projection shows them all (False when the
-        bound passed first: they are published, reads will show them a little later)."""
+    async def publish(
+        self, organisation: str, payloads: Sequence[EventPayload], at: datetime
+    ) -> bool:
+        """Publish member changes dated ``at``; True when the projection shows them all (False
+        when the bound passed first: they are published, reads will show them a little later)."""
         if not payloads:
             return True
-        events = member_events(payloads, organisation, datetime.now(UTC), SOURCE)
+        events = member_events(payloads, organisation, at, SOURCE)
         await asyncio.to_thread(self._send, events)
         for event in events:
             log.info("member change published", event_id=str(event.id), event_type=event.type)
         return await self._applied(events)
 
     async def publish_once(
-        self, organisation: str, payload: EventPayload, event_id: uuid.UUID, member_id: str
+        self,
+        organisation: str,
+        payload: EventPayload,
+        event_id: uuid.UUID,
+        member_id: str,
+        at: datetime,
     ) -> bool:
-        """Publish one answer under a deterministic id; False when the projection already has
-        it (answered before: nothing is published again). Callers hold ``lock``."""
+        """Publish one answer under a deterministic id, dated ``at``; False when it was
+        answered before (the projection has it, or this instance sent it): nothing is published
+        again. Answers are independent of each other (none is computed against the projection),
+        so only the same answer waits for itself, a second click of the same link while the
+        first is published; and none waits for the projection (the page shows no state)."""
         answer = new_event(
             payload,
             source=SOURCE,
             orgid=organisation,
-            time=datetime.now(UTC),
+            time=at,
             subject=member_id,
             event_id=event_id,
         )
-        if self.runtime.ledgers.has_applied(answer):
-            return False
-        await asyncio.to_thread(self._send, [answer])
-        log.info("answer published", event_id=str(answer.id), event_type=answer.type)
-        await self._applied([answer])
-        return True
+        same_answer = self._answering.setdefault(event_id, asyncio.Lock())
+        try:
+            async with same_answer:
+                if event_id in self._sent_answers or self.runtime.ledgers.has_applied(answer):
+                    return False
+                await asyncio.to_thread(self._send, [answer])
+                self._remember_sent(event_id)
+                log.info("answer published", event_id=str(answer.id), event_type=answer.type)
+                return True
+        finally:
+            if not same_answer.locked() and self._answering.get(event_id) is same_answer:
+                del self._answering[event_id]
+
+    def _remember_sent(self, event_id: uuid.UUID) -> None:
+        """Until the projection has it (a moment), the instance knows an answer by this."""
+        self._sent_answers[event_id] = None
+        if len(self._sent_answers) > SENT_ANSWERS_KEPT:
+            self._sent_answers.popitem(last=False)
 
     def _send(self, events: list[CloudEvent[Any]]) -> None:
-        if self._publisher is None:
-            self._publisher = self._new_publisher()
+        with self._opening:  # answers are sent from several threads at once
+            if self._publisher is None:
+                self._publisher = self._new_publisher()
         self._publisher.publish(events)
 
     async def _applied(self, events: Sequence[CloudEvent[Any]]) -> bool:

@@ -40,7 +40,11 @@ from schemas.members import MemberLeft, MemberProfile
 from services.common.domain.directory import Member, MemberStatus
 from services.common.member_changes import profile_changes
 from services.gateway.adapters.members import MemberWrites
-from services.gateway.domain.scim_users import document_of, profile_of
+from services.gateway.domain.scim_users import (
+    activation_changes,
+    document_of,
+    profile_of,
+)
 from services.gateway.domain.tokens import Grant, TokenBook, bearer_token
 from services.gateway.handlers import GatewayProcessor
 
@@ -85,7 +89,7 @@ class MemberStorage(AsyncScimStorage):
         processor: Callable[[str], GatewayProcessor],
         model_of: Callable[[ResourceType], type[Resource[Any]]],
         writes: MemberWrites,
-        now: Callable[[], datetime],
+        now: Callable[[str], datetime],
     ) -> None:
         self._processor = processor
         self._model_of = model_of
@@ -149,8 +153,11 @@ class MemberStorage(AsyncScimStorage):
             member_id = str(document.get("userName", ""))
             if self._member(member_id) is not None:
                 raise UniquenessException(detail="userName is already taken")
-            profile = profile_of(document, None, self._now().date())
-            await self._write(profile_changes(self._directory(), _ORGANISATION.get(), [profile]))
+            profile = profile_of(document, None, self._now(_ORGANISATION.get()).date())
+            activation = activation_changes(member_id, None, document.get("active"))
+            await self._write(
+                [*profile_changes(self._directory(), _ORGANISATION.get(), [profile]), *activation]
+            )
         return self._written(resource_type, profile)
 
     async def update(
@@ -166,9 +173,14 @@ class MemberStorage(AsyncScimStorage):
             if member is None:
                 raise NotFoundException(detail=f"no User {resource.id!r}")
             profile = profile_of(
-                {**document, "userName": member.member_id}, member.profile, self._now().date()
+                {**document, "userName": member.member_id},
+                member.profile,
+                self._now(_ORGANISATION.get()).date(),
             )
-            await self._write(profile_changes(self._directory(), _ORGANISATION.get(), [profile]))
+            activation = activation_changes(member.member_id, member, document.get("active"))
+            await self._write(
+                [*profile_changes(self._directory(), _ORGANISATION.get(), [profile]), *activation]
+            )
         return self._written(resource_type, profile)
 
     async def delete(
@@ -189,14 +201,15 @@ class MemberStorage(AsyncScimStorage):
         member = self._member(profile.member_id)
         if member is not None and member.profile == profile:
             return self._resource(resource_type, member)
-        moment = self._now()
+        moment = self._now(_ORGANISATION.get())
         return self._model_of(resource_type).model_validate(document_of(profile, moment, moment))
 
     def _directory(self) -> Any:
         return self._processor(_ORGANISATION.get()).directory
 
     async def _write(self, payloads: list[Any]) -> None:
-        await self._writes.publish(_ORGANISATION.get(), payloads)
+        organisation = _ORGANISATION.get()
+        await self._writes.publish(organisation, payloads, self._now(organisation))
 
 
 class ScimApplication(ASGIApplication):

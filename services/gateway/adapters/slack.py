@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,7 +21,8 @@ from fastapi.responses import JSONResponse, Response
 from slack_sdk.signature import SignatureVerifier
 
 from services.common.domain.directory import Member
-from services.common.domain.links import LinkRefusedError, answer_event_id, read_link
+from services.common.domain.links import LinkRefusedError, answer_event_id
+from services.gateway.adapters.links import OrganisationClock, verified_claim
 from services.gateway.adapters.members import MemberWrites
 from services.gateway.domain.answers import Unanswerable, answer
 from services.gateway.domain.slack_commands import run_command
@@ -42,6 +42,7 @@ def slack_router(
     writes: MemberWrites,
     link_key: bytes | None,
     max_body_bytes: int,
+    clock: OrganisationClock,
 ) -> APIRouter:
     """``workspaces``: Slack team id -> organisation."""
     verifier = SignatureVerifier(signing_secret)
@@ -84,10 +85,11 @@ def slack_router(
         if found is None:
             return _ephemeral("Rituals does not know you: ask your administrator.")
         organisation, member = found
-        outcome = run_command(form.get("text", ""), member, datetime.now(UTC).date())
+        at = clock(organisation)
+        outcome = run_command(form.get("text", ""), member, at.date())
         if outcome.events:
             async with writes.lock:
-                await writes.publish(organisation, outcome.events)
+                await writes.publish(organisation, outcome.events, at)
         log.info("slack command", events=len(outcome.events))
         return _ephemeral(outcome.reply)
 
@@ -107,7 +109,7 @@ def slack_router(
         if found is not None and link_key is not None:
             for value in values:
                 if isinstance(value, str):
-                    answered += await _answer_button(value, found, link_key, writes)
+                    answered += await _answer_button(value, found, link_key, writes, clock)
         log.info("slack interaction", answered=answered)
         return Response(status_code=200)  # Slack only needs the acknowledgement
 
@@ -115,23 +117,27 @@ def slack_router(
 
 
 async def _answer_button(
-    token: str, found: tuple[str, Member], link_key: bytes, writes: MemberWrites
+    token: str,
+    found: tuple[str, Member],
+    link_key: bytes,
+    writes: MemberWrites,
+    clock: OrganisationClock,
 ) -> int:
     """A button carrying an answer link's token answers it, when it is the clicker's own."""
     organisation, member = found
     try:
-        claim = read_link(token, link_key, datetime.now(UTC))
+        claim = verified_claim(token, link_key, clock)
     except LinkRefusedError:
         return 0
     if (claim.organisation, claim.member_id) != (organisation, member.member_id):
         return 0
-    payload = answer(claim, member, datetime.now(UTC).date())
+    at = clock(organisation)
+    payload = answer(claim, member, at.date())
     if isinstance(payload, Unanswerable):
         return 0
-    async with writes.lock:
-        published = await writes.publish_once(
-            organisation, payload, answer_event_id(token), member.member_id
-        )
+    published = await writes.publish_once(
+        organisation, payload, answer_event_id(token), member.member_id, at
+    )
     return int(published)
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from schemas.base import EventPayload
 from schemas.coffee import CoffeeFeedbackGiven
 from schemas.members import MemberOptedOut, MemberPaused
+from schemas.pulse import PulseAnswered
 from schemas.rituals import RitualAttendanceConfirmed, RitualRsvpGiven
 from services.common.domain.directory import Member, MemberStatus
 from services.common.domain.links import SUBJECT_SEPARATOR, LinkAction, LinkClaim
@@ -61,3 +62,7 @@ def _payload(claim: LinkClaim, first: str, second: str, today: date) -> EventPay
             return MemberPaused(member_id=member_id, until=today + PAUSE_LENGTH)
         case LinkAction.OPT_OUT:
             return MemberOptedOut(member_id=member_id)
+        case LinkAction.PULSE:
+            return PulseAnswered.model_validate(
+                {"week_starting": claim.subject, "member_id": member_id, "score": claim.rating}
+            )

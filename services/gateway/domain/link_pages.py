@@ -31,6 +31,8 @@ PAGES: dict[str, PageTexts] = {
             LinkAction.ATTENDED: "Did you attend?",
             LinkAction.PAUSE: "Pause for two weeks? You take part again afterwards.",
             LinkAction.OPT_OUT: "Opt out of Rituals? You receive no more invitations.",
+            LinkAction.PULSE: "How connected did you feel to your colleagues this week? "
+            "Your answer: {rating} out of 5.",
         },
         confirm="Confirm",
         done="Thank you, your answer is recorded.",
@@ -51,6 +53,8 @@ PAGES: dict[str, PageTexts] = {
             LinkAction.ATTENDED: "Was je erbij?",
             LinkAction.PAUSE: "Twee weken pauzeren? Daarna doe je weer mee.",
             LinkAction.OPT_OUT: "Afmelden voor Rituals? Je krijgt geen uitnodigingen meer.",
+            LinkAction.PULSE: "Hoe verbonden voelde je je deze week met je collega's? "
+            "Je antwoord: {rating} van de 5.",
         },
         confirm="Bevestigen",
         done="Dank je, je antwoord is genoteerd.",

@@ -44,7 +44,9 @@ from scim2_models import (
 )
 from scim2_models import Pagination as ScimPagination
 
-from schemas.members import MemberProfile
+from schemas.base import EventPayload
+from schemas.members import MemberPaused, MemberProfile, MemberResumed
+from services.common.domain.directory import Member, MemberStatus
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -114,6 +116,11 @@ class User(Resource[AnyExtension]):
         None, examples=LANGUAGE_EXAMPLES
     )
     """A BCP 47 language tag (en, nl, en-GB): messages are written in it."""
+
+    active: Annotated[bool | None, Mutability.write_only, Returned.never] = None
+    """False: the identity provider deactivated the person, who takes part in nothing until
+    active again (a pause without end); true: active again. Written, never read back: whether
+    a member paused or opted out is their own business, not the identity provider's."""
 
 
 def user_resource_type() -> ResourceType:
@@ -193,6 +200,28 @@ as a roster row without them)."""
 def users_path(member_id: str) -> str:
     """A User's location relative to the SCIM root (the server makes it a URL)."""
     return f"Users/{member_id}"
+
+
+def is_active(member: Member) -> bool:
+    """What SCIM ``active`` means here: false only for a pause without end, the one a
+    deactivation makes (a dated pause and an opt-out are the member's own)."""
+    return not (member.status is MemberStatus.PAUSED and member.paused_until is None)
+
+
+def activation_changes(
+    member_id: str, current: Member | None, active: object
+) -> list[EventPayload]:
+    """The events a User's ``active`` asks for, after its profile's: deactivating pauses a
+    member who takes part (or is on a dated pause) until reactivated; reactivating resumes only
+    that pause. Anything but true or false asks for nothing."""
+    takes_part = current is None or (
+        current.status is not MemberStatus.OPTED_OUT and is_active(current)
+    )
+    if active is False and takes_part:
+        return [MemberPaused(member_id=member_id, until=None)]
+    if active is True and current is not None and not is_active(current):
+        return [MemberResumed(member_id=member_id)]
+    return []
 
 
 def document_of(

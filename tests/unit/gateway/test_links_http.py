@@ -4,6 +4,7 @@ clear page, a 4xx status and publishes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ from services.gateway.adapters.members import MemberWrites
 from services.gateway.app import DEFINITION, build_http_app
 from services.gateway.domain.tokens import read_token_list
 from services.gateway.settings import GatewaySettings
-from tests.factories import ORG, OTHER_ORG, member_joined_event
+from tests.factories import ORG, OTHER_ORG, T0, member_joined_event
 from tests.unit.gateway.test_http import FoldingPublisher, history
 
 KEY = b"s" * 32
+ORGANISATION_NOW = T0 + timedelta(days=3)
+"""The organisation's domain time in ``history()``: its latest tick."""
 GROUP = coffee_subject("r-2025-10", "g-1")
 
 
@@ -100,6 +103,15 @@ async def test_get_asks_and_post_publishes_the_answer_once(links: Links) -> None
     assert published.orgid == ORG
 
 
+async def test_clicks_at_once_publish_each_answer_once(links: Links) -> None:
+    """Answers do not wait for each other, but the same link clicked twice at once is still
+    published once."""
+    same, other = f"/links/{token()}", f"/links/{token(member_id='m-nl')}"
+    answers = await asyncio.gather(*(links.client.post(link) for link in (same, same, other)))
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert sorted(p.data.member_id for p in links.publisher.published) == ["m-1", "m-nl"]
+
+
 async def test_the_event_id_comes_from_the_token(links: Links) -> None:
     signed = token(LinkAction.NOT_MET)
     await links.client.post(f"/links/{signed}")
@@ -128,9 +140,34 @@ async def test_pause_rsvp_and_opt_out(links: Links) -> None:
     assert unsubscribe.status_code == 200
     paused, rsvp, opted_out = (published.data for published in links.publisher.published)
     assert isinstance(paused, MemberPaused)
-    assert paused.until == datetime.now(UTC).date() + timedelta(weeks=2)
+    assert paused.until == ORGANISATION_NOW.date() + timedelta(weeks=2)
     assert rsvp == RitualRsvpGiven(ritual_id="drinks", occurrence_start=occurrence, member_id="m-1")
     assert opted_out == MemberOptedOut(member_id="m-1")
+
+
+async def test_an_answer_falls_in_the_organisations_own_time(links: Links) -> None:
+    """A simulated organisation lives in its own weeks: its links are judged by its clock (the
+    latest tick), and the answer is dated then, not at the wall clock's now."""
+    past_by_the_wall_clock = ORGANISATION_NOW + timedelta(hours=1)
+    answered = await links.client.post(f"/links/{token(expires=past_by_the_wall_clock)}")
+    assert answered.status_code == 200
+    [published] = links.publisher.published
+    assert published.time == ORGANISATION_NOW
+    expired = await links.client.post(
+        f"/links/{token(LinkAction.NOT_MET, expires=ORGANISATION_NOW)}"
+    )
+    assert expired.status_code == 410
+    assert len(links.publisher.published) == 1
+
+
+async def test_before_its_first_tick_an_organisation_lives_by_the_wall_clock(
+    links: Links,
+) -> None:
+    joined = member_joined_event("org-without-ticks", "m-9")
+    links.publisher.runtime.ledgers.handle(joined)
+    await links.client.post(f"/links/{token(organisation='org-without-ticks', member_id='m-9')}")
+    [published] = links.publisher.published
+    assert abs(published.time - datetime.now(UTC)) < timedelta(hours=1)
 
 
 async def test_the_page_speaks_the_members_first_language(links: Links) -> None:

@@ -8,13 +8,16 @@ from typing import Any
 
 import pytest
 
-from schemas.members import MemberProfile
+from schemas.members import MemberPaused, MemberProfile, MemberResumed
+from services.common.domain.directory import Member, MemberStatus
 from services.gateway.domain.scim_users import (
     CORE_USER,
     ENTERPRISE_USER,
     RITUALS_MEMBER,
     ScimInputError,
+    activation_changes,
     document_of,
+    is_active,
     profile_of,
     scim_provider,
     user_model,
@@ -112,3 +115,47 @@ def test_a_user_that_cannot_be_a_member_is_refused_naming_the_attribute(
     for value in changes.values():
         if isinstance(value, str) and value.strip():
             assert value not in str(refused.value.detail)
+
+
+def a_member(status: MemberStatus, paused_until: date | None = None) -> Member:
+    profile = MemberProfile.model_validate(member_profile("m-1"))
+    return Member(profile, status, MOMENT, paused_until=paused_until)
+
+
+OPEN_PAUSE = MemberPaused(member_id="m-1", until=None)
+
+
+@pytest.mark.parametrize(
+    ("current", "active", "events"),
+    [
+        (None, False, [OPEN_PAUSE]),  # created deactivated
+        (None, True, []),
+        (a_member(MemberStatus.ACTIVE), False, [OPEN_PAUSE]),
+        (a_member(MemberStatus.ACTIVE), True, []),
+        (a_member(MemberStatus.ACTIVE), None, []),
+        (a_member(MemberStatus.ACTIVE), "false", []),  # only a boolean asks
+        (a_member(MemberStatus.PAUSED, date(2026, 4, 1)), False, [OPEN_PAUSE]),
+        (a_member(MemberStatus.PAUSED, date(2026, 4, 1)), True, []),  # their own pause stays
+        (a_member(MemberStatus.PAUSED), False, []),  # deactivated already
+        (a_member(MemberStatus.PAUSED), True, [MemberResumed(member_id="m-1")]),
+        (a_member(MemberStatus.OPTED_OUT), False, []),  # takes part in nothing already
+        (a_member(MemberStatus.OPTED_OUT), True, []),  # their own opt-out stays
+    ],
+)
+def test_scim_active_pauses_and_resumes_only_what_it_paused(
+    current: Member | None, active: object, events: list[Any]
+) -> None:
+    assert activation_changes("m-1", current, active) == events
+
+
+@pytest.mark.parametrize(
+    ("member", "shown"),
+    [
+        (a_member(MemberStatus.ACTIVE), True),
+        (a_member(MemberStatus.PAUSED, date(2026, 4, 1)), True),
+        (a_member(MemberStatus.OPTED_OUT), True),
+        (a_member(MemberStatus.PAUSED), False),
+    ],
+)
+def test_only_a_pause_without_end_reads_as_inactive(member: Member, shown: bool) -> None:
+    assert is_active(member) is shown

@@ -27,6 +27,7 @@ from services.gateway.domain.tokens import read_token_list
 from services.gateway.settings import GatewaySettings
 from tests.factories import ORG
 from tests.unit.gateway.test_http import FoldingPublisher, history
+from tests.unit.gateway.test_links_http import ORGANISATION_NOW
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 LINK_KEY = b"l" * 32
@@ -86,7 +87,7 @@ async def command(slack: Slack, text: str, user: str = "U1", team: str = "T1") -
 
 
 async def test_pause_status_and_resume(slack: Slack) -> None:
-    today = datetime.now(UTC).date()
+    today = ORGANISATION_NOW.date()  # the latest tick of history()
     paused = await command(slack, "pause 2w")
     assert paused.status_code == 200
     assert paused.json() == {
@@ -108,7 +109,7 @@ async def test_pause_status_and_resume(slack: Slack) -> None:
 
 
 async def test_skip_and_days(slack: Slack) -> None:
-    today = datetime.now(UTC).date()
+    today = ORGANISATION_NOW.date()  # the latest tick of history()
     await command(slack, "skip")
     await command(slack, "pause 10d")
     until = [event.data.until for event in slack.publisher.published]
