@@ -37,6 +37,7 @@ TOPICS = (
     Topic.ONBOARDING,
     Topic.RITUALS,
     Topic.NOTIFICATIONS,
+    Topic.PULSE,
     Topic.CLOCK,
 )
 
@@ -76,9 +77,15 @@ def channels_from(settings: NotifierSettings, poster: HttpPoster) -> dict[Channe
             timeout=settings.smtp_timeout_seconds,
         )
 
+    targets: dict[str, tuple[SecretStr, bytes] | None] = {}
+
     def webhook_target(org_id: str) -> tuple[SecretStr, bytes] | None:
-        target = settings.webhook_target(org_id)
-        return None if target is None else (target[0], signing_key(target[1]))
+        """Settings do not change while the service runs: each organisation's key is decoded
+        once, not per send."""
+        if org_id not in targets:
+            target = settings.webhook_target(org_id)
+            targets[org_id] = None if target is None else (target[0], signing_key(target[1]))
+        return targets[org_id]
 
     return {
         "email": email,

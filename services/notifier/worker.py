@@ -125,6 +125,8 @@ class DeliveryWorker:
         self._sending = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._finished: dict[AttemptKey, str] = {}
+        self._kept = 0
+        """How many finished attempts the last pruning kept."""
         """Attempts finished in this process, with their organisation."""
         self._wake = asyncio.Event()
         self._full = False
@@ -157,11 +159,11 @@ class DeliveryWorker:
 
     def start_ready(self, runtime: WorkerRuntime) -> int:
         """Start a task for every delivery due now and not already started; how many were."""
-        self._finished = {
-            key: organisation
-            for key, organisation in self._finished.items()
-            if key == attempt_key(book_of(runtime, organisation), key[0])
-        }
+        if len(self._finished) > 2 * self._kept + 64:
+            # Only for memory: an attempt whose key moved on never matches a lookup again.
+            # Pruning when the set has doubled costs O(1) per attempt, not O(set) per scan.
+            self._finished = self._still_unrecorded(runtime)
+            self._kept = len(self._finished)
         now = self.clock()
         started = 0
         self._full = False
@@ -173,6 +175,21 @@ class DeliveryWorker:
             if self._full:
                 break
         return started
+
+    def _still_unrecorded(self, runtime: WorkerRuntime) -> dict[AttemptKey, str]:
+        """The finished attempts still to be kept: those whose attempt key is unchanged (a
+        retry or a redelivery makes a new one). One the book shows done is kept too: a rebuild
+        may still replace the book with one read from the log before the outcome landed. Each
+        organisation's book is looked up once per scan (finding it hashes the organisation)."""
+        books: dict[str, NotificationBook] = {}
+        unrecorded: dict[AttemptKey, str] = {}
+        for key, organisation in self._finished.items():
+            book = books.get(organisation)
+            if book is None:
+                book = books[organisation] = book_of(runtime, organisation)
+            if key == attempt_key(book, key[0]):
+                unrecorded[key] = organisation
+        return unrecorded
 
     def _start_from(
         self, runtime: WorkerRuntime, book: NotificationBook, busy: set[str], now: datetime
@@ -299,7 +316,7 @@ class DeliveryWorker:
         message = render(delivery)
         if self.links is None:
             return message
-        return with_answer_links(message, delivery, self.links, self.clock())
+        return with_answer_links(message, delivery, self.links)
 
     @staticmethod
     async def _send_once(adapter: ChannelAdapter, outgoing: Outgoing) -> DeliveryResult:
@@ -375,7 +392,13 @@ class _Outcome:
             "channel": delivery.channel,
         }
         """What every outcome says about the notification it is about."""
-        self.log = log.bind(notification_id=delivery.notification_id, channel=delivery.channel)
+
+    @property
+    def log(self) -> Any:
+        """The worker's logger with the notification named (bound when a line is written)."""
+        return log.bind(
+            notification_id=self.delivery.notification_id, channel=self.delivery.channel
+        )
 
     async def sent(self) -> None:
         delivery = self.delivery

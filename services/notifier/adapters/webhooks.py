@@ -134,11 +134,17 @@ class SignedWebhookChannel:
 
     @staticmethod
     def body(outgoing: Outgoing) -> bytes:
-        document = json.loads(encode_event(outgoing.delivery.notice.source))
-        document["recipientid"] = outgoing.delivery.recipient.member_id
-        document["notificationid"] = outgoing.notification_id
-        document["notificationlanguage"] = outgoing.message.language
-        return _json(document)
+        # The encoded event is one JSON object without these attributes (the envelope keeps no
+        # unknown ones): they are appended to it rather than decoding and encoding it again.
+        encoded = encode_event(outgoing.delivery.notice.source)
+        extensions = _json(
+            {
+                "recipientid": outgoing.delivery.recipient.member_id,
+                "notificationid": outgoing.notification_id,
+                "notificationlanguage": outgoing.message.language,
+            }
+        )
+        return encoded[:-1] + b"," + extensions[1:]
 
     async def send(self, outgoing: Outgoing) -> DeliveryResult:
         target = self.target_for(outgoing.org_id)
@@ -146,11 +152,12 @@ class SignedWebhookChannel:
             return DeliveryResult.permanent("channel not configured")
         url, key = target
         body = self.body(outgoing)
-        message_id = f"msg_{outgoing.key}"
+        idempotency = outgoing.key
+        message_id = f"msg_{idempotency}"
         timestamp = int(self.clock())
         headers = {
             "content-type": CLOUDEVENTS_CONTENT_TYPE,
-            "idempotency-key": outgoing.key,
+            "idempotency-key": idempotency,
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": standard_webhook_signature(key, message_id, timestamp, body),

@@ -1,5 +1,6 @@
 """The one-click answers a message carries: signed links to the gateway, per recipient. A coffee
-match asks whether it happened (and a rating), a ritual reminder asks who comes (and who came);
+match asks whether it happened (and a rating), a ritual reminder asks who comes (and who came),
+the weekly pulse offers one link per score 1-5;
 every message offers a two-week pause and opting out. Pure: key, base URL and moment given."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from services.common.domain.links import (
     LinkClaim,
     coffee_subject,
     link_expiry,
+    pulse_subject,
     ritual_subject,
     sign_link,
 )
@@ -30,6 +32,7 @@ LABELS: dict[str, dict[LinkAction, str]] = {
         LinkAction.ATTENDED: "I attended",
         LinkAction.PAUSE: "Pause me for 2 weeks",
         LinkAction.OPT_OUT: "Opt out",
+        LinkAction.PULSE: "{rating}",
     },
     "nl": {
         LinkAction.MET: "We hebben afgesproken",
@@ -39,6 +42,7 @@ LABELS: dict[str, dict[LinkAction, str]] = {
         LinkAction.ATTENDED: "Ik was erbij",
         LinkAction.PAUSE: "Pauzeer mij 2 weken",
         LinkAction.OPT_OUT: "Afmelden",
+        LinkAction.PULSE: "{rating}",
     },
 }
 
@@ -51,18 +55,15 @@ class LinkSigning:
     key: bytes
 
 
-def with_answer_links(
-    message: Message, delivery: Delivery, signing: LinkSigning, now: datetime
-) -> Message:
-    """The message with its recipient's answer links, valid for LINK_LIFETIME from ``now``."""
+def with_answer_links(message: Message, delivery: Delivery, signing: LinkSigning) -> Message:
+    """The message with its recipient's answer links, valid for LINK_LIFETIME from its cause."""
     labels = LABELS.get(message.language.split("-")[0], LABELS["en"])
     base = signing.base_url.rstrip("/")
     notice = delivery.notice
+    expires = link_expiry(valid_from(delivery))
 
     def signed(action: LinkAction, subject: str, rating: int | None = None) -> str:
-        claim = LinkClaim(
-            notice.org_id, notice.recipient_id, action, subject, link_expiry(now), rating
-        )
+        claim = LinkClaim(notice.org_id, notice.recipient_id, action, subject, expires, rating)
         return sign_link(claim, signing.key)
 
     def link(action: LinkAction, subject: str, rating: int | None = None) -> AnswerLink:
@@ -78,6 +79,16 @@ def with_answer_links(
     return dataclasses.replace(message, answers=tuple(answers), unsubscribe=unsubscribe)
 
 
+def valid_from(delivery: Delivery) -> datetime:
+    """When a message's links start their lifetime: at the domain time of what the message is
+    about (the occurrence, for a ritual's), so that every rendering of it, retries included,
+    carries the same links, and a simulated organisation's links live in its own weeks (the
+    gateway judges them by the organisation's clock)."""
+    caused_at = delivery.notice.source.time
+    occurrence = delivery.notice.occurrence
+    return caused_at if occurrence is None else max(caused_at, occurrence)
+
+
 def _asked(template: Template, delivery: Delivery, link: _LinkMaker) -> list[AnswerLink]:
     source = delivery.notice.source.data
     if template is Template.COFFEE_MATCHED:
@@ -90,6 +101,9 @@ def _asked(template: Template, delivery: Delivery, link: _LinkMaker) -> list[Ans
     if template is Template.RITUAL_REMINDER and delivery.notice.occurrence is not None:
         subject = ritual_subject(source.ritual_id, delivery.notice.occurrence)
         return [link(LinkAction.RSVP, subject), link(LinkAction.ATTENDED, subject)]
+    if template is Template.PULSE:
+        subject = pulse_subject(source.week_starting)
+        return [link(LinkAction.PULSE, subject, score) for score in RATINGS]
     return []
 
 

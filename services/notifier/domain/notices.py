@@ -20,6 +20,7 @@ from schemas.base import Channel
 from schemas.coffee import CoffeeMatched, CoffeeTeamDigestCompiled, CoffeeUnmatched
 from schemas.members import MemberProfile
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
+from schemas.pulse import PulseAsked
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.notifier.domain.rituals import RitualPlan
 
@@ -39,6 +40,7 @@ class Template(StrEnum):
     RITUAL_OCCURRENCE_CANCELLED = "ritual.occurrence_cancelled"
     RITUAL_SERIES_CANCELLED = "ritual.series_cancelled"
     TEAM_DIGEST = "coffee.team_digest"
+    PULSE = "pulse.asked"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ USEFUL_FOR: Mapping[Template, timedelta] = {
     Template.RITUAL_INVITATION: timedelta(days=14),
     Template.RITUAL_SERIES_CANCELLED: timedelta(days=14),
     Template.TEAM_DIGEST: timedelta(days=7),
+    Template.PULSE: timedelta(days=3),
 }
 """How long after its source event a message is still worth delivering (a coffee match stays
 useful for its week; a check-in reminder for a few days). A ritual reminder, or the cancellation
@@ -112,7 +115,7 @@ def _notice(event: CloudEvent[Any], recipient_id: str, template: Template) -> No
 
 
 def notices_for(event: CloudEvent[Any]) -> list[Notice]:
-    """The notices a coffee or onboarding event makes (a team digest: to the lead only); none
+    """The notices a coffee, onboarding or pulse event makes (a team digest: to the lead only); none
     for any other event."""
     match event.data:
         case CoffeeMatched(participants=participants):
@@ -121,6 +124,8 @@ def notices_for(event: CloudEvent[Any]) -> list[Notice]:
             return [_notice(event, member_id, Template.COFFEE_UNMATCHED)]
         case CoffeeTeamDigestCompiled(lead_id=lead):
             return [_notice(event, lead, Template.TEAM_DIGEST)]
+        case PulseAsked(member_id=member_id):
+            return [_notice(event, member_id, Template.PULSE)]
         case BuddyAssigned(new_hire_id=new_hire, buddy_id=buddy):
             return [
                 _notice(event, new_hire, Template.BUDDY_ASSIGNED_NEW_HIRE),

@@ -43,6 +43,8 @@ def next_working_time(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> 
         if WEEKDAYS[day.weekday()] not in hours.days:
             continue
         start = _local_moment(day, hours.start, zone)
-        if start > moment:
+        # A window a daylight-saving change skips whole (02:00-02:30 on the night clocks go
+        # forward) starts after its end: that day has no working time.
+        if start > moment and is_working_time(start, hours, zone):
             return start.astimezone(UTC)
     raise AssertionError("unreachable: a working day recurs within a week")

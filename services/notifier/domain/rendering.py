@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from babel.lists import format_list
+from babel.numbers import format_decimal
 
 from schemas.coffee import CoffeeMatched, CoffeeTeamDigestCompiled, CoffeeUnmatched
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
@@ -153,6 +154,7 @@ def _team_digest(r: _Renderer) -> Message:
     ]
     if hires:
         facts.append(Fact(book.label_new_hires, format_list(hires, locale=book.language)))
+    facts += _team_week_facts(r, digest)
     suggestions = tuple(
         getattr(book, f"suggestion_{s.why}").format_map(
             _Values(
@@ -170,6 +172,34 @@ def _team_digest(r: _Renderer) -> Message:
         reasons=suggestions,
         reasons_heading=book.suggestions_heading,
     )
+
+
+def _pulse(r: _Renderer) -> Message:
+    """The weekly pulse question; its answers are the five score links (answer_links)."""
+    return r.message(r.book.pulse, closing=r.book.pulse_closing)
+
+
+def _team_week_facts(r: _Renderer, digest: CoffeeTeamDigestCompiled) -> list[Fact]:
+    """The team's week before: its rituals' attendance and its pulse (a mean only from 5
+    answers on)."""
+    book = r.book
+    facts = []
+    if digest.rituals_held:
+        attendance = _Values(
+            attended=str(digest.ritual_attended),
+            invited=str(digest.ritual_invited),
+            count=str(digest.rituals_held),
+        )
+        facts.append(Fact(book.label_attendance, book.attendance.format_map(attendance)))
+    if digest.pulse_week is not None:
+        count = _Values(count=str(digest.pulse_answers))
+        if digest.pulse_mean is None:
+            shown = book.pulse_too_few.format_map(count)
+        else:
+            mean = format_decimal(digest.pulse_mean, format="0.0", locale=book.language)
+            shown = book.pulse_mean.format_map(_Values(mean=mean, count=count["count"]))
+        facts.append(Fact(book.label_pulse, shown))
+    return facts
 
 
 def _buddy_message(r: _Renderer, texts: Texts) -> Message:
@@ -296,6 +326,7 @@ _RENDERERS: dict[Template, Callable[[_Renderer], Message]] = {
     Template.COFFEE_MATCHED: _coffee_matched,
     Template.COFFEE_UNMATCHED: _coffee_unmatched,
     Template.TEAM_DIGEST: _team_digest,
+    Template.PULSE: _pulse,
     Template.BUDDY_ASSIGNED_NEW_HIRE: lambda r: _buddy_message(r, r.book.buddy_assigned_new_hire),
     Template.BUDDY_ASSIGNED_BUDDY: lambda r: _buddy_message(r, r.book.buddy_assigned_buddy),
     Template.BUDDY_REASSIGNED_NEW_HIRE: lambda r: _buddy_message(

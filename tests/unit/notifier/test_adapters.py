@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from infra.broker import free_port
+from schemas import encode_event
 from services.notifier.adapters.base import DeliveryResult, Outcome, idempotency_key
 from services.notifier.adapters.console import ConsoleChannel
 from services.notifier.adapters.smtp import EmailComposer, OutboxChannel, SmtpChannel, _by_smtp_code
@@ -99,6 +100,24 @@ class Recorder:
 
 def ok(_request: httpx.Request) -> httpx.Response:
     return httpx.Response(200)
+
+
+def test_the_generic_webhook_body_is_the_encoded_event_with_the_recipient_attributes() -> None:
+    message = outgoing("webhook")
+    source = message.delivery.notice.source
+
+    def no_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [key for key, _value in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+
+    document = json.loads(SignedWebhookChannel.body(message), object_pairs_hook=no_repeated_keys)
+    assert document == {
+        **json.loads(encode_event(source)),
+        "recipientid": message.delivery.recipient.member_id,
+        "notificationid": message.notification_id,
+        "notificationlanguage": message.message.language,
+    }
 
 
 async def test_the_generic_webhook_carries_the_signed_cloud_event_with_a_stable_id() -> None:

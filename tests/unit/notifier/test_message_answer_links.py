@@ -8,11 +8,16 @@ import email
 import email.policy
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from schemas.clock import ClockTicked
 from schemas.rituals import RitualScheduled
 from services.common.domain.links import (
+    LINK_LIFETIME,
     LinkAction,
+    LinkRefusedError,
     coffee_subject,
+    link_expiry,
     read_link,
     ritual_subject,
 )
@@ -33,7 +38,7 @@ NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
 def linked(delivery: Delivery) -> Message:
-    return with_answer_links(render(delivery), delivery, SIGNING, NOW)
+    return with_answer_links(render(delivery), delivery, SIGNING)
 
 
 def claims(message: Message) -> list[tuple[LinkAction, str, int | None]]:
@@ -124,8 +129,12 @@ def test_without_link_signing_a_message_has_no_links() -> None:
     assert not [b for b in as_slack(message)["blocks"] if b["type"] == "actions"]
 
 
-def test_a_retry_the_same_day_carries_the_same_links() -> None:
+def test_links_live_from_what_the_message_is_about_not_from_when_it_is_rendered() -> None:
+    """A retry carries the same links; a simulated organisation's links expire in its weeks."""
     delivery = coffee_deliveries("email")[0]
-    morning = with_answer_links(render(delivery), delivery, SIGNING, NOW)
-    evening = with_answer_links(render(delivery), delivery, SIGNING, NOW + timedelta(hours=14))
-    assert morning == evening
+    message = with_answer_links(render(delivery), delivery, SIGNING)
+    token = message.answers[0].url.rsplit("/", 1)[1]
+    cause = delivery.notice.source.time
+    assert read_link(token, KEY, cause).expires == link_expiry(cause)
+    with pytest.raises(LinkRefusedError):
+        read_link(token, KEY, cause + LINK_LIFETIME + timedelta(days=2))

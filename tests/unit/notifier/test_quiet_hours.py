@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from schemas.base import WorkingHours
@@ -81,6 +81,11 @@ def working_hours(draw: st.DrawFn) -> WorkingHours:
     )
 
 
+@example(
+    datetime(2026, 10, 3, 12, tzinfo=UTC),  # Saturday 22:00 in Sydney, which skips 02:00-03:00
+    WorkingHours(start=time(2), end=time(2, 30), days=("sun", "mon")),
+    "Australia/Sydney",
+)
 @given(MOMENTS, working_hours(), ZONES)
 def test_the_next_working_time_is_working_time_and_never_earlier(
     moment: datetime, hours: WorkingHours, zone_name: str

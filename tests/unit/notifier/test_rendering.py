@@ -14,6 +14,7 @@ from schemas import CloudEvent
 from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched, CoffeeTeamDigestCompiled, CoffeeUnmatched
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
+from schemas.pulse import PulseAsked
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.notifier.domain.calendar import invitation_ics
 from services.notifier.domain.formats import as_html, as_slack, as_teams, as_text
@@ -96,6 +97,7 @@ def every_template_event() -> list[CloudEvent[Any]]:
         event(RitualCancelled(ritual_id="lunch"), time=EVENING),
         event(sample_payload(RitualScheduled, ritual_id="checkin"), time=EVENING),
         event(sample_payload(CoffeeTeamDigestCompiled)),
+        event(sample_payload(PulseAsked)),
     ]
 
 

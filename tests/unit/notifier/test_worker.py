@@ -280,6 +280,26 @@ async def test_a_rebuild_that_misses_a_fresh_outcome_does_not_send_again() -> No
     assert await deliver_all(worker, rebuilt) == 0
 
 
+async def test_a_rebuild_read_before_an_outcome_landed_does_not_send_again_after_scans() -> None:
+    """The worker looks at the book many times after the outcome was folded in (the book shows
+    it done), and only then does a rebuild read before the outcome replace the book."""
+    history = [*members(), MATCHED]
+    runtime = runtime_with(*history)
+    email, webhook = ScriptedChannel(), ScriptedChannel()
+    worker = worker_for({"email": email, "webhook": webhook})
+    await deliver_all(worker, runtime)
+    assert all(
+        f"{MATCHED.id}/{member}" in runtime.processor.book.done
+        for member in ("m-1/email", "m-2/webhook")
+    )
+    for _ in range(3):
+        assert await deliver_all(worker, runtime) == 0
+
+    rebuilt = runtime_with(*history)
+    assert await deliver_all(worker, rebuilt) == 0
+    assert len(email.attempts) == len(webhook.attempts) == 1
+
+
 async def test_publishing_an_outcome_is_retried_without_sending_again() -> None:
     runtime = runtime_with(*members(), MATCHED)
     runtime.publish_failures = 2

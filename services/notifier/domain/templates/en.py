@@ -89,4 +89,15 @@ ENGLISH = Phrasebook(
     "round pairs them with {partner} ({partner_team}).",
     suggestion_only_own_team="{member} has met nobody outside {team}: this round pairs them with "
     "{partner} ({partner_team}).",
+    label_attendance="Rituals last week",
+    attendance="{attended} of {invited} attended ({count} held)",
+    label_pulse="Pulse last week",
+    pulse_mean="{mean} of 5 ({count} answers)",
+    pulse_too_few="fewer than 5 answers",
+    pulse=Texts(
+        subject="How connected did you feel this week?",
+        lead="How connected did you feel to your colleagues this week? Pick 1 (not at all) to "
+        "5 (very). It is optional, and only team figures of 5 answers or more are ever shown.",
+    ),
+    pulse_closing="One click is enough; another click later changes your answer.",
 )

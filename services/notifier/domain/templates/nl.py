@@ -88,4 +88,16 @@ DUTCH = Phrasebook(
     "deze ronde koppelt hen aan {partner} ({partner_team}).",
     suggestion_only_own_team="{member} heeft nog niemand buiten {team} ontmoet: deze ronde "
     "koppelt hen aan {partner} ({partner_team}).",
+    label_attendance="Rituelen vorige week",
+    attendance="{attended} van de {invited} waren erbij ({count} keer gehouden)",
+    label_pulse="Pulse vorige week",
+    pulse_mean="{mean} van de 5 ({count} antwoorden)",
+    pulse_too_few="minder dan 5 antwoorden",
+    pulse=Texts(
+        subject="Hoe verbonden voelde je je deze week?",
+        lead="Hoe verbonden voelde je je deze week met je collega's? Kies 1 (helemaal niet) tot "
+        "5 (heel erg). Het is vrijblijvend, en alleen teamcijfers van 5 antwoorden of meer worden "
+        "ooit getoond.",
+    ),
+    pulse_closing="Eén klik is genoeg; een latere klik wijzigt je antwoord.",
 )

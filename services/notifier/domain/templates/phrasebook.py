@@ -33,6 +33,9 @@ PLACEHOLDERS = frozenset(
         "count",
         "partner",
         "partner_team",
+        "attended",  # a team lead's digest: ritual attendance of the week before
+        "invited",
+        "mean",  # the team's mean pulse score
     }
 )
 
@@ -97,6 +100,13 @@ class Phrasebook:
     suggestion_quiet: str
     suggestion_new_hire_few_connections: str
     suggestion_only_own_team: str
+    label_attendance: str
+    attendance: str
+    label_pulse: str
+    pulse_mean: str
+    pulse_too_few: str
+    pulse: Texts
+    pulse_closing: str
 
 
 def format_strings(book: Phrasebook) -> dict[str, str]:
