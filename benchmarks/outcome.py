@@ -11,7 +11,12 @@ eight weeks, each with a buddy from another team (one buddy pauses and is replac
 Figures, as ``docs/insights.md`` defines them (touchpoints and connections: coffees that
 happened, buddies, ritual attendance): members without a touchpoint in the last 4 weeks, new
 hires with fewer than 3 (and fewer than 5) connections 30 days after starting, pairs of teams
-without a direct connection, connected components; pulse is not simulated (there is none yet).
+without a direct connection, connected components; and the weekly pulse ("How connected did you
+feel to your colleagues this week?", 1-5). Every present person answers it with a chance drawn
+from their id and the week (60 %, the drifting 30 %), with a score that depends on how connected
+they were: 1, plus 1 per touchpoint that week (a coffee that happened, the team ritual; at most
+2), plus 1 when they met someone of another team in the last 4 weeks, plus 1 on a draw of 50 %
+(so 1-5). Figures only from 5 answers (``services.common.domain.pulse``), as insights show them.
 
 Run: ``python -m benchmarks.outcome`` (``make outcome``).
 """
@@ -28,6 +33,7 @@ from itertools import combinations
 import networkx as nx
 
 from schemas.members import MemberJoined
+from services.common.domain.pulse import PulseFigure, pulse_figure
 from services.common.domain.working_hours import WeeklyHours
 from services.common.simulation import OrganisationShape, generate_members
 from services.matcher.domain.history import OrganisationHistory
@@ -66,13 +72,25 @@ class Organisation:
 class Outcome:
     touch: dict[str, date] = field(default_factory=dict)
     edges: dict[frozenset[str], date] = field(default_factory=dict)
+    week_touches: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Touchpoints per (member, week index)."""
+    met_outside: dict[str, date] = field(default_factory=dict)
+    """Each member's latest meeting with someone of another team."""
+    pulse: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    """Per week index, the answers: (team, score)."""
 
-    def met(self, people: Iterable[str], day: date) -> None:
+    def met(self, people: Iterable[str], day: date, teams: dict[str, str] | None = None) -> None:
         group = list(people)
+        week = (day - FIRST_MONDAY).days // 7
         for member in group:
             self.touch[member] = max(self.touch.get(member, day), day)
+            key = (member, week)
+            self.week_touches[key] = self.week_touches.get(key, 0) + 1
         for a, b in combinations(group, 2):
             self.edges.setdefault(frozenset((a, b)), day)
+            if teams is not None and teams[a] != teams[b]:
+                for member in (a, b):
+                    self.met_outside[member] = max(self.met_outside.get(member, day), day)
 
 
 def organisation() -> Organisation:
@@ -150,15 +168,40 @@ def _chance(*parts: str) -> float:
 
 def simulate(org: Organisation, policy: CoffeePolicy) -> Outcome:
     history, outcome = OrganisationHistory(), Outcome()
+    team_of = {p.member_id: p.team for p in org.people}
     for new_hire, buddies in org.buddies.items():
         for buddy, day in buddies:
-            outcome.met((new_hire, buddy), day)
+            outcome.met((new_hire, buddy), day, team_of)
     for week in range(WEEKS):
         monday = FIRST_MONDAY + timedelta(weeks=week)
         present = [p for p in org.people if org.joins[p.member_id] <= monday + timedelta(days=4)]
         _coffee_round(org, policy, history, outcome, present, week, monday)
         _rituals(org, outcome, present, week, monday)
+        _pulse(org, outcome, present, week, monday)
     return outcome
+
+
+def _pulse(
+    org: Organisation, outcome: Outcome, present: list[MemberJoined], week: int, monday: date
+) -> None:
+    """Friday's pulse: who answers and the draw are the same in both runs; the score follows
+    how connected the person was (see the module's docstring)."""
+    friday = monday + timedelta(days=4)
+    answers = []
+    for person in present:
+        member = person.member_id
+        odds = 0.3 if member in org.drifting else 0.6
+        if _chance(member, friday.isoformat(), "pulse") >= odds:
+            continue
+        outside = outcome.met_outside.get(member)
+        score = (
+            1
+            + min(outcome.week_touches.get((member, week), 0), 2)
+            + (outside is not None and (friday - outside).days < 7 * QUIET_WEEKS)
+            + (_chance(member, friday.isoformat(), "mood") < 0.5)
+        )
+        answers.append((person.team, score))
+    outcome.pulse[week] = answers
 
 
 def _coffee_round(
@@ -180,7 +223,8 @@ def _coffee_round(
         # Whether it happens depends on the people, not on the run: drawn from their ids.
         odds = 0.3 if any(m in org.drifting for m in members) else 0.85
         if _chance(*sorted(members), round_id) < odds:
-            outcome.met(members, group.slot_start.date())
+            teams = {p.member_id: p.team for p in present if p.member_id in members}
+            outcome.met(members, group.slot_start.date(), teams)
         else:
             history.record_feedback(round_id, group.group_id, members[0], met=False)
 
@@ -218,6 +262,11 @@ class Figures:
     new_hire_connections_mean: float
     team_pairs_without_link: int
     components: int
+    pulse_first_week: float | None
+    pulse_last_week: float | None
+    pulse_last_4_weeks: float | None
+    pulse_lowest_team_last_week: float | None
+    pulse_teams_below_5_answers_last_week: int
 
 
 def figures(org: Organisation, outcome: Outcome) -> Figures:
@@ -249,6 +298,7 @@ def figures(org: Organisation, outcome: Outcome) -> Figures:
     graph = nx.Graph()
     graph.add_nodes_from(team_of)
     graph.add_edges_from(tuple(edge) for edge in outcome.edges)
+    pulse = _pulse_figures(outcome)
     return Figures(
         quiet=quiet,
         new_hires_measured=measured,
@@ -259,6 +309,38 @@ def figures(org: Organisation, outcome: Outcome) -> Figures:
             1 for a, b in combinations(teams, 2) if frozenset((a, b)) not in linked
         ),
         components=nx.number_connected_components(graph),
+        pulse_first_week=pulse.first,
+        pulse_last_week=pulse.last,
+        pulse_last_4_weeks=pulse.last_4,
+        pulse_lowest_team_last_week=pulse.lowest_team,
+        pulse_teams_below_5_answers_last_week=pulse.teams_below_5,
+    )
+
+
+@dataclass(frozen=True)
+class PulseFigures:
+    first: float | None
+    last: float | None
+    last_4: float | None
+    lowest_team: float | None
+    teams_below_5: int
+
+
+def _pulse_figures(outcome: Outcome) -> PulseFigures:
+    """The pulse as insights show it: a mean only for groups of 5 answers or more."""
+    last = WEEKS - 1
+    team_figures: dict[str, PulseFigure] = {}
+    for team in sorted({team for team, _ in outcome.pulse[last]}):
+        team_figures[team] = pulse_figure(s for t, s in outcome.pulse[last] if t == team)
+    shown = [f.mean for f in team_figures.values() if f.mean is not None]
+    return PulseFigures(
+        first=pulse_figure(s for _, s in outcome.pulse[0]).mean,
+        last=pulse_figure(s for _, s in outcome.pulse[last]).mean,
+        last_4=pulse_figure(
+            s for week in range(last - 3, last + 1) for _, s in outcome.pulse[week]
+        ).mean,
+        lowest_team=min(shown) if shown else None,
+        teams_below_5=sum(not f.shown for f in team_figures.values()),
     )
 
 
@@ -270,6 +352,11 @@ ROWS = (
     ("... mean connections at 30 days", "new_hire_connections_mean"),
     ("pairs of teams without a direct connection", "team_pairs_without_link"),
     ("connected components", "components"),
+    ("pulse (mean 1-5), week 1", "pulse_first_week"),
+    ("pulse (mean 1-5), week 12", "pulse_last_week"),
+    ("pulse (mean 1-5), weeks 9-12", "pulse_last_4_weeks"),
+    ("... lowest team, week 12", "pulse_lowest_team_last_week"),
+    ("... teams with fewer than 5 answers, week 12", "pulse_teams_below_5_answers_last_week"),
 )
 
 
@@ -280,7 +367,13 @@ def main() -> None:
     print(f"{MEMBERS} people, {TEAMS} teams, {WEEKS} weeks, seed {SEED}")
     print(f"{'':48}{'without acting':>16}{'acting':>10}")
     for label, name in ROWS:
-        print(f"{label:48}{getattr(passive, name):>16}{getattr(acting, name):>10}")
+        print(f"{label:48}{_cell(getattr(passive, name)):>16}{_cell(getattr(acting, name)):>10}")
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}" if isinstance(value, float) and value < 10 else str(value)
 
 
 if __name__ == "__main__":

@@ -210,6 +210,9 @@ def demo(
     teams: Annotated[int, typer.Option(min=2, max=50, help="Teams.")] = 10,
     new_hires: Annotated[int, typer.Option(min=0, help="New hires arriving over time.")] = 8,
     seed: Annotated[int, typer.Option(help="Same seed, same organisation.")] = 7,
+    pulse: Annotated[
+        bool, typer.Option(help="Ask the weekly pulse; people answer it through the gateway.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Logs, outbox and the insights page.")] = Path(
         "var/demo"
     ),
@@ -217,7 +220,9 @@ def demo(
     """The living demo: the platform on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS), a
     generated organisation and a simulated clock running the weeks through clock ticks."""
     configure_logging("demo", level="WARNING")
-    shape = DemoShape(seed=seed, members=members, teams=teams, weeks=weeks, new_hires=new_hires)
+    shape = DemoShape(
+        seed=seed, members=members, teams=teams, weeks=weeks, new_hires=new_hires, pulse=pulse
+    )
     started = time.monotonic()
     run = run_demo(shape, out, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     finish(run)

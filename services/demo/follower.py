@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from infra.kafka import KafkaSettings
 from schemas import CloudEvent
@@ -40,10 +40,11 @@ class Follower:
                     self._events.append(event)
 
     def events(
-        self, where: Callable[[CloudEvent[Any]], bool] = lambda _: True
+        self, where: Callable[[CloudEvent[Any]], bool] = lambda _: True, since: int = 0
     ) -> list[CloudEvent[Any]]:
+        """What was read (from the ``since``-th event on) that satisfies ``where``."""
         with self._lock:
-            return [e for e in self._events if where(e)]
+            return [e for e in self._events[since:] if where(e)]
 
     def seen(self) -> dict[TopicPartition, int]:
         """The next offset of every partition read so far."""
@@ -55,6 +56,10 @@ class Follower:
         seen = self.seen()
         return all(seen.get(partition, 0) >= end for partition, end in written.items())
 
+    def has_seen(self, event_ids: Iterable[Any]) -> bool:
+        with self._lock:
+            return all(event_id in self._ids for event_id in event_ids)
+
     def count(self) -> int:
         with self._lock:
             return len(self._events)
@@ -62,3 +67,25 @@ class Follower:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class LogEnds:
+    """Where the topics end now (the next offset of every partition): what the services have
+    written too, not only the demo."""
+
+    def __init__(self, kafka: KafkaSettings, topic_names: Iterable[str]) -> None:
+        self._consumer = KafkaConsumer(
+            enable_auto_commit=False, **kafka.kafka_python_client_params()
+        )
+        self._partitions = [
+            TopicPartition(name, number)
+            for name in topic_names
+            for number in sorted(self._consumer.partitions_for_topic(name) or ())
+        ]
+
+    def __call__(self) -> dict[TopicPartition, int]:
+        ends: dict[TopicPartition, int] = self._consumer.end_offsets(self._partitions)
+        return ends
+
+    def close(self) -> None:
+        self._consumer.close()

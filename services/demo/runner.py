@@ -4,12 +4,14 @@ around the broker: the console only shows what the services published."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,18 +19,22 @@ from typing import Any
 
 import typer
 
+from infra.broker import free_port
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, ensure_topics
 from schemas import CloudEvent, new_event
 from schemas.coffee import CoffeeMatched, CoffeeRoundCompleted
 from schemas.members import MemberJoined
 from schemas.onboarding import BuddyAssigned
+from schemas.pulse import PulseAsked
 from services.cli.platform import (
     SERVICES,
     ConsumerProgress,
     ServiceProcess,
+    gateway_address,
     kafka_address,
     local_keys,
+    local_links,
     stop_all,
     unless_set,
     wait_until_consuming,
@@ -36,23 +42,29 @@ from services.cli.platform import (
 from services.clock.ticks import ticks
 from services.common.adapters.history import domain_topics, read_events, wait_until
 from services.common.adapters.publisher import EventPublisher
+from services.common.runtime import STATE_REFRESH_SECONDS
 from services.demo.actions import platform_actions
+from services.demo.answering import Answer, Answers, Mailbox, People
 from services.demo.console import heading, in_week, week_report
-from services.demo.follower import Follower
+from services.demo.follower import Follower, LogEnds
 from services.demo.script import (
     DemoShape,
     Scripted,
     buddy_pause,
     drifting_members,
     feedback_for,
+    pulse_answer,
     script,
     take_due,
 )
+from services.gateway.settings import GatewaySettings
 from services.insights.domain import project
 from services.insights.page import html_page
 from services.insights.render import text_report
 
 SOURCE = "/rituals/demo"
+PROCESSES = (*SERVICES, "gateway")
+"""The services, and the gateway the demo's people answer their messages through."""
 ROUND_TIMEOUT = 60.0
 CATCH_UP_TIMEOUT = 60.0
 
@@ -66,13 +78,17 @@ class DemoRun:
     topics: TopicSettings
     out_dir: Path
     events: list[CloudEvent[Any]] = field(default_factory=list)
+    answers: Answers = field(default_factory=Answers)
 
 
 @contextmanager
-def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[list[ServiceProcess]]:
+def platform(
+    servers: str, topics: TopicSettings, out_dir: Path, organisation: str, pulse: bool
+) -> Iterator[list[ServiceProcess]]:
     logs = out_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     environment = {
+        **(_pulse_on(organisation) if pulse else {}),
         "RITUALS_TOPIC_PREFIX": topics.prefix,
         "RITUALS_LOG_FORMAT": "json",
         "RITUALS_SESSION_TIMEOUT_MS": "6000",
@@ -89,7 +105,7 @@ def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[lis
                 environment=environment,
                 output=files.enter_context((logs / f"{name}.log").open("wb")),
             )
-            for name in SERVICES
+            for name in PROCESSES
         ]
         try:
             wait_until_consuming(processes)
@@ -98,29 +114,54 @@ def platform(servers: str, topics: TopicSettings, out_dir: Path) -> Iterator[lis
             stop_all(processes)
 
 
+def _pulse_on(organisation: str) -> dict[str, str]:
+    """The demo organisation asks the weekly pulse (unless the matcher's policies are given)."""
+    if any(os.environ.get(f"RITUALS_MATCHER_{name}") for name in ("POLICY_FILE", "ORGANISATIONS")):
+        return {}
+    return {
+        "RITUALS_MATCHER_ORGANISATIONS": json.dumps({organisation: {"pulse": {"enabled": True}}})
+    }
+
+
 def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = None) -> DemoRun:
     for made_by_the_last_run in ("outbox", "keys"):  # its e-mails and members' data keys
         shutil.rmtree(out_dir / made_by_the_last_run, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with kafka_address(configured_servers) as servers, unless_set(local_keys(out_dir)):
+    gateway_port = {"RITUALS_GATEWAY_HOST": "127.0.0.1", "RITUALS_GATEWAY_PORT": str(free_port())}
+    with (
+        kafka_address(configured_servers) as servers,
+        unless_set(local_keys(out_dir)),
+        unless_set(gateway_port),
+        unless_set(local_links(out_dir)),
+    ):
         kafka = KafkaSettings(bootstrap_servers=servers)
         topics = TopicSettings(prefix=f"demo{uuid.uuid4().hex[:8]}.")
         ensure_topics(kafka, topics)
         run = DemoRun(shape, kafka, topics, out_dir)
         typer.echo(f"Kafka at {servers}; topics {topics.prefix}rituals.*; logs in {out_dir}/logs")
         with (
-            platform(servers, topics, out_dir) as processes,
+            platform(servers, topics, out_dir, shape.organisation, shape.pulse) as processes,
             EventPublisher(kafka, topics) as publisher,
             ConsumerProgress(kafka, topics, SERVICES) as progress,
+            ConsumerProgress(kafka, topics, ("gateway",)) as gateway_progress,
+            closing(LogEnds(kafka, domain_topics(topics))) as log_ends,
         ):
             follower = Follower(kafka, domain_topics(topics)).start()
             (notifier,) = [p for p in processes if p.name == "notifier"]
+            mailbox = Mailbox(out_dir / "logs" / "notifier.log", out_dir / "outbox")
+            people = People(mailbox, f"http://{gateway_address(GatewaySettings())}")
             try:
-                _simulate(run, _Pace(publisher, follower, progress, notifier))
+                ends = log_ends if shape.pulse else None
+                pace = _Pace(
+                    publisher, follower, progress, notifier, people, gateway_progress, ends
+                )
+                _simulate(run, pace)
                 _settle(follower)
                 # The whole history, read while the broker runs (an embedded one stops with us).
                 run.events = read_events(kafka, topics, organisation=shape.organisation)
             finally:
+                people.close()
+                run.answers = people.answers
                 follower.stop()
         return run
 
@@ -141,7 +182,7 @@ def _simulate(run: DemoRun, pace: _Pace) -> None:
     departed: set[str] = set()
     drifting = drifting_members(shape)
     paused_buddy: list[Scripted] = []
-    reported = printed = 0
+    reported = printed = taken = 0
     moment, sequence = shape.start, 0
     for week in range(shape.weeks):
         monday = shape.first_monday + timedelta(weeks=week)
@@ -150,13 +191,16 @@ def _simulate(run: DemoRun, pace: _Pace) -> None:
         )
         with hours:
             for _ in hours:
-                pending += _feedback_on_new_groups(follower, answered, drifting)
-                pending += _pause_the_first_buddy(follower, paused_buddy)
+                arrived = follower.events(since=taken)
+                taken += len(arrived)
+                pending += _feedback_on_new_groups(arrived, answered, drifting)
+                pending += _pause_the_first_buddy(arrived, paused_buddy)
+                pending += _pulse_answers(arrived, drifting)
                 due, pending = take_due(pending, moment, departed)
                 _publish_hour(shape, pace, due, ticks([shape.organisation], moment, sequence))
                 moment, sequence = moment + timedelta(hours=1), sequence + 1
                 if moment.hour == 0:
-                    pace.keep_pace()
+                    pace.end_the_day()
             _wait_for_round(follower, f"coffee-{monday.isoformat()}")
             pace.catch_up()
         arrived, messages = follower.events(), _console_messages(run.out_dir)
@@ -177,7 +221,10 @@ def _publish_hour(
 ) -> None:
     """The script's events of the hour, then the hour's tick. Members and clock are separate
     topics: when the hour changes the directory or the rituals, the services read that before
-    the tick, so a check-in or a reminder is decided at the same tick in every run."""
+    the tick, so a check-in or a reminder is decided at the same tick in every run. Feedback is
+    not published: the people answer it through the gateway at the end of the day."""
+    pace.evening += [s.payload for s in due if isinstance(s.payload, Answer)]
+    due = [s for s in due if not isinstance(s.payload, Answer)]
     scripted = [_envelope(shape, s) for s in due]
     if any(s.payload.event_type.startswith(_TICKS_ACT_ON) for s in due):
         pace.publisher.publish(scripted)
@@ -197,6 +244,12 @@ class _Pace:
     follower: Follower
     progress: ConsumerProgress
     notifier: ServiceProcess
+    people: People
+    gateway_progress: ConsumerProgress
+    log_ends: LogEnds | None
+    """Where the topics end (with the pulse on: its questions come from a service)."""
+    evening: list[Answer] = field(default_factory=list)
+    """The feedback the people give when the day ends."""
 
     def _has_read_everything_written(self) -> bool:
         return self.follower.has_read(self.publisher.written)
@@ -204,12 +257,43 @@ class _Pace:
     def _processed_what_was_read(self) -> bool:
         return self.progress.caught_up(self.follower.seen())
 
+    def _delivered_what_is_due(self) -> bool:
+        ready = self.notifier.metric("rituals_state", service="notifier", measure="notices_ready")
+        return ready == 0
+
+    def _delivered_what_is_due_for_sure(self) -> bool:
+        """Nothing ready to deliver, and still so once the notifier has shown its state again
+        (it shows it a moment after a change: the hour just processed may have released more)."""
+        if not self._delivered_what_is_due():
+            return False
+        time.sleep(2 * STATE_REFRESH_SECONDS)
+        return self._delivered_what_is_due()
+
     def keep_pace(self) -> None:
         """Let the services finish the simulated day before the clock moves on. Topics are
         consumed independently: without this, a service could read a whole week of ticks before
         the match made on Monday, and deliver on Monday next week what a real clock would deliver
         on Monday."""
         _wait(self._has_read_everything_written, CATCH_UP_TIMEOUT)
+        _wait(self._processed_what_was_read, CATCH_UP_TIMEOUT)
+        if self.log_ends is not None:
+            # What the services wrote for the day too (a pulse asked on Friday is answered on a
+            # Sunday: seen late, it could be answered a week late).
+            ends = self.log_ends()
+            _wait(lambda: self.follower.has_read(ends), CATCH_UP_TIMEOUT)
+
+    def end_the_day(self) -> None:
+        """The day's last tick is processed everywhere (the gateway too, so the answers are dated
+        at it), then the people answer, then everyone has read the answers before the clock
+        moves on."""
+        self.keep_pace()
+        if not self.evening and not self.people.waiting:
+            return
+        _wait(lambda: self.gateway_progress.caught_up(self.follower.seen()), CATCH_UP_TIMEOUT)
+        _wait(self._delivered_what_is_due_for_sure, CATCH_UP_TIMEOUT)  # what people answer
+        given = self.people.answer(self.evening)
+        self.evening = []
+        _wait(lambda: self.follower.has_seen(given), CATCH_UP_TIMEOUT)
         _wait(self._processed_what_was_read, CATCH_UP_TIMEOUT)
 
     def catch_up(self) -> None:
@@ -219,10 +303,7 @@ class _Pace:
         that stays so while the console reads on (one service's outputs are another's input)."""
 
         def processed() -> bool:
-            ready = self.notifier.metric(
-                "rituals_state", service="notifier", measure="notices_ready"
-            )
-            return ready == 0 and self._processed_what_was_read()
+            return self._delivered_what_is_due() and self._processed_what_was_read()
 
         deadline = time.monotonic() + CATCH_UP_TIMEOUT
         _wait(self._has_read_everything_written, CATCH_UP_TIMEOUT)
@@ -249,22 +330,33 @@ def _envelope(shape: DemoShape, scripted: Scripted) -> CloudEvent[Any]:
 
 
 def _feedback_on_new_groups(
-    follower: Follower, answered: set[str], drifting: frozenset[str]
+    arrived: list[CloudEvent[Any]], answered: set[str], drifting: frozenset[str]
 ) -> list[Scripted]:
     fresh = [
         e.data
-        for e in follower.events(lambda e: isinstance(e.data, CoffeeMatched))
-        if e.data.group_id not in answered
+        for e in arrived
+        if isinstance(e.data, CoffeeMatched) and e.data.group_id not in answered
     ]
     answered.update(g.group_id for g in fresh)
     return [f for group in fresh for f in feedback_for(group, drifting)]
 
 
-def _pause_the_first_buddy(follower: Follower, paused: list[Scripted]) -> list[Scripted]:
+def _pulse_answers(arrived: list[CloudEvent[Any]], drifting: frozenset[str]) -> list[Scripted]:
+    return [
+        answer
+        for e in arrived
+        if isinstance(e.data, PulseAsked)
+        for answer in pulse_answer(e.data, drifting, e.time)
+    ]
+
+
+def _pause_the_first_buddy(
+    arrived: list[CloudEvent[Any]], paused: list[Scripted]
+) -> list[Scripted]:
     """Once: the first new hire's buddy pauses a few days after being assigned."""
     if paused:
         return []
-    assigned = follower.events(lambda e: isinstance(e.data, BuddyAssigned))
+    assigned = [e for e in arrived if isinstance(e.data, BuddyAssigned)]
     if not assigned:
         return []
     paused.append(buddy_pause(assigned[0].data, assigned[0].time))
@@ -324,6 +416,13 @@ def finish(run: DemoRun) -> None:
     page = run.out_dir / "insights.html"
     page.write_text(html_page(insights), encoding="utf-8")
     typer.echo(f"\nThe insights page: {page.resolve()}")
+    answers = run.answers
+    typer.echo(
+        f"\nThe people answered {len(answers.given)} times with the links in their messages, "
+        f"through the gateway ({sum(answers.refused.values())} refused, "
+        f"{answers.without_message} without the message, {answers.waiting_at_the_end} waiting "
+        f"for it at the end; {answers.seconds:.0f} s of waiting for the gateway)"
+    )
     heading("What the platform did about it")
     for line in platform_actions(run.events, insights):
         typer.echo(f"- {line}")

@@ -24,9 +24,11 @@ from schemas import EventPayload
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched
 from schemas.members import MemberJoined, MemberLeft, MemberPaused
 from schemas.onboarding import BuddyAssigned
+from schemas.pulse import PulseAnswered, PulseAsked
 from schemas.recurrence import parse_recurrence
 from schemas.rituals import RitualHeld, RitualScheduled
 from services.common.simulation import OrganisationShape, generate_members
+from services.notifier.domain.notices import USEFUL_FOR, Template
 
 DEMO_ZONES = ("Europe/Amsterdam", "Europe/London", "America/New_York", "Europe/Lisbon")
 EMAIL_SHARE = 0.25
@@ -51,6 +53,8 @@ class DemoShape:
     """A team with no working hour in common with ``far_team``: the two cannot meet."""
     fading_team: str = "Sales"
     """A team whose ritual attendance falls week by week."""
+    pulse: bool = False
+    """Whether the organisation asks the weekly pulse (``rituals demo --pulse``)."""
     drifting_share: float = 0.05
     """Remote members (no office) who skip most coffees and rituals (at least one)."""
 
@@ -239,6 +243,39 @@ def _attendance(shape: DemoShape, team: str, start: datetime) -> float:
     return 0.9 - 0.7 * min(1.0, max(0.0, progress))
 
 
+ANSWERING_HOUR = time(23)
+"""When the demo's people answer their messages: the last hour of a Sunday, which the demo
+settles before the next day starts (so every run dates an answer alike)."""
+
+
+def answering_evening(moment: datetime, after: timedelta = timedelta(days=1)) -> datetime:
+    """The Sunday evening at least ``after`` a coffee's slot or a question: people answer the
+    week's messages at the end of the week (one evening a week keeps the demo quick)."""
+    earliest = moment + after
+    sunday = earliest.date() + timedelta(days=(6 - earliest.weekday()) % 7)
+    evening = datetime.combine(sunday, ANSWERING_HOUR, UTC)
+    return evening if evening >= earliest else evening + timedelta(weeks=1)
+
+
+def pulse_answer(asked: PulseAsked, drifting: frozenset[str], at: datetime) -> list[Scripted]:
+    """Most people answer the week's pulse, the drifting less often; those who drift feel less
+    connected (1-2), the others 3-5, drawn from who and which week. They answer on the first
+    Sunday evening after every question has surely arrived (a message waits for its recipient's
+    working hours up to the pulse's useful life), so every run answers on the same evening;
+    a team lead's Monday digest, which shows the week before's pulse, therefore shows none."""
+    member = asked.member_id
+    draw = random.Random(
+        int(hashlib.sha256(f"{member}/{asked.week_starting}".encode()).hexdigest()[:12], 16)
+    )
+    drifts = member in drifting
+    if draw.random() >= (0.3 if drifts else 0.7):
+        return []
+    score = draw.randint(1, 2) if drifts else draw.randint(3, 5)
+    answer = PulseAnswered(week_starting=asked.week_starting, member_id=member, score=score)
+    arrived = USEFUL_FOR[Template.PULSE]
+    return [Scripted(answering_evening(at, arrived), answer, member)]
+
+
 BUDDY_PAUSE_AFTER = timedelta(days=3)
 BUDDY_PAUSE_FOR = timedelta(days=28)
 
@@ -254,12 +291,13 @@ def buddy_pause(assigned: BuddyAssigned, at: datetime) -> Scripted:
 
 
 def feedback_for(matched: CoffeeMatched, drifting: frozenset[str] = frozenset()) -> list[Scripted]:
-    """Two days after the slot, every participant says whether the coffee happened: most do;
-    a group with a drifting member mostly does not meet."""
+    """On the Sunday evening after the slot, every participant says whether the coffee
+    happened (with the links of the match's message): most do; a group with a drifting member
+    mostly does not meet."""
     draw = random.Random(int(hashlib.sha256(matched.group_id.encode()).hexdigest()[:12], 16))
     skips = any(p.member_id in drifting for p in matched.participants)
     met = draw.random() < (0.3 if skips else 0.85)
-    at = matched.slot_start + timedelta(days=2)
+    at = answering_evening(matched.slot_start)
     return [
         Scripted(
             at,
@@ -279,13 +317,12 @@ def feedback_for(matched: CoffeeMatched, drifting: frozenset[str] = frozenset())
 def take_due(
     pending: list[Scripted], moment: datetime, departed: set[str]
 ) -> tuple[list[Scripted], list[Scripted]]:
-    """What the script says by this moment, in order, and what is left for later. Feedback comes
-    two days after the slot: someone who left meanwhile gives none."""
+    """What the script says by this moment, in order, and what is left for later. Answers come
+    days after their question: someone who left meanwhile gives none."""
     due = sorted((s for s in pending if s.at <= moment), key=lambda s: s.at)
     departed.update(s.payload.member_id for s in due if isinstance(s.payload, MemberLeft))
+    answers = CoffeeFeedbackGiven | PulseAnswered
     given = [
-        s
-        for s in due
-        if not (isinstance(s.payload, CoffeeFeedbackGiven) and s.payload.member_id in departed)
+        s for s in due if not (isinstance(s.payload, answers) and s.payload.member_id in departed)
     ]
     return given, [s for s in pending if s.at > moment]

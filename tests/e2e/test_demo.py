@@ -27,6 +27,7 @@ from schemas.members import (
 )
 from schemas.notifications import NotificationFailed, NotificationSent
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue, CheckinScheduled
+from schemas.pulse import PulseAnswered
 from schemas.rituals import RitualHeld
 from services.cli.main import app
 from services.demo.runner import DemoRun, run_demo
@@ -137,6 +138,23 @@ def test_nobody_gives_feedback_after_leaving(history: list[CloudEvent[Any]]) -> 
         and event.time > left_at[event.data.member_id]
     ]
     assert late == []
+
+
+def test_the_people_answered_with_their_links_through_the_gateway(
+    demo: DemoRun, history: list[CloudEvent[Any]]
+) -> None:
+    """Feedback and pulse answers are what the gateway published for links that people followed
+    over HTTP, dated at the organisation's clock in the evening the script says people answer
+    (coffees on the Sunday after; a pulse whose message came on Monday, that evening)."""
+    answers = [e for e in history if isinstance(e.data, CoffeeFeedbackGiven | PulseAnswered)]
+    feedback = [e for e in answers if isinstance(e.data, CoffeeFeedbackGiven)]
+    assert feedback
+    assert {e.source for e in answers} == {"/rituals/gateway"}
+    assert {e.id for e in answers} == set(demo.answers.given)
+    assert {(e.time.weekday(), e.time.hour, e.time.minute) for e in feedback} == {(6, 23, 0)}
+    assert {(e.time.hour, e.time.minute) for e in answers} == {(23, 0)}
+    assert demo.answers.refused == {}
+    assert demo.answers.without_message == 0
 
 
 SERVICES = {"/rituals/matcher", "/rituals/onboarding", "/rituals/notifier"}

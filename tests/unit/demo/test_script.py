@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from schemas.coffee import CoffeeFeedbackGiven, CoffeeMatched
 from schemas.members import MemberJoined, MemberLeft, MemberPaused
 from schemas.onboarding import BuddyAssigned
+from schemas.pulse import PulseAnswered
 from schemas.rituals import RitualHeld
 from services.demo.script import (
     DemoShape,
     Scripted,
+    answering_evening,
     buddy_pause,
     drifting_members,
     feedback_for,
@@ -99,3 +103,27 @@ def test_the_first_buddy_pauses_a_few_days_after_being_assigned() -> None:
     assert pause.payload.member_id == "m-1"
     assert pause.payload.until is not None
     assert pause.payload.until > pause.at.date()
+
+
+@pytest.mark.parametrize(
+    ("slot", "evening"),
+    [
+        (datetime(2026, 3, 2, 10, tzinfo=UTC), datetime(2026, 3, 8, 23, tzinfo=UTC)),  # Monday
+        (datetime(2026, 3, 6, 16, tzinfo=UTC), datetime(2026, 3, 8, 23, tzinfo=UTC)),  # Friday
+        (datetime(2026, 3, 7, 23, 30, tzinfo=UTC), datetime(2026, 3, 15, 23, tzinfo=UTC)),
+        (datetime(2026, 3, 8, 10, tzinfo=UTC), datetime(2026, 3, 15, 23, tzinfo=UTC)),  # Sunday
+    ],
+)
+def test_people_answer_on_the_sunday_evening_at_least_a_day_after_the_slot(
+    slot: datetime, evening: datetime
+) -> None:
+    assert answering_evening(slot) == evening
+
+
+def test_nobody_answers_a_pulse_after_leaving() -> None:
+    pulse = PulseAnswered(week_starting=date(2026, 3, 2), member_id="m-1", score=4)
+    left = Scripted(MONDAY, MemberLeft(member_id="m-1"), "m-1")
+    answered = Scripted(MONDAY + timedelta(days=13), pulse, "m-1")
+    given, later = take_due([left, answered], MONDAY + timedelta(days=14), set())
+    assert [s.payload for s in given] == [left.payload]
+    assert later == []
