@@ -51,8 +51,16 @@ class RetriedErrorsAsWarnings(logging.Filter):
 
 
 def redact_url(text: str) -> str:
-    """Keep a URL's scheme and host, drop its user info, path and query (tokens live there)."""
-    return _URL_PATH.sub(lambda match: f"{match[1]}{match[2]}/{REDACTED}", text)
+    """Keep a URL's scheme and host, drop its user info, path and query (tokens live there); a
+    URL that has none of them is left whole."""
+    return _URL_PATH.sub(_without_secrets, text)
+
+
+def _without_secrets(match: re.Match[str]) -> str:
+    scheme, host = match[1], match[2]
+    if match[0] in (f"{scheme}{host}", f"{scheme}{host}/"):
+        return match[0]
+    return f"{scheme}{host}/{REDACTED}"
 
 
 def redact_personal_data(
@@ -86,7 +94,12 @@ def configure_logging(
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped before any processor runs (not after all of them).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

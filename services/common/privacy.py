@@ -7,8 +7,6 @@ shape) and sealed ones read as placeholders, as before encryption existed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.adapters.key_files import FileKeyStore
-from services.common.secret_files import ensure_random_key_file
+from services.common.secret_files import blank_is_unset, configured_key, ensure_random_key_file
 from services.common.vault import KEY_BYTES, KeyStoreError, Vault
 
 KEY_ENCRYPTION_KEY_FILE_NAME = "key-encryption.key"
@@ -45,17 +43,7 @@ class PrivacySettings(BaseSettings):
         "process of one platform must use the same one.",
     )
 
-    @field_validator("key_encryption_key", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        """An empty value (a Compose variable or Kubernetes Secret left empty) is no key."""
-        return None if isinstance(value, str) and not value.strip() else value
-
-    def key_file(self) -> Path | None:
-        if self.key_encryption_key_file is not None:
-            return self.key_encryption_key_file
-        default = self.data_dir / KEY_ENCRYPTION_KEY_FILE_NAME
-        return default if default.exists() else None
+    _blank_is_unset = field_validator("key_encryption_key", mode="before")(blank_is_unset)
 
     def store_folder(self) -> Path:
         return self.key_store_dir or self.data_dir / "keys"
@@ -65,35 +53,20 @@ def configured_vault(settings: PrivacySettings | None = None) -> Vault | None:
     """The vault the settings describe (None without a key-encryption key). KeyStoreError for
     a key-encryption key that is not 32 bytes of base64 or cannot be read."""
     settings = settings or PrivacySettings()
-    secret = settings.key_encryption_key
-    key_file = settings.key_file() if secret is None else None
-    if secret is None and key_file is None:
-        return None
-    text = secret.get_secret_value() if secret is not None else _read_key_file(key_file)
-    return _vault(text, settings.store_folder().resolve())
+    key = configured_key(
+        settings.key_encryption_key,
+        settings.key_encryption_key_file,
+        settings.data_dir / KEY_ENCRYPTION_KEY_FILE_NAME,
+        range(KEY_BYTES, KEY_BYTES + 1),
+        KeyStoreError,
+        "key-encryption key",
+    )
+    return None if key is None else _vault(key, settings.store_folder().resolve())
 
 
 @lru_cache(maxsize=8)
-def _vault(key_text: str, store_folder: Path) -> Vault:
-    return Vault(_decoded_key(key_text), FileKeyStore(store_folder))
-
-
-def _read_key_file(path: Path | None) -> str:
-    assert path is not None
-    try:
-        return path.read_text(encoding="ascii")
-    except (OSError, ValueError):
-        raise KeyStoreError(f"cannot read the key-encryption key file {path}") from None
-
-
-def _decoded_key(text: str) -> bytes:
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise KeyStoreError(f"the key-encryption key must be {KEY_BYTES} bytes in base64")
-    return key
+def _vault(key: bytes, store_folder: Path) -> Vault:
+    return Vault(key, FileKeyStore(store_folder))
 
 
 def ensure_key_encryption_key(data_dir: Path) -> tuple[Path, bool]:

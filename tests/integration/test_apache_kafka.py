@@ -18,6 +18,7 @@ from kafka import TopicPartition as KafkaTopicPartition
 from infra.apache_kafka import ApacheKafka
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings, provision_topics
+from services.common.adapters.history import wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -77,11 +78,14 @@ def test_provisioning_creates_every_topic(
 
     _, topics = provisioned
     admin = KafkaAdminClient(bootstrap_servers=apache_kafka.bootstrap_servers)
+    wanted = set(topics.all_names())
     try:
-        present = set(admin.list_topics())
+        # The broker asked may not have the latest metadata yet: it spreads within moments.
+        assert wait_until(lambda: wanted <= set(admin.list_topics()), 30.0, interval=0.2), sorted(
+            wanted - set(admin.list_topics())
+        )
     finally:
         admin.close()
-    assert set(topics.all_names()) <= present
 
 
 async def test_idempotent_producer_round_trip_and_end_offsets(

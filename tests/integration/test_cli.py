@@ -46,7 +46,7 @@ def test_topics_provision_is_idempotent(
     second = CliRunner().invoke(app, ["topics", "provision"])
 
     assert first.exit_code == second.exit_code == 0, first.output + second.output
-    assert first.output.count("created ") == len(expected) == 16  # domain, dead letters, snapshots
+    assert first.output.count("created ") == len(expected) == 18  # domain, dead letters, snapshots
     assert second.output.count("existing ") == len(expected)
     admin = KafkaAdminClient(**kafka.kafka_python_params())
     try:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from services.common.logging import configure_logging, event_log_context
+from services.common.logging import configure_logging, event_log_context, redact_url
 from tests.factories import member_joined_event
 
 
@@ -74,3 +74,21 @@ def test_errors_the_kafka_client_retries_itself_are_warnings(
     retried, unexpected = (json.loads(line) for line in capsys.readouterr().err.splitlines())
     assert retried["level"] == "warning"
     assert unexpected["level"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("text", "logged"),
+    [
+        ("Uvicorn running on http://127.0.0.1:8080", "Uvicorn running on http://127.0.0.1:8080"),
+        ("at https://rituals.example.com/ now", "at https://rituals.example.com/ now"),
+        (
+            "posting to https://hooks.slack.com/services/T0/B0/secret",
+            "posting to https://hooks.slack.com/[redacted]",
+        ),
+        ("https://user:pw@example.com", "https://example.com/[redacted]"),
+        ("http://gateway:8080/links/abc.def?x=1", "http://gateway:8080/[redacted]"),
+        ("http://gateway:8080?token=abc", "http://gateway:8080/[redacted]"),
+    ],
+)
+def test_a_url_keeps_its_host_and_loses_what_may_be_a_secret(text: str, logged: str) -> None:
+    assert redact_url(text) == logged
