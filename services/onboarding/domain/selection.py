@@ -11,15 +11,17 @@ different team; the fewest new hires looked after now; an office day in common; 
 hires looked after ever; then a tie-break hashed from the organisation, the new hire and the
 candidate, so that ties spread over people and a replay makes the same choice.
 
-The search reads the candidate index tier by tier (volunteers of the department first) and stops
-at the first tier with an eligible candidate: every member of a tier ranks before every member of
-the next, so the choice is the one a scan of the whole organisation would make (tested).
+The search reads the candidate index tier by tier (volunteers of the department first), ranks a
+tier's candidates and checks their eligibility in that order, stopping at the first eligible one:
+every member of a tier ranks before every member of the next, so the choice is the one a scan of
+the whole organisation would make (tested), and eligibility (the costly part) is checked for a
+few candidates rather than for everyone.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import IntEnum
@@ -103,16 +105,31 @@ def choose_buddy(
     seeker = _seeker(search, new_hire_id, exclude)
     if seeker is None:
         return None
+    if not search.use_index:
+        return _best_of_everyone(search, seeker)
+    facts = search.candidates.facts
     for tier in _tiers(search, seeker):
-        best: tuple[tuple[int | str, ...], str] | None = None
-        for candidate_id in tier:
+        # Preference is a total order and cheap to compute; eligibility is not (working-time
+        # overlap, the directory): check it in order of preference and stop at the first.
+        # Within a tier the first two rules of the ranking are equal: the others decide.
+        tie = _tie_breaker(search.org_id, seeker.facts.member_id)
+        ranked = sorted((_in_tier_rank(search, seeker, c, tie), c) for c in tier if c in facts)
+        for _, candidate_id in ranked:
             if failing_rule(search, seeker, candidate_id) is None:
-                ranked = (_rank(search, seeker, candidate_id), candidate_id)
-                if best is None or ranked < best:
-                    best = ranked
-        if best is not None:
-            return _choice(search, seeker, best[1])
+                return _choice(search, seeker, candidate_id)
     return None
+
+
+def _best_of_everyone(search: BuddySearch, seeker: _Seeker) -> BuddyChoice | None:
+    """Every member checked, the best eligible kept: the reference the search is tested against."""
+    best: tuple[tuple[int, ...], str] | None = None
+    for member in search.directory.members(search.org_id):
+        candidate_id = member.member_id
+        if failing_rule(search, seeker, candidate_id) is None:
+            ranked = (_rank(search, seeker, candidate_id), candidate_id)
+            if best is None or ranked < best:
+                best = ranked
+    return None if best is None else _choice(search, seeker, best[1])
 
 
 def could_be_buddy(search: BuddySearch, new_hire_id: str, candidate_ids: Iterable[str]) -> bool:
@@ -200,9 +217,6 @@ def _tiers(search: BuddySearch, seeker: _Seeker) -> Iterator[Iterable[str]]:
     """Candidates in groups of equal preference for the first two rules of the ranking (volunteer,
     same department and other team), best group first."""
     candidates = search.candidates
-    if not search.use_index:
-        yield (member.member_id for member in search.directory.members(search.org_id))
-        return
     facts = candidates.facts
     department, team = seeker.facts.department, seeker.facts.team
 
@@ -224,19 +238,36 @@ def _rank(search: BuddySearch, seeker: _Seeker, candidate_id: str) -> tuple[int,
     return (
         0 if facts.volunteer else 1,
         0 if seeker.facts.same_department_other_team(facts) else 1,
-        search.loads.active(candidate_id),
-        0 if common_office_days(seeker.facts, facts) else 1,
-        search.loads.lifetime(candidate_id),
-        tie_break(search.org_id, seeker.facts.member_id, candidate_id),
+        *_in_tier_rank(
+            search, seeker, candidate_id, _tie_breaker(search.org_id, seeker.facts.member_id)
+        ),
     )
 
 
-def tie_break(org_id: str, new_hire_id: str, candidate_id: str) -> int:
-    """A number that orders candidates differently for every new hire, the same in every run."""
-    digest = hashlib.blake2b(
-        f"{org_id}\x1f{new_hire_id}\x1f{candidate_id}".encode(), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big")
+def _in_tier_rank(
+    search: BuddySearch, seeker: _Seeker, candidate_id: str, tie: Callable[[str], int]
+) -> tuple[int, int, int, int]:
+    """The ranking after its first two rules (volunteer; same department, other team)."""
+    loads = search.loads
+    return (
+        loads.active(candidate_id),
+        0 if common_office_days(seeker.facts, search.candidates.facts[candidate_id]) else 1,
+        loads.lifetime(candidate_id),
+        tie(candidate_id),
+    )
+
+
+def _tie_breaker(org_id: str, new_hire_id: str) -> Callable[[str], int]:
+    """A number per candidate that orders candidates differently for every new hire, the same
+    in every run (a hash; the hash of the common prefix is taken once)."""
+    prefix = hashlib.blake2b(f"{org_id}\x1f{new_hire_id}\x1f".encode(), digest_size=8)
+
+    def tie(candidate_id: str) -> int:
+        digest = prefix.copy()
+        digest.update(candidate_id.encode())
+        return int.from_bytes(digest.digest(), "big")
+
+    return tie
 
 
 def _choice(search: BuddySearch, seeker: _Seeker, buddy_id: str) -> BuddyChoice:
