@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ from services.gateway.settings import GatewaySettings
 from services.insights.domain import project
 from services.insights.page import html_page
 from services.insights.render import text_report
+from services.matcher.domain.policy import Cadence, PulseSetting
+from services.matcher.domain.pulse import pulse_week
 
 SOURCE = "/rituals/demo"
 PROCESSES = (*SERVICES, "gateway")
@@ -118,9 +120,8 @@ def _pulse_on(organisation: str) -> dict[str, str]:
     """The demo organisation asks the weekly pulse (unless the matcher's policies are given)."""
     if any(os.environ.get(f"RITUALS_MATCHER_{name}") for name in ("POLICY_FILE", "ORGANISATIONS")):
         return {}
-    return {
-        "RITUALS_MATCHER_ORGANISATIONS": json.dumps({organisation: {"pulse": {"enabled": True}}})
-    }
+    policy = {organisation: {"pulse": DEMO_PULSE.model_dump(mode="json")}}
+    return {"RITUALS_MATCHER_ORGANISATIONS": json.dumps(policy)}
 
 
 def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = None) -> DemoRun:
@@ -198,6 +199,8 @@ def _simulate(run: DemoRun, pace: _Pace) -> None:
                 pending += _pulse_answers(arrived, drifting)
                 due, pending = take_due(pending, moment, departed)
                 _publish_hour(shape, pace, due, ticks([shape.organisation], moment, sequence))
+                if shape.pulse and _asks_the_pulse(moment):
+                    pace.keep_pace()
                 moment, sequence = moment + timedelta(hours=1), sequence + 1
                 if moment.hour == 0:
                     pace.end_the_day()
@@ -214,6 +217,20 @@ def _simulate(run: DemoRun, pace: _Pace) -> None:
             _outbox_count(run.out_dir),
         )
         reported, printed = len(arrived), len(messages)
+
+
+DEMO_PULSE = PulseSetting(enabled=True)
+"""The pulse as the demo organisation asks it (``_pulse_on``: the matcher's defaults)."""
+
+
+def _asks_the_pulse(moment: datetime) -> bool:
+    """Whether the matcher asks the week's pulse at this tick. The clock then waits until the
+    notifier has read the questions: read only after the evening's ticks, they would wait for
+    the recipients' next working morning (quiet hours), after the last week's end."""
+    zone = Cadence().timezone
+    return pulse_week(DEMO_PULSE, zone, moment) is not None and (
+        pulse_week(DEMO_PULSE, zone, moment - timedelta(hours=1)) is None
+    )
 
 
 def _publish_hour(
@@ -281,6 +298,7 @@ class _Pace:
             # Sunday: seen late, it could be answered a week late).
             ends = self.log_ends()
             _wait(lambda: self.follower.has_read(ends), CATCH_UP_TIMEOUT)
+            _wait(self._processed_what_was_read, CATCH_UP_TIMEOUT)
 
     def end_the_day(self) -> None:
         """The day's last tick is processed everywhere (the gateway too, so the answers are dated

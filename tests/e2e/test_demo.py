@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -27,16 +28,20 @@ from schemas.members import (
 )
 from schemas.notifications import NotificationFailed, NotificationSent
 from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue, CheckinScheduled
-from schemas.pulse import PulseAnswered
+from schemas.pulse import PulseAnswered, PulseAsked
 from schemas.rituals import RitualHeld
 from services.cli.main import app
+from services.common.domain.working_hours import week_monday
 from services.demo.runner import DemoRun, run_demo
 from services.demo.script import DemoShape
+from services.notifier.domain.quiet_hours import next_working_time
 from services.onboarding.domain.policy import DEFAULT_RHYTHM
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
-SHAPE = DemoShape(seed=11, members=40, teams=4, weeks=3, new_hires=3, pauses=2, departures=1)
+SHAPE = DemoShape(
+    seed=11, members=40, teams=4, weeks=3, new_hires=3, pauses=2, departures=1, pulse=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +128,37 @@ def test_every_participant_of_a_match_was_notified_exactly_once(
         if participant.member_id not in departed
         and told[(str(event.id), participant.member_id)] != 1
     ]
+    assert missed == []
+
+
+def test_every_pulse_question_was_delivered_once_its_recipient_was_at_work(
+    history: list[CloudEvent[Any]],
+) -> None:
+    """Every week's questions, the last week's too: the clock waits for the notifier to read
+    them at the tick that asks them (read only after the evening's ticks, they waited for the
+    recipients' next working morning, after the run's end)."""
+    last_tick = max(t.now for t in of(history, ClockTicked))
+    profiles = {
+        e.data.member_id: e.data
+        for e in history
+        if isinstance(e.data, MemberJoined | MemberProfileUpdated)
+    }
+    told = Counter(n.source_event_id for n in of(history, NotificationSent))
+    departed = {left.member_id for left in of(history, MemberLeft)}
+    asked = [event for event in history if isinstance(event.data, PulseAsked)]
+    assert week_monday((last_tick - timedelta(days=3)).date()) in {
+        event.data.week_starting for event in asked
+    }  # the last week's questions are among them
+    missed = []
+    for event in asked:
+        profile = profiles[event.data.member_id]
+        at_work = next_working_time(event.time, profile.working_hours, ZoneInfo(profile.timezone))
+        if (
+            at_work < last_tick
+            and event.data.member_id not in departed
+            and told[str(event.id)] != 1
+        ):
+            missed.append((event.data.week_starting.isoformat(), event.data.member_id))
     assert missed == []
 
 
