@@ -85,12 +85,14 @@ class DemoRun:
 
 @contextmanager
 def platform(
-    servers: str, topics: TopicSettings, out_dir: Path, organisation: str, pulse: bool
+    servers: str, topics: TopicSettings, out_dir: Path, pulse_of: str | None = None
 ) -> Iterator[list[ServiceProcess]]:
+    """The services and the gateway as processes, logging to ``out_dir``; ``pulse_of``: an
+    organisation that asks the weekly pulse."""
     logs = out_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     environment = {
-        **(_pulse_on(organisation) if pulse else {}),
+        **(_pulse_on(pulse_of) if pulse_of is not None else {}),
         "RITUALS_TOPIC_PREFIX": topics.prefix,
         "RITUALS_LOG_FORMAT": "json",
         "RITUALS_SESSION_TIMEOUT_MS": "6000",
@@ -141,7 +143,9 @@ def run_demo(shape: DemoShape, out_dir: Path, configured_servers: str | None = N
         run = DemoRun(shape, kafka, topics, out_dir)
         typer.echo(f"Kafka at {servers}; topics {topics.prefix}rituals.*; logs in {out_dir}/logs")
         with (
-            platform(servers, topics, out_dir, shape.organisation, shape.pulse) as processes,
+            platform(
+                servers, topics, out_dir, shape.organisation if shape.pulse else None
+            ) as processes,
             EventPublisher(kafka, topics) as publisher,
             ConsumerProgress(kafka, topics, SERVICES) as progress,
             ConsumerProgress(kafka, topics, ("gateway",)) as gateway_progress,

@@ -107,13 +107,17 @@ def choose_buddy(
         return None
     if not search.use_index:
         return _best_of_everyone(search, seeker)
-    facts = search.candidates.facts
+    facts, loads, cap = search.candidates.facts, search.loads, search.policy.max_active_buddies
     for tier in _tiers(search, seeker):
         # Preference is a total order and cheap to compute; eligibility is not (working-time
         # overlap, the directory): check it in order of preference and stop at the first.
         # Within a tier the first two rules of the ranking are equal: the others decide.
         tie = _tie_breaker(search.org_id, seeker.facts.member_id)
-        ranked = sorted((_in_tier_rank(search, seeker, c, tie), c) for c in tier if c in facts)
+        ranked = sorted(
+            (_in_tier_rank(search, seeker, c, tie), c)
+            for c in tier
+            if c in facts and loads.active(c) < cap  # without room: never eligible
+        )
         for _, candidate_id in ranked:
             if failing_rule(search, seeker, candidate_id) is None:
                 return _choice(search, seeker, candidate_id)
