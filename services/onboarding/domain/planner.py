@@ -35,6 +35,7 @@ from services.onboarding.domain.selection import (
     could_be_buddy,
     eligibility_stages,
     in_reporting_line,
+    may_be_a_buddy,
 )
 from services.onboarding.domain.working_time import checkin_moment
 
@@ -162,7 +163,9 @@ class Decision:
         new hire is tried only when one of them has become eligible for them, or is them."""
         if changed is not None:
             changed = changed | self._freed
-        changed_ids = sorted(changed) if changed is not None else []
+        # Who changed and may be a buddy at all (a joining new hire is nobody's buddy): with a
+        # stream of joins and many waiting, checking each pair was quadratic.
+        hopeful = [c for c in sorted(changed or ()) if may_be_a_buddy(self._search, c)]
         for onboarding in self.state.onboardings.waiting_in_order():
             new_hire_id = onboarding.new_hire_id
             if new_hire_id in self._settled or not onboarding.is_open:
@@ -170,7 +173,7 @@ class Decision:
             if (
                 changed is not None
                 and new_hire_id not in changed
-                and not could_be_buddy(self._search, new_hire_id, changed_ids)
+                and not (hopeful and could_be_buddy(self._search, new_hire_id, hopeful))
             ):
                 continue  # nobody who changed is eligible for them: the search would fail
             choice = choose_buddy(self._search, new_hire_id)

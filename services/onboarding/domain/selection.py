@@ -116,12 +116,26 @@ def choose_buddy(
         ranked = sorted(
             (_in_tier_rank(search, seeker, c, tie), c)
             for c in tier
-            if c in facts and loads.active(c) < cap  # without room: never eligible
+            if _may_be_eligible(facts.get(c), loads, cap, seeker.tenure_cutoff)
         )
         for _, candidate_id in ranked:
             if failing_rule(search, seeker, candidate_id) is None:
                 return _choice(search, seeker, candidate_id)
     return None
+
+
+def _may_be_eligible(
+    facts: MemberFacts | None, loads: Loads, cap: int, tenure_cutoff: date
+) -> bool:
+    """Rules checked by lookups alone, before ranking: a candidate without room, being onboarded
+    or too new is never eligible (new hires are most of those, and a stream of them made every
+    search rank and reject all the earlier ones)."""
+    return (
+        facts is not None
+        and facts.start_date <= tenure_cutoff
+        and loads.active(facts.member_id) < cap
+        and not loads.is_onboarding(facts.member_id)
+    )
 
 
 def _best_of_everyone(search: BuddySearch, seeker: _Seeker) -> BuddyChoice | None:
@@ -142,6 +156,24 @@ def could_be_buddy(search: BuddySearch, new_hire_id: str, candidate_ids: Iterabl
     seeker = _seeker(search, new_hire_id, ())
     return seeker is not None and any(
         failing_rule(search, seeker, candidate_id) is None for candidate_id in candidate_ids
+    )
+
+
+def may_be_a_buddy(search: BuddySearch, candidate_id: str) -> bool:
+    """Whether the member passes the rules that do not depend on the new hire (takes part, tenure,
+    not being onboarded, volunteer, room): a member who does not is nobody's buddy today."""
+    candidates = search.candidates
+    facts = candidates.facts.get(candidate_id)
+    if facts is None or candidate_id not in candidates.available:
+        return False
+    member = search.directory.member(search.org_id, candidate_id)
+    return (
+        member is not None
+        and member.takes_part_on(search.today)
+        and facts.start_date <= months_before(search.today, search.policy.min_tenure_months)
+        and not search.loads.is_onboarding(candidate_id)
+        and (facts.volunteer or not search.policy.volunteers_only)
+        and search.loads.active(candidate_id) < search.policy.max_active_buddies
     )
 
 
