@@ -56,6 +56,9 @@ class LedgerOnlyRuntime:
     def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
         """Nothing moves in the benchmark."""
 
+    def after_batch(self, action: Callable[[], None]) -> None:
+        """The benchmark wakes the worker itself."""
+
     async def publish(
         self, cause: CloudEventAttributes, emits: Sequence[Emit]
     ) -> list[CloudEvent[Any]]:

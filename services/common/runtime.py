@@ -138,6 +138,7 @@ class ServiceRuntime:
         """Whether a batch's outputs and offsets are written in one transaction (at start)."""
         self._transactions: AIOKafkaProducer | None = None
         self._handover: list[Callable[[], Awaitable[None]]] = []
+        self._after_batch: list[Callable[[], None]] = []
         """Whether outputs are produced idempotently (decided at start, ``KafkaSettings``)."""
         self.broker = KafkaBroker(
             self.kafka.addresses,
@@ -376,6 +377,7 @@ class ServiceRuntime:
         if consumer is not None:
             await self._commit(consumer, await self._committable(consumer, handled))
             await self.snapshots.write_due()
+        self._batch_handled()
 
     async def _committable(
         self, consumer: AIOKafkaConsumer, handled: dict[TopicPartition, int]
@@ -415,6 +417,7 @@ class ServiceRuntime:
             _TRANSACTION.reset(token)
         self._own(offsets)
         await self.snapshots.write_due()
+        self._batch_handled()
 
     async def _abort(self, producer: AIOKafkaProducer) -> None:
         try:
@@ -680,6 +683,15 @@ class ServiceRuntime:
                 await self.snapshots.write_changed(sorted(moved))
             self.ledgers.drop(moved)
 
+    def after_batch(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once a batch is handled and committed, and once the state is rebuilt
+        (a worker looks at the new state at once rather than at its next poll)."""
+        self._after_batch.append(action)
+
+    def _batch_handled(self) -> None:
+        for action in self._after_batch:
+            action()
+
     def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run ``action`` (a worker abandoning its in-flight work) on every revocation, before
         the partitions' new owner can start."""
@@ -722,6 +734,7 @@ class ServiceRuntime:
                 time.perf_counter() - started
             )
             self._mark_ready(True)
+            self._batch_handled()
             async with self._handling:  # a long history read is kept for the next start
                 await self.snapshots.write_due()
             return

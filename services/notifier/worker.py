@@ -73,6 +73,10 @@ class WorkerRuntime(Protocol):
         """Run ``action`` when partitions move away, before another instance takes them."""
         ...
 
+    def after_batch(self, action: Callable[[], None]) -> None:
+        """Run ``action`` whenever new events have been folded into the state."""
+        ...
+
     async def publish(
         self, cause: CloudEventAttributes, emits: Sequence[Emit]
     ) -> list[CloudEvent[Any]]: ...
@@ -142,6 +146,7 @@ class DeliveryWorker:
         starts nothing while the runtime is not ready, and abandons what is in flight when
         partitions move away, before their new owner starts."""
         runtime.on_handover(self.cancel_all)
+        runtime.after_batch(self.wake)  # a notice is looked at when it arrives, not a poll later
         try:
             while True:
                 self._wake.clear()

@@ -36,11 +36,15 @@ class MemoryRuntime:
         """Event types published and dead letters, in order."""
         self.ready = True
         self.handover: list[Callable[[], Awaitable[None]]] = []
+        self.batch_listeners: list[Callable[[], None]] = []
         self.publish_failures = 0
         """Publishing fails this many times before it works (a broker hiccup)."""
 
     def on_handover(self, action: Callable[[], Awaitable[None]]) -> None:
         self.handover.append(action)
+
+    def after_batch(self, action: Callable[[], None]) -> None:
+        self.batch_listeners.append(action)
 
     @property
     def processor(self) -> NotifierProcessor:
@@ -49,8 +53,11 @@ class MemoryRuntime:
         return processor
 
     def feed(self, *events: CloudEvent[Any]) -> None:
+        """Handle the events as one batch."""
         for item in events:
             self.ledger.handle(item)
+        for action in self.batch_listeners:
+            action()
 
     async def publish(
         self, cause: CloudEventAttributes, emits: Sequence[Emit]

@@ -325,6 +325,21 @@ async def test_the_loop_delivers_what_arrives_and_stops_when_cancelled() -> None
     assert worker.scans >= 1
 
 
+async def test_events_folded_in_wake_the_loop_rather_than_waiting_for_its_poll() -> None:
+    runtime = runtime_with(*members())
+    email, webhook = ScriptedChannel(), ScriptedChannel()
+    worker = DeliveryWorker({"email": email, "webhook": webhook}, RETRY, poll_interval=3600)
+    loop = asyncio.create_task(worker.run(runtime))
+    try:
+        await _until(lambda: worker.scans == 1)
+        runtime.feed(MATCHED)  # a batch handled: the runtime says so, nobody calls wake()
+        await asyncio.wait_for(_until(lambda: len(runtime.of_type(SENT)) == 2), 30)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    assert worker.scans == 2  # the first scan, and the one the batch woke: no poll came between
+
+
 async def _until(condition: Callable[[], bool]) -> None:
     """Poll state the worker changes from its own tasks (they signal nothing to wait on)."""
     while not condition():  # noqa: ASYNC110
