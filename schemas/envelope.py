@@ -237,7 +237,7 @@ def decode_event(raw: bytes, cipher: PersonalDataCipher | None = None) -> CloudE
         return read
     except ValidationError as error:
         raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, _summarise(error)) from None
-    except (ValueError, TypeError, KeyError, RecursionError) as error:
+    except (ValueError, TypeError, KeyError, RecursionError, ArithmeticError) as error:
         # An upcaster or validator meeting a shape it never expected: refused, never a crash.
         raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, type(error).__name__) from None
 

@@ -154,8 +154,18 @@ def local_first_start(first_start: datetime, timezone: str) -> datetime:
 def local_time(moment: datetime, zone: ZoneInfo, what: str = "time") -> datetime:
     """How every ritual time is read: a time without offset is local to the ritual's zone, one
     with an offset is converted to it. Refused: a local time the zone skips (spring forward),
-    and an offset that picks the second of two equal local times (fall back): the series reads
-    an ambiguous local time as the first."""
+    an offset that picks the second of two equal local times (fall back): the series reads an
+    ambiguous local time as the first; and a time at the edge of the calendar (year 1 or 9999)
+    that no zone can convert."""
+    try:
+        return _local_time(moment, zone, what)
+    except OverflowError:
+        raise RecurrenceError(
+            f"{what} {moment.isoformat()} is outside the dates a time zone can convert"
+        ) from None
+
+
+def _local_time(moment: datetime, zone: ZoneInfo, what: str) -> datetime:
     if moment.tzinfo is not None:
         local = moment.astimezone(zone)
         naive = local.replace(tzinfo=None, fold=0)

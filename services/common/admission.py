@@ -58,7 +58,23 @@ def admit(
     """The record's event, or ``RejectedEvent`` saying why it is refused. ``partition_count`` is
     the number of partitions of the record's topic, when known (the partition check needs it).
     ``cipher`` (the process's ``Vault``) opens sealed personal data; without one, placeholders
-    stand in for it (``schemas.sealing``)."""
+    stand in for it (``schemas.sealing``). A record that makes decoding fail in a way nobody
+    foresaw is refused too: one record never stops a partition, live or on rebuild."""
+    try:
+        return _admitted(record, topics, partition_count, cipher)
+    except RejectedEvent:
+        raise
+    except Exception as error:
+        detail = f"admission failed: {type(error).__name__}"
+        raise RejectedEvent(RejectionReason.INVALID_PAYLOAD, detail) from None
+
+
+def _admitted(
+    record: KafkaRecord,
+    topics: TopicSettings,
+    partition_count: int | None,
+    cipher: PersonalDataCipher | None,
+) -> CloudEvent[Any]:
     event = decode_event(record.value or b"", cipher)
     _check_bounds(event)
     expected_topic = topics.name(_topic_of(event.type))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +13,13 @@ import pytest
 from infra.topics import Topic
 from schemas import CloudEvent, RejectedEvent, RejectionReason, encode_event, new_event
 from schemas.clock import ClockTicked
+from schemas.rituals import RitualScheduled
 from services.common.adapters.key_files import FileKeyStore
 from services.common.admission import admit, partition_of
 from services.common.records import event_record
 from services.common.replay import StoredRecord
 from services.common.vault import Vault
-from tests.factories import member_joined
+from tests.factories import member_joined, sample_payload
 from tests.unit.common.log_model import PARTITIONS, TOPICS
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -100,6 +102,32 @@ def test_an_envelope_out_of_bounds_is_refused(envelope: dict[str, Any]) -> None:
 )
 def test_a_value_that_does_not_decode_is_refused_not_raised(value: bytes) -> None:
     assert _reason(_stored(_joined(), value=value)) is RejectionReason.INVALID_JSON
+
+
+@pytest.mark.parametrize(
+    "first_start", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00"]
+)
+def test_a_ritual_at_the_edge_of_the_calendar_is_refused_not_raised(first_start: str) -> None:
+    """Found by the schema's property test: converting such a time overflowed, and the error
+    escaped admission (the consumer loop, or a rebuild, for ever)."""
+    scheduled = new_event(sample_payload(RitualScheduled), source="/tests", orgid="acme", time=T0)
+    document = json.loads(encode_event(scheduled))
+    document["data"]["first_start"] = first_start
+    refused = _stored(scheduled, value=json.dumps(document).encode())
+    assert _reason(refused) is RejectionReason.INVALID_PAYLOAD
+
+
+def test_an_error_admission_never_foresaw_is_a_refusal_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def overflowing(value: bytes, cipher: object = None) -> CloudEvent[Any]:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr("services.common.admission.decode_event", overflowing)
+    with pytest.raises(RejectedEvent) as refused:
+        admit(_stored(_joined()), TOPICS, PARTITIONS)
+    assert refused.value.reason is RejectionReason.INVALID_PAYLOAD
+    assert "OverflowError" in refused.value.detail
 
 
 def test_a_sealed_record_is_admitted_opened_with_the_cipher_and_as_placeholders_without(

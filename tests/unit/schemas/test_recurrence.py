@@ -3,7 +3,7 @@ event schema (so admission) and the notifier's expansion."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -161,3 +161,14 @@ def test_a_record_with_a_rule_a_ritual_may_not_have_is_refused_when_decoded() ->
         decode_event(raw)
     assert refused.value.reason is RejectionReason.INVALID_PAYLOAD
     assert "INTERVAL=0" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "first_start",
+    [datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=1))), datetime(1, 1, 1, 0, 30)],
+)
+def test_a_first_start_no_zone_can_convert_is_refused_with_the_reason(
+    first_start: datetime,
+) -> None:
+    with pytest.raises(RecurrenceError, match="outside the dates a time zone can convert"):
+        parse_recurrence("FREQ=YEARLY", first_start, "Asia/Tokyo")
