@@ -107,17 +107,12 @@ def choose_buddy(
         return None
     if not search.use_index:
         return _best_of_everyone(search, seeker)
-    facts, loads, cap = search.candidates.facts, search.loads, search.policy.max_active_buddies
     for tier in _tiers(search, seeker):
         # Preference is a total order and cheap to compute; eligibility is not (working-time
         # overlap, the directory): check it in order of preference and stop at the first.
         # Within a tier the first two rules of the ranking are equal: the others decide.
         tie = _tie_breaker(search.org_id, seeker.facts.member_id)
-        ranked = sorted(
-            (_in_tier_rank(search, seeker, c, tie), c)
-            for c in tier
-            if _may_be_eligible(facts.get(c), loads, cap, seeker.tenure_cutoff)
-        )
+        ranked = sorted((_in_tier_rank(search, seeker, c, tie), c) for c in tier)
         for _, candidate_id in ranked:
             if failing_rule(search, seeker, candidate_id) is None:
                 return _choice(search, seeker, candidate_id)
@@ -251,21 +246,27 @@ def _seeker(search: BuddySearch, new_hire_id: str, exclude: Iterable[str]) -> _S
 
 def _tiers(search: BuddySearch, seeker: _Seeker) -> Iterator[Iterable[str]]:
     """Candidates in groups of equal preference for the first two rules of the ranking (volunteer,
-    same department and other team), best group first."""
+    same department and other team), best group first; only those ``_may_be_eligible`` (checked
+    first: it is the cheaper test, and most of a large group fails it)."""
     candidates = search.candidates
     facts = candidates.facts
+    loads, cap, cutoff = search.loads, search.policy.max_active_buddies, seeker.tenure_cutoff
     department, team = seeker.facts.department, seeker.facts.team
 
     def close(candidate_id: str) -> bool:
         return seeker.facts.same_department_other_team(facts[candidate_id])
 
-    yield (c for c in candidates.volunteers_in(department) if facts[c].team != team)
-    yield (c for c in candidates.volunteers if not close(c))
+    def possible(candidate_ids: Iterable[str]) -> Iterator[str]:
+        return (c for c in candidate_ids if _may_be_eligible(facts.get(c), loads, cap, cutoff))
+
+    yield (c for c in possible(candidates.volunteers_in(department)) if facts[c].team != team)
+    yield (c for c in possible(candidates.volunteers) if not close(c))
     if search.policy.volunteers_only:
         return
     volunteers = candidates.volunteers
-    yield (c for c in candidates.in_department(department) if c not in volunteers and close(c))
-    yield (c for c in candidates.available if c not in volunteers and not close(c))
+    in_department = possible(candidates.in_department(department))
+    yield (c for c in in_department if c not in volunteers and close(c))
+    yield (c for c in possible(candidates.available) if c not in volunteers and not close(c))
 
 
 def _rank(search: BuddySearch, seeker: _Seeker, candidate_id: str) -> tuple[int, ...]:
