@@ -48,6 +48,7 @@ from schemas.onboarding import BuddyAssigned, BuddyUnavailable
 from services.common.admission import admit
 from services.common.logging import configure_logging
 from services.common.records import event_record
+from services.common.settings import ServiceSettings
 from services.common.simulation import OrganisationShape, generate_members
 from services.demo.runner import platform
 
@@ -190,6 +191,7 @@ async def answering(kafka: KafkaSettings, topics: TopicSettings) -> None:
         auto_offset_reset="earliest",
         session_timeout_ms=6000,
         heartbeat_interval_ms=500,
+        fetch_max_wait_ms=ServiceSettings().fetch_max_wait_ms,  # as the services' consumers
     )
     producer = AIOKafkaProducer(**kafka.aiokafka_params(), acks="all")
     await consumer.start()

@@ -259,6 +259,7 @@ class ServiceRuntime:
             max_poll_interval_ms=self.settings.max_poll_interval_ms,
             rebalance_timeout_ms=self.settings.max_poll_interval_ms,
             isolation_level="read_committed" if self.transactional else "read_uncommitted",
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             **self.kafka.aiokafka_params(),
         )
         await self._wait_for_topics()
