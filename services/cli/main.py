@@ -220,6 +220,7 @@ def demo(
     """The living demo: the platform on the embedded broker (or KAFKA_BOOTSTRAP_SERVERS), a
     generated organisation and a simulated clock running the weeks through clock ticks."""
     configure_logging("demo", level="WARNING")
+    _stop_on_sigterm()
     shape = DemoShape(
         seed=seed, members=members, teams=teams, weeks=weeks, new_hires=new_hires, pulse=pulse
     )
@@ -227,6 +228,16 @@ def demo(
     run = run_demo(shape, out, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     finish(run)
     typer.echo(f"{weeks} weeks simulated in {time.monotonic() - started:.0f} s")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the command like Ctrl-C: its clean-up runs (the services and the embedded
+    broker it started are stopped, not left running as orphans)."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _wait_for_stop_signal() -> None:

@@ -161,6 +161,32 @@ def test_up_runs_the_services_until_interrupted_and_stops_them_cleanly(kafka_ser
     assert stopped == {"matcher", "onboarding", "notifier"}
 
 
+def test_a_terminated_demo_stops_the_services_it_started(
+    kafka_servers: str, tmp_path: Path
+) -> None:
+    """SIGTERM (a supervisor, ``kill``) ends the demo like Ctrl-C: the services it started stop
+    with it rather than run on as orphans."""
+    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_servers}
+    command = ["demo", "--weeks", "2", "--members", "10", "--teams", "2", "--out", str(tmp_path)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environment,
+    )
+    logs = [tmp_path / "logs" / f"{name}.log" for name in ("matcher", "onboarding", "notifier")]
+
+    def logged(path: Path, text: str) -> bool:
+        return path.exists() and text in path.read_text(encoding="utf-8", errors="replace")
+
+    try:
+        assert wait_until(lambda: all(logged(log, "state rebuilt") for log in logs), 90, 0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert [log.name for log in logs if not logged(log, "shut down gracefully")] == []
+
+
 def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
