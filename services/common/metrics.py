@@ -54,6 +54,13 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.batch_failures = Counter(
+            "rituals_batch_failures",
+            "Batches that failed in a way nothing foresaw: the assignment was rebuilt from the "
+            "last commit (a bug to report; the partitions went on).",
+            ["service"],
+            registry=self.registry,
+        )
         self.lag = Gauge(
             "rituals_consumer_lag",
             "Records on the broker not yet handled, per owned partition (the high watermark of "

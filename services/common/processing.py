@@ -127,14 +127,13 @@ class Ledger:
         for event in events:
             try:
                 outputs = self.handle(event, settled=settled(event))
-            except Exception as error:
+                pending = [outputs] if outputs else []
+                while pending:
+                    decision = pending.pop(0)
+                    decisions.append(decision)
+                    pending.extend(self.decisions_following(decision))
+            except Exception as error:  # deciding, or folding an output in: the cause fails
                 failures.append((event, error))
-                continue
-            pending = [outputs] if outputs else []
-            while pending:
-                decision = pending.pop(0)
-                decisions.append(decision)
-                pending.extend(self.decisions_following(decision))
         return Replayed(decisions, failures)
 
     def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:

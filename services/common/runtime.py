@@ -89,6 +89,8 @@ DEAD_LETTER_ATTEMPTS = 5
 """How often a dead letter is tried before the record is skipped with its coordinates logged."""
 RETRY_FIRST_DELAY_SECONDS = 0.2
 REBUILD_RETRY_MAX_SECONDS = 30.0
+BATCH_RETRY_SECONDS = 1.0
+"""The pause after a batch failed before the rebuild that follows: never a busy loop."""
 TOPIC_WAIT_SECONDS = 5.0
 
 
@@ -323,20 +325,35 @@ class ServiceRuntime:
         return producer
 
     async def _consume_loop(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch and handle until cancelled. A batch that fails in a way nothing foresaw (a bug
+        folding an output in, a client error) is not the end of the loop, which would leave
+        the partitions stalled behind a ready instance: the assignment is rebuilt from the last
+        commit, where a failing event is dead-lettered, and consumption goes on after it."""
         while True:
-            batch = await consumer.getmany(
-                timeout_ms=self.settings.poll_ms, max_records=self.settings.batch_size
-            )
-            async with self._handling:
-                if self._stale:
-                    self._restart_assignment()
-                    continue
-                for partition, records in batch.items():
-                    live_from = self._live_from.get(partition, 0)
-                    self._buffers.add(
-                        self._admitted(record) for record in records if record.offset >= live_from
-                    )
-                await self.handle_buffered(consumer)
+            try:
+                await self._consume_batch(consumer)
+            except Exception as error:
+                self.metrics.batch_failures.labels(self.definition.name).inc()
+                log.error(
+                    "batch failed; rebuilding from the last commit", error_type=type(error).__name__
+                )
+                self._stale = True
+                await asyncio.sleep(BATCH_RETRY_SECONDS)
+
+    async def _consume_batch(self, consumer: AIOKafkaConsumer) -> None:
+        batch = await consumer.getmany(
+            timeout_ms=self.settings.poll_ms, max_records=self.settings.batch_size
+        )
+        async with self._handling:
+            if self._stale:
+                self._restart_assignment()
+                return
+            for partition, records in batch.items():
+                live_from = self._live_from.get(partition, 0)
+                self._buffers.add(
+                    self._admitted(record) for record in records if record.offset >= live_from
+                )
+            await self.handle_buffered(consumer)
 
     def _admitted(self, record: Any) -> Fetched:
         try:

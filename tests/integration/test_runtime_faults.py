@@ -161,6 +161,46 @@ async def test_a_decision_cut_short_before_a_restart_is_finished_whole(
     assert distinct == {str(output.id) for output in outputs}
 
 
+class FoldingBreaksOnBomb(AnsweringProcessor):
+    """A bug in folding its own output in: applying the answer to ``bomb`` raises (live, when
+    the output is folded in at publish time; on rebuild, when it is read)."""
+
+    def apply(self, event: CloudEvent[Any]) -> None:
+        if isinstance(event.data, BuddyUnavailable) and event.data.new_hire_id == "bomb":
+            raise RuntimeError("folding this output in fails")
+        super().apply(event)
+
+
+BOMB = ServiceDefinition(
+    name="answering", topics=(Topic.MEMBERS, Topic.ONBOARDING), new_processor=FoldingBreaksOnBomb
+)
+
+
+async def test_a_batch_failing_where_nothing_was_foreseen_does_not_stall_the_partition(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """Such a failure used to end the consumer loop: the instance stayed ready and read
+    nothing more. Now the assignment is rebuilt from the last commit and consumption goes on;
+    what fails is dead-lettered."""
+    async with running(BOMB, kafka, topics) as runtime:
+        await publish(kafka, topics, joined("before"))
+        await wait_for_answers(kafka, topics, 1)
+        await publish(kafka, topics, joined("bomb"))
+        await publish(kafka, topics, joined("after"))
+        found = await wait_for_answers(kafka, topics, 3)
+        assert {"before", "bomb", "after"} <= set(found)
+        letters = await wait_for_records(
+            kafka.bootstrap_servers, f"{topics.name(Topic.ONBOARDING)}.dlq", lambda got: bool(got)
+        )
+        for _ in range(200):  # ready again once the rebuild is done
+            if runtime.ready:
+                break
+            await asyncio.sleep(0.1)
+        assert runtime.ready
+    reasons = {dict(letter.headers or ())["rituals-dlq-reason"] for letter in letters}
+    assert reasons == {b"handler_failed"}
+
+
 async def _write_first(
     kafka: KafkaSettings, topics: TopicSettings, outputs: list[CloudEvent[Any]], written: int
 ) -> None:
