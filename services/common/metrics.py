@@ -61,6 +61,12 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.worker_failures = Counter(
+            "rituals_worker_failures",
+            "Workers (the notifier's delivery loop) that failed and were started again.",
+            ["service"],
+            registry=self.registry,
+        )
         self.lag = Gauge(
             "rituals_consumer_lag",
             "Records on the broker not yet handled, per owned partition (the high watermark of "

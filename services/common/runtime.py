@@ -211,7 +211,28 @@ class ServiceRuntime:
 
     async def start_workers(self) -> None:
         for worker in self.definition.workers:
-            self._workers.append(asyncio.create_task(worker(self), name=worker.__name__))
+            self._workers.append(
+                asyncio.create_task(self._supervised(worker), name=worker.__name__)
+            )
+
+    async def _supervised(self, worker: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
+        """Run a worker (the notifier's deliveries) until cancelled, starting it again after a
+        failure, with backoff: a worker that ended would leave a ready service doing nothing."""
+        delay = RETRY_FIRST_DELAY_SECONDS
+        while True:
+            try:
+                await worker(self)
+                return
+            except Exception as error:
+                self.metrics.worker_failures.labels(self.definition.name).inc()
+                log.error(
+                    "worker failed; starting it again",
+                    worker=getattr(worker, "__name__", "worker"),
+                    error_type=type(error).__name__,
+                    retry_in_s=round(delay, 1),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REBUILD_RETRY_MAX_SECONDS)
 
     async def stop_workers(self) -> None:
         for task in self._workers:

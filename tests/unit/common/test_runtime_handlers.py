@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from faststream.kafka import KafkaMessage, TestKafkaBroker
@@ -93,3 +95,28 @@ async def test_an_invalid_payload_names_the_field_but_not_its_value() -> None:
     assert notes["reason"] == "invalid_payload"
     assert "data.email" in notes["detail"]
     assert "not-an-address" not in notes["detail"]
+
+
+async def test_a_worker_that_fails_is_started_again_and_counted() -> None:
+    """A worker that ended would leave a ready service doing nothing (no deliveries)."""
+    runs: list[int] = []
+    going = asyncio.Event()
+
+    async def flaky(runtime: ServiceRuntime) -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise RuntimeError("a bug in the first run")
+        going.set()
+        await asyncio.Event().wait()  # runs until cancelled
+
+    runtime = ServiceRuntime(replace(DEFINITION, workers=(flaky,)))
+    await runtime.start_workers()
+    try:
+        await asyncio.wait_for(going.wait(), 30)
+    finally:
+        await runtime.stop_workers()
+    assert runs == [0, 1]
+    failures = runtime.metrics.registry.get_sample_value(
+        "rituals_worker_failures_total", {"service": DEFINITION.name}
+    )
+    assert failures == 1
