@@ -215,6 +215,19 @@ def consumers(board: dashboard_builders.Dashboard) -> None:
         )
     )
     board.with_panel(
+        alarm(
+            "Batch and worker failures (1 h)",
+            "Did a batch or a worker fail where nothing foresaw it (rebuilt or started again)? "
+            "Both counters are shown from 0 at start, so the sum has every service.",
+            instant_query(
+                f"sum by (service) (increase(rituals_batch_failures_total{{{CHOSEN}}}[1h]))"
+                f" + sum by (service) (increase(rituals_worker_failures_total{{{CHOSEN}}}[1h]))",
+                "{{service}}",
+            ),
+            width=8,
+        )
+    )
+    board.with_panel(
         graph(
             "Latest snapshot duration",
             "How long does writing a partition's snapshot take (the partition waits meanwhile)?",

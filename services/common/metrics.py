@@ -67,6 +67,8 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        for failures in (self.batch_failures, self.worker_failures):
+            failures.labels(service)  # shown at 0 from the start: a panel can add them up
         self.lag = Gauge(
             "rituals_consumer_lag",
             "Records on the broker not yet handled, per owned partition (the high watermark of "
