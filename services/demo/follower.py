@@ -18,6 +18,7 @@ class Follower:
         self._events: list[CloudEvent[Any]] = []
         self._ids: set[Any] = set()
         self._next: dict[TopicPartition, int] = {}
+        self._positions: dict[TopicPartition, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -30,7 +31,12 @@ class Follower:
 
     def _follow(self, kafka: KafkaSettings, topic_names: list[str]) -> None:
         for record in read_records(
-            kafka, topic_names, follow=True, idle_ms=200, stopped=self._stop.is_set
+            kafka,
+            topic_names,
+            follow=True,
+            idle_ms=200,
+            stopped=self._stop.is_set,
+            on_positions=self._moved_to,
         ):
             event = record.event()
             with self._lock:
@@ -38,6 +44,10 @@ class Follower:
                 if event is not None and event.id not in self._ids:
                     self._ids.add(event.id)
                     self._events.append(event)
+
+    def _moved_to(self, positions: Mapping[TopicPartition, int]) -> None:
+        with self._lock:
+            self._positions.update(positions)
 
     def events(
         self, where: Callable[[CloudEvent[Any]], bool] = lambda _: True, since: int = 0
@@ -52,9 +62,14 @@ class Follower:
             return dict(self._next)
 
     def has_read(self, written: Mapping[TopicPartition, int]) -> bool:
-        """Whether every record before these next offsets was read."""
-        seen = self.seen()
-        return all(seen.get(partition, 0) >= end for partition, end in written.items())
+        """Whether every record before these next offsets was read. The position counts too:
+        on Apache Kafka a transaction ends with a commit marker, an offset no record stands
+        for, so a log's end can lie past its last record."""
+        with self._lock:
+            return all(
+                max(self._next.get(partition, 0), self._positions.get(partition, 0)) >= end
+                for partition, end in written.items()
+            )
 
     def has_seen(self, event_ids: Iterable[Any]) -> bool:
         with self._lock:

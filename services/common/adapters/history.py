@@ -46,12 +46,14 @@ def read_records(
     stopped: Callable[[], bool] = lambda: False,
     key: bytes | None = None,
     starts: Mapping[TopicPartition, int] | None = None,
+    on_positions: Callable[[Mapping[TopicPartition, int]], None] | None = None,
 ) -> Iterator[HistoryRecord]:
     """Every record of the topics as it is now (or, with ``follow``, until ``stopped()``). The
     end is reached when a poll stays empty and every position has reached its partition's end
     (see ``_past``). With ``key``, only the partition of each topic that key's records are on
     (an organisation's: what other organisations wrote is not read at all); with ``starts``,
-    those partitions from those offsets."""
+    those partitions from those offsets. ``on_positions`` hears every partition's position
+    after each poll: past a transaction's commit marker, which no record stands for."""
     consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
     try:
         partitions = _assign(consumer, topic_names, key)
@@ -76,6 +78,8 @@ def read_records(
                     )
             if on_progress is not None:
                 on_progress(read, max(total, read))
+            if on_positions is not None:
+                on_positions({partition: consumer.position(partition) for partition in partitions})
             if stopped() or (not batch and not follow and _past(consumer, ends)):
                 return
     finally:
