@@ -107,11 +107,11 @@ def choose_buddy(
         return None
     if not search.use_index:
         return _best_of_everyone(search, seeker)
+    tie = _tie_breaker(search.org_id, seeker.facts.member_id)
     for tier in _tiers(search, seeker):
         # Preference is a total order and cheap to compute; eligibility is not (working-time
         # overlap, the directory): check it in order of preference and stop at the first.
         # Within a tier the first two rules of the ranking are equal: the others decide.
-        tie = _tie_breaker(search.org_id, seeker.facts.member_id)
         ranked = sorted((_in_tier_rank(search, seeker, c, tie), c) for c in tier)
         for _, candidate_id in ranked:
             if failing_rule(search, seeker, candidate_id) is None:
@@ -162,13 +162,17 @@ def may_be_a_buddy(search: BuddySearch, candidate_id: str) -> bool:
     if facts is None or candidate_id not in candidates.available:
         return False
     member = search.directory.member(search.org_id, candidate_id)
+    policy = search.policy
     return (
         member is not None
         and member.takes_part_on(search.today)
-        and facts.start_date <= months_before(search.today, search.policy.min_tenure_months)
-        and not search.loads.is_onboarding(candidate_id)
-        and (facts.volunteer or not search.policy.volunteers_only)
-        and search.loads.active(candidate_id) < search.policy.max_active_buddies
+        and (facts.volunteer or not policy.volunteers_only)
+        and _may_be_eligible(
+            facts,
+            search.loads,
+            policy.max_active_buddies,
+            months_before(search.today, policy.min_tenure_months),
+        )
     )
 
 
