@@ -74,6 +74,32 @@ def test_encoded_event_is_a_structured_mode_cloudevent_without_empty_attributes(
     assert CLOUDEVENTS_CONTENT_TYPE == "application/cloudevents+json"
 
 
+@pytest.mark.parametrize("event_type", sorted(CATALOGUE))
+def test_keys_named_like_the_envelope_inside_data_do_not_change_the_decoding(
+    event_type: str,
+) -> None:
+    """Decoding looks at the bytes for the type and dataschema to validate in one step; a
+    producer writing ``data`` first, with keys of those names in it, gets the same event."""
+    original = event(sample_payload(CATALOGUE[event_type]), subject="m-1")
+    document = json.loads(encode_event(original))
+    decoy = (
+        "rituals.clock.ticked" if event_type != "rituals.clock.ticked" else "rituals.member.left"
+    )
+    decoy_data = sample_payload(CATALOGUE[decoy]).model_dump(mode="json")  # valid as the decoy
+    data = {
+        "type": decoy,
+        "dataschema": dataschema_uri(CATALOGUE[decoy]),
+        **decoy_data,
+        **document["data"],
+    }
+    reordered = {"data": data, **{k: v for k, v in document.items() if k != "data"}}
+
+    decoded = decode_event(json.dumps(reordered, separators=(",", ":")).encode())
+
+    assert decoded == original
+    assert type(decoded.data) is CATALOGUE[event_type]
+
+
 def test_payload_fields_added_by_a_newer_producer_are_ignored() -> None:
     document = _document()
     document["data"]["favourite_colour"] = "green"
