@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any, Protocol
 
 from schemas import CloudEvent, EventPayload, new_event
@@ -110,23 +111,22 @@ class Ledger:
         return [decision for output in outputs if (decision := self.handle(output))]
 
     def replay(
-        self,
-        events: Sequence[CloudEvent[Any]],
-        settled: Callable[[CloudEvent[Any]], bool] = lambda event: False,
+        self, events: Sequence[CloudEvent[Any]], settled: Sequence[bool] | None = None
     ) -> Replayed:
         """Fold a rebuild's events (``replay.replay_plan``) into this fresh ledger and return the
         decisions still to publish, in order: causes whose whole decision the log lacks, and what
         those outputs ask for in turn. ``settled`` events (before the group's commit: every
         decision of theirs is whole in the log, or was nothing) are only applied: deciding them
-        again would be thrown away. An event the processor fails on is skipped here (the live
-        consumer dead-letters it when it reaches it)."""
+        again would be thrown away; ``settled[i]`` says it of ``events[i]``. An event the
+        processor fails on is skipped here (the live consumer dead-letters it when it reaches
+        it)."""
         for event in events:
             self.note_outputs(event)
         decisions: list[list[CloudEvent[Any]]] = []
         failures: list[tuple[CloudEvent[Any], Exception]] = []
-        for event in events:
+        for event, was_settled in zip(events, settled or repeat(False, len(events)), strict=True):
             try:
-                outputs = self.handle(event, settled=settled(event))
+                outputs = self.handle(event, settled=was_settled)
                 pending = [outputs] if outputs else []
                 while pending:
                     decision = pending.pop(0)

@@ -142,8 +142,8 @@ def _stored(batches: Iterable[list[Any]]) -> Iterable[StoredRecord]:
 class ReplayPlan:
     events: list[CloudEvent[Any]]
     """What the rebuild folds in, in replay order."""
-    origin: Mapping[Any, StoredRecord]
-    """The record each event was read from, by event id."""
+    records: list[StoredRecord]
+    """The record each event was read from, in the same order as ``events``."""
     refused: list[tuple[StoredRecord, RejectedEvent]]
     """Records left out because admission refuses them, with the refusal."""
     later_copies: int
@@ -196,8 +196,8 @@ def replay_plan(
         key=lambda index: (admitted[index][1].time, admitted[index][1].source == source, index),
     )
     events = [admitted[index][1] for index in order]
-    origin = {event.id: record for record, event in admitted}
-    return ReplayPlan(events, origin, refused, later_copies, len(unfinished))
+    records = [admitted[index][0] for index in order]
+    return ReplayPlan(events, records, refused, later_copies, len(unfinished))
 
 
 def _decision_of(record: StoredRecord) -> str | None:

@@ -52,7 +52,7 @@ from services.common.collector import collector_paused, young_collections_only
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
 from services.common.privacy import configured_vault
-from services.common.processing import Emit, Ledgers, Processor, Replayed
+from services.common.processing import Emit, Ledgers, Processor
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
 from services.common.replay import History, ReplayPlan, StoredRecord, read_to_end, replay_plan
 from services.common.settings import ServiceSettings
@@ -947,48 +947,50 @@ def _plan_and_fold(
         plan = replay_plan(
             History(by_number.pop(number), counts), topics, topic_order, source, cipher
         )
-        replayed = _replay(ledgers, plan, committed)
-        result.decisions += replayed.decisions
-        result.failures += [(plan.origin[event.id], error) for event, error in replayed.failures]
+        _replay(ledgers, plan, committed, result)
         result.refused += plan.refused
         result.events += len(plan.events)
         result.unfinished += plan.unfinished
         result.later_copies += plan.later_copies
-        for event in plan.events:
-            result.folded[ledgers.partition_of(event.orgid)] += 1
-            if erases_personal_data(event):
-                result.erasures.add(ledgers.partition_of(event.orgid))
-        del plan, replayed  # this number's events: only the state keeps what it needs
+        del plan  # this number's events: only the state keeps what it needs
     rank = {name: index for index, name in enumerate(topic_order)}
     result.refused.sort(key=lambda item: (rank[item[0].topic], item[0].partition, item[0].offset))
     return result
 
 
 def _replay(
-    ledgers: Ledgers, plan: ReplayPlan, committed: Mapping[TopicPartition, int]
-) -> Replayed:
+    ledgers: Ledgers,
+    plan: ReplayPlan,
+    committed: Mapping[TopicPartition, int],
+    result: _Folded,
+) -> None:
     """Fold each partition number's events into its ledger (organisations never span two), in
-    the plan's order; the decisions still to publish and the failures, all numbers together.
+    the plan's order, adding the decisions still to publish and the failures to ``result``.
     What lies before the group's commit was decided whole (a commit follows the batch's
     acknowledged outputs): it is only applied."""
-
     commits = {(partition.topic, partition.partition): at for partition, at in committed.items()}
-    origin = plan.origin
-
-    def settled(event: CloudEvent[Any]) -> bool:
-        record = origin[event.id]
-        return record.offset < commits.get((record.topic, record.partition), 0)
-
-    events_of: dict[int, list[CloudEvent[Any]]] = defaultdict(list)
-    for event in plan.events:
-        events_of[ledgers.partition_of(event.orgid)].append(event)
-    decisions: list[list[CloudEvent[Any]]] = []
-    failures: list[tuple[CloudEvent[Any], Exception]] = []
-    for number, events in sorted(events_of.items()):
+    numbers: dict[str, int] = {}  # of each organisation: few, asked for every event
+    events_of: dict[int, tuple[list[CloudEvent[Any]], list[bool]]] = defaultdict(lambda: ([], []))
+    for event, record in zip(plan.events, plan.records, strict=True):
+        number = numbers.get(event.orgid)
+        if number is None:
+            number = numbers[event.orgid] = ledgers.partition_of(event.orgid)
+        events, settled = events_of[number]
+        events.append(event)
+        settled.append(record.offset < commits.get((record.topic, record.partition), 0))
+        if erases_personal_data(event):
+            result.erasures.add(number)
+    failed: list[tuple[CloudEvent[Any], Exception]] = []
+    for number, (events, settled) in sorted(events_of.items()):
         replayed = ledgers.at(number).replay(events, settled)
-        decisions += replayed.decisions
-        failures += replayed.failures
-    return Replayed(decisions, failures)
+        result.decisions += replayed.decisions
+        result.folded[number] += len(events)
+        failed += replayed.failures
+    if failed:
+        origin = {
+            id(event): record for event, record in zip(plan.events, plan.records, strict=True)
+        }
+        result.failures += [(origin[id(event)], error) for event, error in failed]
 
 
 def _never_behind(partition: TopicPartition) -> bool:

@@ -92,6 +92,29 @@ def test_an_envelope_out_of_bounds_is_refused(envelope: dict[str, Any]) -> None:
     assert _reason(_stored(_joined(**envelope))) is RejectionReason.OUT_OF_BOUNDS
 
 
+def _ticked_at(moment: str) -> StoredRecord:
+    tick = new_event(ClockTicked(now=T0, sequence=1), source="/tests", orgid="acme", time=T0)
+    document = json.loads(encode_event(tick))
+    document["time"] = moment
+    return _stored(tick, value=json.dumps(document).encode())
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["1999-12-31T23:00:00-02:00", "2000-01-01T00:00:00Z", "2199-12-31T23:00:00+02:00"],
+)
+def test_the_time_bounds_are_instants_in_utc_whatever_the_offset(moment: str) -> None:
+    assert admit(_ticked_at(moment), TOPICS, PARTITIONS).time == datetime.fromisoformat(moment)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["2000-01-01T01:00:00+02:00", "1999-12-31T23:59:59Z", "2199-12-31T23:00:00-02:00"],
+)
+def test_a_time_just_outside_the_bounds_in_utc_is_refused(moment: str) -> None:
+    assert _reason(_ticked_at(moment)) is RejectionReason.OUT_OF_BOUNDS
+
+
 @pytest.mark.parametrize(
     "value",
     [
