@@ -100,6 +100,8 @@ class OnboardingProcessor(DirectoryProcessor):
             decision.member_event(change, payload.member_id, str(event.id), self._change_of(event))
         elif isinstance(payload, ClockTicked):
             now = payload.now.astimezone(UTC)
+            if not self.book.of(event.orgid).has_work_at(now):
+                return ()
             decision = self._decision(event.orgid, now.date())
             decision.tick(now)
         else:

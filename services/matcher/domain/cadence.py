@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from services.common.domain.working_hours import WEEKDAYS, week_monday
@@ -14,17 +15,21 @@ def due_week(cadence: Cadence, now: datetime) -> date | None:
     cadence is off or that week is not one of the cadence's weeks)."""
     if cadence.every == "off":
         return None
-    local = now.astimezone(ZoneInfo(cadence.timezone))
-    monday = week_monday(local.date())
+    monday = week_monday(now.astimezone(ZoneInfo(cadence.timezone)).date())
     for week in (monday, monday - timedelta(days=7)):
-        moment = datetime.combine(
-            week + timedelta(days=WEEKDAYS.index(cadence.weekday)),
-            cadence.at,
-            tzinfo=ZoneInfo(cadence.timezone),
-        )
-        if moment <= now:
+        if round_moment(cadence.timezone, cadence.weekday, cadence.at, week) <= now:
             return week if _in_cadence(cadence, week) else None
     return None
+
+
+@lru_cache(maxsize=4_096)
+def round_moment(timezone: str, weekday: str, at: time, week: date) -> datetime:
+    """The instant of a week's round (its weekday at ``at`` in the time zone), in UTC: asked at
+    every clock tick of every organisation, the same few weeks over and over."""
+    local = datetime.combine(
+        week + timedelta(days=WEEKDAYS.index(weekday)), at, tzinfo=ZoneInfo(timezone)
+    )
+    return local.astimezone(UTC)
 
 
 def _in_cadence(cadence: Cadence, week: date) -> bool:

@@ -140,6 +140,13 @@ class OrgOnboardings:
                 return
             yield item
 
+    def has_work_at(self, now: datetime) -> bool:
+        """Whether a tick at ``now`` may decide anything: a check-in has come due, or a new day
+        began with new hires waiting for a buddy. Most ticks do not, and a long history is
+        mostly ticks: they need no decision built."""
+        due = bool(self.pending) and self.pending[0][0] <= now
+        return due or (bool(self.waiting) and self.is_new_day())
+
     def is_new_day(self) -> bool:
         """Whether the latest tick is the first of its (UTC) day."""
         return self.last_tick is not None and (
@@ -262,7 +269,10 @@ class OnboardingBook:
         return self._organisations.get(org_id) or OrgOnboardings()
 
     def for_update(self, org_id: str) -> OrgOnboardings:
-        return self._organisations.setdefault(org_id, OrgOnboardings())
+        found = self._organisations.get(org_id)
+        if found is None:  # not setdefault: it would build an empty one at every event
+            found = self._organisations[org_id] = OrgOnboardings()
+        return found
 
     def organisations(self) -> Iterator[OrgOnboardings]:
         return iter(self._organisations.values())
