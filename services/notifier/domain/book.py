@@ -101,6 +101,10 @@ class NotificationBook:
         """Notices that left the book because every channel is done."""
         self.released: set[str] = set()
         """Pending notices whose recipient's working hours were reached."""
+        self.held: dict[str, dict[str, Notice]] = {}
+        """Organisation -> its pending notices not released yet, in the order they came in: what
+        a clock tick looks at (a tick looking at every pending notice of every organisation made
+        a long history's rebuild quadratic)."""
         self.rituals: dict[tuple[str, str], RitualPlan] = {}
         self.team_entries: dict[tuple[str, str], TeamEntry] = {}
         """(Organisation, member) -> the team they are in and the event that put them there (or
@@ -170,6 +174,7 @@ class NotificationBook:
         if member is not None and (member.status is MemberStatus.LEFT or member.profile.erased):
             return  # nothing is sent to someone who left, nor to an erased person (placeholders)
         self.pending[notice.notice_id] = notice
+        self.held.setdefault(org_id, {})[notice.notice_id] = notice
         self._release_if_working_time(notice)
         self._settle_if_complete(notice)
 
@@ -178,7 +183,7 @@ class NotificationBook:
             return
         status, member = self._clock_status(notice)
         if status.waiting is None and member is not None:
-            self.released.add(notice.notice_id)
+            self._release(notice)
             profile = member.profile
             self.due_at[notice.notice_id] = next_working_time(
                 due_from(notice), profile.working_hours, ZoneInfo(profile.timezone)
@@ -224,7 +229,7 @@ class NotificationBook:
             self.counts["redelivered"] += 1
             self.settled.discard(notice.notice_id)
             self.pending.setdefault(notice.notice_id, notice)
-            self.released.add(notice.notice_id)  # due again, now
+            self._release(notice)  # due again, now
             self.due_at[notice.notice_id] = at
 
     def _settle_if_complete(self, notice: Notice) -> None:
@@ -247,21 +252,18 @@ class NotificationBook:
     def _tick(self, org_id: str, now: datetime) -> None:
         self.clocks[org_id] = max(now, self.clocks.get(org_id, now))
         now = self.clocks[org_id]
+        held = self.held.get(org_id, {})
         expired = [
             notice
-            for notice in self.pending.values()
-            if notice.org_id == org_id
-            and notice.notice_id not in self.released
-            and notice.expires_at is not None
-            and now >= notice.expires_at
+            for notice in held.values()
+            if notice.expires_at is not None and now >= notice.expires_at
         ]
         for notice in expired:  # the worker says why each was not sent, then they settle
             self._remove(notice.notice_id)
             self.lapsed[notice.notice_id] = notice
             self.counts["expired"] += 1
-        for notice in list(self.pending.values()):
-            if notice.org_id == org_id:
-                self._release_if_working_time(notice)
+        for notice in list(held.values()):
+            self._release_if_working_time(notice)
         for (org, ritual_id), plan in self.rituals.items():
             if org == org_id:
                 self._remind(plan, ritual_id, now)
@@ -390,9 +392,14 @@ class NotificationBook:
         ]:
             self._remove(notice_id)
 
+    def _release(self, notice: Notice) -> None:
+        self.released.add(notice.notice_id)
+        self.held.get(notice.org_id, {}).pop(notice.notice_id, None)
+
     def _remove(self, notice_id: str) -> None:
-        del self.pending[notice_id]
+        notice = self.pending.pop(notice_id)
         self.released.discard(notice_id)
+        self.held.get(notice.org_id, {}).pop(notice_id, None)
         self.due_at.pop(notice_id, None)
 
     # -- reading ----------------------------------------------------------------------------
