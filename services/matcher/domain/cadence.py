@@ -15,10 +15,28 @@ def due_week(cadence: Cadence, now: datetime) -> date | None:
     cadence is off or that week is not one of the cadence's weeks)."""
     if cadence.every == "off":
         return None
-    monday = week_monday(now.astimezone(ZoneInfo(cadence.timezone)).date())
+    week = _latest_round_week(cadence.timezone, cadence.weekday, cadence.at, now)
+    return week if week is not None and _in_cadence(cadence, week) else None
+
+
+_LATEST_ROUNDS: dict[tuple[str, str, time], tuple[datetime, datetime, date]] = {}
+"""(time zone, weekday, time of day) -> the latest round week found, with the moments between
+which it is the answer: a tick comes every minute, the answer changes once a week."""
+
+
+def _latest_round_week(timezone: str, weekday: str, at: time, now: datetime) -> date | None:
+    key = (timezone, weekday, at)
+    known = _LATEST_ROUNDS.get(key)
+    if known is not None and known[0] <= now < known[1]:
+        return known[2]
+    monday = week_monday(now.astimezone(ZoneInfo(timezone)).date())
     for week in (monday, monday - timedelta(days=7)):
-        if round_moment(cadence.timezone, cadence.weekday, cadence.at, week) <= now:
-            return week if _in_cadence(cadence, week) else None
+        moment = round_moment(timezone, weekday, at, week)
+        if moment <= now:
+            following = round_moment(timezone, weekday, at, week + timedelta(days=7))
+            if known is not None or len(_LATEST_ROUNDS) < 4_096:
+                _LATEST_ROUNDS[key] = (moment, following, week)
+            return week
     return None
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.common.domain.working_hours import (
     WeeklyHours,
@@ -77,3 +81,39 @@ def test_two_weekly_and_monthly_cadences_skip_weeks() -> None:
     assert due_week(Cadence(every="two_weeks"), next_week) is None
     assert due_week(Cadence(every="month"), next_week) is None
     assert due_week(Cadence(every="off"), moment) is None
+
+
+def _latest_week_by_definition(cadence: Cadence, now: datetime) -> date | None:
+    """The Monday of the latest week whose round moment is at or before ``now``, found by
+    walking back from ``now``'s week, computing each moment afresh."""
+    zone = ZoneInfo(cadence.timezone)
+    local_day = now.astimezone(zone).date()
+    monday = local_day - timedelta(days=local_day.weekday())
+    for back in range(3):
+        week = monday - timedelta(days=7 * back)
+        day = week + timedelta(
+            days=("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(cadence.weekday)
+        )
+        if datetime.combine(day, cadence.at, tzinfo=zone) <= now:
+            return week
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zone=st.sampled_from(["UTC", "Europe/Amsterdam", "America/New_York", "Australia/Sydney"]),
+    weekday=st.sampled_from(["mon", "wed", "sun"]),
+    at=st.times(),
+    minutes=st.lists(st.integers(0, 60 * 24 * 400), min_size=1, max_size=40),
+)
+def test_the_due_week_is_the_latest_round_week_whatever_the_order_of_ticks(
+    zone: str, weekday: str, at: time, minutes: list[int]
+) -> None:
+    """``due_week`` remembers the span in which its last answer holds: ticks in any order,
+    across daylight saving changes, get the answer computed from scratch."""
+    cadence = Cadence(every="week", weekday=weekday, at=at, timezone=zone)  # type: ignore[arg-type]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minute in minutes:
+        for later in (0, 1, 60 * 24):  # the next ticks, mostly in the same span
+            now = start + timedelta(minutes=minute + later)
+            assert due_week(cadence, now) == _latest_week_by_definition(cadence, now)
