@@ -111,7 +111,7 @@ def test_the_due_week_is_the_latest_round_week_whatever_the_order_of_ticks(
 ) -> None:
     """``due_week`` remembers the span in which its last answer holds: ticks in any order,
     across daylight saving changes, get the answer computed from scratch."""
-    cadence = Cadence(every="week", weekday=weekday, at=at, timezone=zone)  # type: ignore[arg-type]
+    cadence = Cadence(every="week", weekday=weekday, at=at, timezone=zone)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for minute in minutes:
         for later in (0, 1, 60 * 24):  # the next ticks, mostly in the same span
