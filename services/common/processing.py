@@ -87,14 +87,16 @@ class Ledger:
         """Apply a new event and return the outputs still to publish (none for a duplicate).
         ``settled``: the event was decided before (its whole decision, maybe none, is in the
         log): only applied."""
-        if self.has_applied(event):
+        identity = event.id.int
+        if identity in self._applied:
             return []
         self.processor.apply(event)
-        self._applied.add(event.id.int)
+        self._applied.add(identity)
         self.note_outputs(event)
         if settled or (self._decided and str(event.id) in self._decided):
             return []
-        return self.outputs(event, self.processor.decide(event))
+        emits = self.processor.decide(event)
+        return self.outputs(event, emits) if emits else []
 
     def record_published(self, outputs: Sequence[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
         """Fold our own published outputs in at once, before they come back from the log, and

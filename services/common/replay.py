@@ -81,9 +81,10 @@ async def read_to_end(
         asked: dict[TopicPartition, int] = await consumer.end_offsets(list(partitions))
         bounds: dict[TopicPartition, int] = {}
         records: list[StoredRecord] = []
+        shared: dict[Any, Any] = {}
         while True:
             batch = await consumer.getmany(timeout_ms=idle_ms)
-            records.extend(_stored(batch.values()))
+            records.extend(_stored(batch.values(), shared))
             for partition in partitions:
                 fetched = (
                     consumer.last_stable_offset(partition)
@@ -124,18 +125,36 @@ def partition_end(asked: int, fetched: int | None) -> int:
     return asked if fetched is None else fetched
 
 
-def _stored(batches: Iterable[list[Any]]) -> Iterable[StoredRecord]:
+def _stored(batches: Iterable[list[Any]], shared: dict[Any, Any]) -> Iterable[StoredRecord]:
+    """The records as kept, their keys and headers shared with the records before them that
+    have the same ones (``shared``): few organisations, the same content type on every record,
+    and a third of a kept record's memory was its own copies of them."""
     for batch in batches:
         for record in batch:
-            headers = record.headers
+            headers = tuple(record.headers) if record.headers else ()
+            key = record.key
             yield StoredRecord(
                 record.topic,
                 record.partition,
                 record.offset,
-                record.key,
+                _shared(key, shared),
                 record.value,
-                tuple(headers) if headers else (),
+                _shared(headers, shared),
             )
+
+
+SHARED_VALUES = 4_096
+"""At most this many keys and header sets are shared: a decision's header is its own, and
+sharing never costs memory of its own."""
+
+
+def _shared(value: Any, shared: dict[Any, Any]) -> Any:
+    found = shared.get(value)
+    if found is None:
+        if len(shared) < SHARED_VALUES:
+            shared[value] = value
+        return value
+    return found
 
 
 @dataclass(frozen=True)
