@@ -265,7 +265,14 @@ def _decoded_in_one_step(raw: bytes) -> CloudEvent[Any] | None:
     guess (a key of the same name may come first inside ``data``): the result counts only when
     the validated event's own type and dataschema are the ones guessed, which makes the model
     the one ``_fast_model`` chooses. Otherwise None: the way below decides, and says why not."""
-    guessed = (_text_after(raw, _TYPE_KEY), _text_after(raw, _DATASCHEMA_KEY))
+    type_at, dataschema_at = raw.find(_TYPE_KEY) + len(_TYPE_KEY), raw.find(_DATASCHEMA_KEY)
+    if type_at < len(_TYPE_KEY) or dataschema_at < 0:
+        return None
+    dataschema_at += len(_DATASCHEMA_KEY)
+    guessed = (
+        raw[type_at : raw.find(b'"', type_at)],
+        raw[dataschema_at : raw.find(b'"', dataschema_at)],
+    )
     kind = _ONE_STEP_MODELS[guessed] if guessed in _ONE_STEP_MODELS else _one_step_model(guessed)
     if kind is None:
         return None
@@ -283,14 +290,6 @@ _ONE_STEP_MODELS: dict[tuple[bytes, bytes], tuple[type[CloudEvent[Any]], str, st
 """The one-step model (or None: decoded the whole way) of a guessed (type, dataschema), as
 bytes: few kinds, looked up for every record. Only catalogue types are remembered, and at most
 4,096 kinds (dataschema is free text), so the dictionary stays small."""
-
-
-def _text_after(raw: bytes, key: bytes) -> bytes:
-    start = raw.find(key)
-    if start < 0:
-        return b""
-    start += len(key)
-    return raw[start : raw.find(b'"', start)]
 
 
 def _one_step_model(guessed: tuple[bytes, bytes]) -> tuple[type[CloudEvent[Any]], str, str] | None:

@@ -32,6 +32,15 @@ def one_line(value: object) -> object:
     """The text cleaned as above (anything not a string is left to the type's own check)."""
     if not isinstance(value, str):
         return value
+    if value.isprintable() and "  " not in value and value == value.strip():
+        # Printable: no control, bidi or line-break character, and no white space but the
+        # ASCII space (Python's definition), so nothing to remove: most text, read for free.
+        return value
+    return cleaned_line(value)
+
+
+def cleaned_line(value: str) -> str:
+    """``one_line`` the whole way, character by character."""
     kept = "".join(
         " " if character in "\t\n\r\v\f\x85\u2028\u2029" else character
         for character in value
