@@ -40,9 +40,16 @@ async def produce(
         await producer.stop()
 
 
-def read_all(servers: str, topic: str, *, idle_seconds: float = 0.5) -> list[ReadRecord]:
-    """Every record of a topic now (all partitions, from the beginning)."""
-    consumer = KafkaConsumer(bootstrap_servers=servers.split(","), enable_auto_commit=False)
+def read_all(
+    servers: str, topic: str, *, idle_seconds: float = 0.5, committed_only: bool = False
+) -> list[ReadRecord]:
+    """Every record of a topic now (all partitions, from the beginning); with
+    ``committed_only``, those of committed transactions only (read_committed)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=servers.split(","),
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+    )
     try:
         partitions = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())

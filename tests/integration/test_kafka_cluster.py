@@ -112,7 +112,11 @@ def of_type(events: list[CloudEvent[Any]], kind: type) -> list[CloudEvent[Any]]:
 
 
 def decoded(servers: str, topic: str) -> list[CloudEvent[Any]]:
-    return [decode_event(record.value or b"") for record in read_all(servers, topic)]
+    """What a consumer of the platform sees: committed transactions only. A transaction that
+    failed (its leader or coordinator killed) leaves its records in the log, marked aborted,
+    and the batch is decided again: read uncommitted, those look like decisions made twice."""
+    records = read_all(servers, topic, committed_only=True)
+    return [decode_event(record.value or b"") for record in records]
 
 
 async def until(condition: Any, within: float, what: str) -> None:
