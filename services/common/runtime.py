@@ -358,7 +358,7 @@ class ServiceRuntime:
                 log.error(
                     "batch failed; rebuilding from the last commit", error_type=type(error).__name__
                 )
-                self._stale = True
+                self._abandon_state()
                 await asyncio.sleep(BATCH_RETRY_SECONDS)
 
     async def _consume_batch(self, consumer: AIOKafkaConsumer) -> None:
@@ -410,7 +410,7 @@ class ServiceRuntime:
             # Applied but not all out: rewind to the last commit and rebuild before going on,
             # so every decision of the batch is made again, whole.
             log.warning("publishing failed; rebuilding from the last commit")
-            self._stale = True
+            self._abandon_state()
             return
         self._own(offsets)
         if consumer is not None:
@@ -450,7 +450,7 @@ class ServiceRuntime:
             # commit, then decide the batch again, whole.
             log.warning("transaction failed; rebuilding", error_type=type(error).__name__)
             await self._abort(producer)
-            self._stale = True
+            self._abandon_state()
             return
         finally:
             _TRANSACTION.reset(token)
@@ -695,6 +695,14 @@ class ServiceRuntime:
         self._rebuild_task = asyncio.create_task(
             self._rebuild_until_done(set(assigned)), name=f"rebuild-{self.definition.name}"
         )
+
+    def _abandon_state(self) -> None:
+        """A batch was applied to the state but its outputs or its commit did not all get out:
+        the state is ahead of the log. Not ready until it is rebuilt from the last commit (at
+        the next poll), so nothing snapshots it: a rebalance may come first (a lost leader
+        often brings one), and its snapshot of this state would skip the batch for good."""
+        self._stale = True
+        self._mark_ready(False)
 
     def _restart_assignment(self) -> None:
         """After a failed publish: forget what is buffered and rebuild the whole assignment from

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 import uuid
 from collections import Counter
@@ -129,8 +130,23 @@ async def until(condition: Any, within: float, what: str) -> None:
         except KafkaError:
             pass
         if time.monotonic() > deadline:
+            show_waiting_tasks()
             raise AssertionError(f"not within {within} s: {what}")
         await asyncio.sleep(1)
+
+
+def show_waiting_tasks() -> None:
+    """Where every task of the services waits, on stderr: a stall shows where it is stuck."""
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        awaiting: Any = task.get_coro()
+        while awaiting is not None:
+            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+            if frame is not None:
+                print(f"    {frame.f_code.co_filename}:{frame.f_lineno}", file=sys.stderr)
+            awaiting = getattr(awaiting, "cr_await", None) or getattr(
+                awaiting, "gi_yieldfrom", None
+            )
 
 
 def lag(servers: str, topics: TopicSettings, definition: ServiceDefinition) -> int:

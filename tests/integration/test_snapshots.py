@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
@@ -41,7 +42,7 @@ from services.onboarding.app import DEFINITION
 from services.onboarding.handlers import OnboardingProcessor
 from tests.factories import member_joined
 from tests.integration.support import FAST_GROUPS, running
-from tests.kafka_io import ReadRecord, produce_events, read_all
+from tests.kafka_io import ReadRecord, produce_events, read_all, wait_for_records
 
 pytestmark = pytest.mark.broker
 
@@ -317,3 +318,79 @@ async def test_what_a_rebuild_decided_is_not_read_back_after_a_restart(
         assert count(restarted, "restored") == owned_partitions()
         assert replayed(restarted) == 0
     assert len(read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING))) == len(decided)
+
+
+class LostBatchThenRebalance:
+    """What a lost partition leader did on a three-node cluster: the outputs of one batch never
+    acknowledged (here: the decision about ``marker``, none of it written), and a rebalance
+    giving the instance the same partitions at once, before its next poll."""
+
+    def __init__(self, runtime: ServiceRuntime, marker: bytes) -> None:
+        self.runtime, self.marker = runtime, marker
+        self.lost = 0
+        self.ready_at_the_rebalance: bool | None = None
+        self.rebalanced = asyncio.Event()
+        self._enqueue, self._handle = runtime._enqueue, runtime.handle_buffered
+        runtime._enqueue = self._losing  # type: ignore[method-assign]
+        runtime.handle_buffered = self._handling  # type: ignore[method-assign]
+
+    async def _losing(self, record: Any) -> asyncio.Future[Any]:
+        if self.marker not in record.value or self.rebalanced.is_set():
+            return await self._enqueue(record)
+        self.lost += 1
+        never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        never.set_exception(KafkaTimeoutError())
+        return never
+
+    async def _handling(self, consumer: Any) -> None:
+        await self._handle(consumer)
+        if self.lost and not self.rebalanced.is_set():
+            self.rebalanced.set()
+            asyncio.get_running_loop().create_task(self._rebalance())
+
+    async def _rebalance(self) -> None:
+        """As aiokafka's listener calls the runtime (``_RebuildOnAssignment``)."""
+        self.ready_at_the_rebalance = self.runtime.ready
+        partitions = set(self.runtime.assignment)
+        await self.runtime.partitions_revoked(partitions)
+        self.runtime.partitions_assigned(partitions)
+
+
+async def test_a_rebalance_right_after_a_failed_batch_snapshots_nothing_of_it(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """Found on Apache Kafka with a leader killed: the revocation snapshotted a state that held
+    a batch whose transaction had failed. Rebuilt from that snapshot, the batch counted as
+    decided, and a new hire never got a buddy. Such a state is now not ready and never
+    snapshotted; the batch is decided again."""
+    hire = new_event(
+        member_joined("late-hire", new_hire=True, start_date=T0.date()),
+        source="/tests",
+        orgid=ORGANISATIONS[0],
+        time=T0,
+    )
+    await produce_events(kafka.bootstrap_servers, topics, joins(0, 8))
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as runtime:
+        await until(lambda: runtime.ready)
+        fault = LostBatchThenRebalance(runtime, b"late-hire")
+        await produce_events(kafka.bootstrap_servers, topics, [hire])
+        await until(lambda: fault.rebalanced.is_set())
+        await until(lambda: fault.ready_at_the_rebalance is not None)
+        assert fault.lost >= 1
+        assert fault.ready_at_the_rebalance is False
+        await until(lambda: runtime.ready, within=60)
+
+    def decided_for_the_hire(found: list[ReadRecord]) -> bool:
+        return any(
+            b"late-hire" in (record.value or b"")
+            and b"rituals.onboarding.buddy_" in (record.value or b"")
+            for record in found
+        )
+
+    await wait_for_records(
+        kafka.bootstrap_servers, topics.name(Topic.ONBOARDING), decided_for_the_hire
+    )
+
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as restarted:
+        await until(lambda: restarted.ready)
+        assert restarted.ledgers.measures()["members_active"] == 9
