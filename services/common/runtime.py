@@ -248,7 +248,11 @@ class ServiceRuntime:
         sends: list[asyncio.Future[Any]] = []
         with self.snapshots.publishing():
             await self._publish_decision(outputs, sends)
-            await self._confirm(sends)
+            try:
+                await self._confirm(sends)
+            except Exception:
+                self._abandon_state()  # folded in, not all in the log
+                raise
         self._show_state_soon()
         return outputs
 

@@ -22,8 +22,10 @@ from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, new_event
 from schemas.members import MemberErased
+from schemas.onboarding import BuddyUnavailable
 from services.common.adapters.publisher import EventPublisher
 from services.common.privacy import configured_vault
+from services.common.processing import Emit
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.common.snapshots import (
@@ -320,32 +322,41 @@ async def test_what_a_rebuild_decided_is_not_read_back_after_a_restart(
     assert len(read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING))) == len(decided)
 
 
-class LostBatchThenRebalance:
-    """What a lost partition leader did on a three-node cluster: the outputs of one batch never
-    acknowledged (here: the decision about ``marker``, none of it written), and a rebalance
-    giving the instance the same partitions at once, before its next poll."""
+class LostAcknowledgements:
+    """The broker's acknowledgement of the outputs that mention ``marker`` lost (none of them
+    written), until ``recovered``."""
 
     def __init__(self, runtime: ServiceRuntime, marker: bytes) -> None:
         self.runtime, self.marker = runtime, marker
         self.lost = 0
-        self.ready_at_the_rebalance: bool | None = None
-        self.rebalanced = asyncio.Event()
-        self._enqueue, self._handle = runtime._enqueue, runtime.handle_buffered
+        self.recovered = asyncio.Event()
+        self._enqueue = runtime._enqueue
         runtime._enqueue = self._losing  # type: ignore[method-assign]
-        runtime.handle_buffered = self._handling  # type: ignore[method-assign]
 
     async def _losing(self, record: Any) -> asyncio.Future[Any]:
-        if self.marker not in record.value or self.rebalanced.is_set():
+        if self.marker not in record.value or self.recovered.is_set():
             return await self._enqueue(record)
         self.lost += 1
         never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         never.set_exception(KafkaTimeoutError())
         return never
 
+
+class LostBatchThenRebalance(LostAcknowledgements):
+    """What a lost partition leader did on a three-node cluster: the outputs of one batch never
+    acknowledged, and a rebalance giving the instance the same partitions at once, before its
+    next poll."""
+
+    def __init__(self, runtime: ServiceRuntime, marker: bytes) -> None:
+        super().__init__(runtime, marker)
+        self.ready_at_the_rebalance: bool | None = None
+        self._handle = runtime.handle_buffered
+        runtime.handle_buffered = self._handling  # type: ignore[method-assign]
+
     async def _handling(self, consumer: Any) -> None:
         await self._handle(consumer)
-        if self.lost and not self.rebalanced.is_set():
-            self.rebalanced.set()
+        if self.lost and not self.recovered.is_set():
+            self.recovered.set()
             asyncio.get_running_loop().create_task(self._rebalance())
 
     async def _rebalance(self) -> None:
@@ -374,7 +385,7 @@ async def test_a_rebalance_right_after_a_failed_batch_snapshots_nothing_of_it(
         await until(lambda: runtime.ready)
         fault = LostBatchThenRebalance(runtime, b"late-hire")
         await produce_events(kafka.bootstrap_servers, topics, [hire])
-        await until(lambda: fault.rebalanced.is_set())
+        await until(lambda: fault.recovered.is_set())
         await until(lambda: fault.ready_at_the_rebalance is not None)
         assert fault.lost >= 1
         assert fault.ready_at_the_rebalance is False
@@ -394,3 +405,25 @@ async def test_a_rebalance_right_after_a_failed_batch_snapshots_nothing_of_it(
     async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as restarted:
         await until(lambda: restarted.ready)
         assert restarted.ledgers.measures()["members_active"] == 9
+
+
+async def test_a_workers_outputs_that_were_not_acknowledged_do_not_stay_in_the_state(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """A worker's outputs (the notifier's deliveries) are folded in as they are published; when
+    the broker does not acknowledge them, the state is rebuilt from the log without them, and
+    nothing snapshots it meanwhile."""
+    await produce_events(kafka.bootstrap_servers, topics, joins(0, 4))
+    async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as runtime:
+        await until(lambda: runtime.ready)
+        cause = joins(0, 1)[0]
+        fault = LostAcknowledgements(runtime, b"unacknowledged")
+        emits = [Emit(BuddyUnavailable(new_hire_id="unacknowledged", reason="test"))]
+        with pytest.raises(KafkaTimeoutError):
+            await runtime.publish(cause, emits)
+        assert fault.lost == 1
+        assert not runtime.ready
+        fault.recovered.set()
+        await until(lambda: runtime.ready, within=60)
+        output = runtime.ledgers.outputs(cause, emits)[0]
+        assert not runtime.ledgers.has_applied(output)
