@@ -730,7 +730,9 @@ class ServiceRuntime:
             for partition in revoked:
                 self.metrics.forget_partition(partition.topic, partition.partition)
             moved = {p.partition for p in revoked} - {p.partition for p in self.assignment}
-            if was_ready:  # the new owner starts from here rather than from far back
+            # The new owner starts from here rather than from far back; unless the batch it
+            # waited for failed, and left the state ahead of the log.
+            if was_ready and not self._stale:
                 await self.snapshots.write_changed(sorted(moved))
             self.ledgers.drop(moved)
 

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
+
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from services.common.runtime import ServiceDefinition, ServiceRuntime
@@ -27,10 +29,15 @@ async def running(
 ) -> AsyncIterator[ServiceRuntime]:
     """A service instance consuming live (its state rebuilt) for the duration of the block."""
     runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
-    await runtime.start()
+    # Several services share this process: the tasks each one starts log under its own name.
+    named = structlog.contextvars.bind_contextvars(service=definition.name)
     try:
-        await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
-        await runtime.start_workers()
+        await runtime.start()
+        try:
+            await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
+            await runtime.start_workers()
+        finally:
+            structlog.contextvars.reset_contextvars(**named)
         yield runtime
     finally:
         await runtime.stop()

@@ -11,6 +11,7 @@ kill.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -120,8 +121,15 @@ def decoded(servers: str, topic: str) -> list[CloudEvent[Any]]:
     return [decode_event(record.value or b"") for record in records]
 
 
-async def until(condition: Any, within: float, what: str) -> None:
-    """Until ``condition()`` holds; a client error while leaders move counts as "not yet"."""
+async def until(
+    condition: Any,
+    within: float,
+    what: str,
+    servers_to_show: str = "",
+    topics_to_show: tuple[str, ...] = (),
+) -> None:
+    """Until ``condition()`` holds; a client error while leaders move counts as "not yet". On
+    failure, where the services wait and what ``topics_to_show`` hold (stderr)."""
     deadline = time.monotonic() + within
     while True:
         try:
@@ -131,8 +139,21 @@ async def until(condition: Any, within: float, what: str) -> None:
             pass
         if time.monotonic() > deadline:
             show_waiting_tasks()
+            for topic in topics_to_show:
+                show_topic(servers_to_show, topic)
             raise AssertionError(f"not within {within} s: {what}")
         await asyncio.sleep(1)
+
+
+def show_topic(servers: str, topic: str) -> None:
+    """Each partition's event types, as committed and as written (aborted transactions too)."""
+    for committed_only in (True, False):
+        kinds: Counter[tuple[int, str]] = Counter()
+        for record in read_all(servers, topic, committed_only=committed_only):
+            kind = json.loads(record.value or b"{}").get("type", "?")
+            kinds[(record.partition, kind)] += 1
+        seen = "committed" if committed_only else "written"
+        print(f"--- {topic} {seen}: {sorted(kinds.items())}", file=sys.stderr)
 
 
 def show_waiting_tasks() -> None:
@@ -236,8 +257,9 @@ async def test_leaders_killed_mid_round_and_mid_burst_lose_and_repeat_nothing(
         cluster.kill(second)
         killed.append(second)
 
-        await until(round_done, 180, "the round completed")
-        await until(buddies_done, 180, "every new hire had a buddy")
+        shown = (cluster.running_servers(), (coffee, onboarding))
+        await until(round_done, 180, "the round completed", *shown)
+        await until(buddies_done, 180, "every new hire had a buddy", *shown)
         cluster.restart(second)
         for definition in (MATCHER, ONBOARDING):
             await until(
