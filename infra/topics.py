@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -182,11 +182,21 @@ def snapshot_configs(history_configs: dict[str, str]) -> dict[str, str]:
 
 
 def _broker_default_replicas(admin: KafkaAdminClient) -> int:
-    brokers = admin.describe_cluster()["brokers"]
-    resource = ConfigResource(ConfigResourceType.BROKER, str(brokers[0]["broker_id"]))
-    reported = _configs(admin, resource)
-    value = reported.get("default.replication.factor")
-    return int(value) if value else BROKER_DEFAULT
+    """The cluster's ``default.replication.factor``, from the first broker that answers: a
+    broker the cluster lists may be unknown yet to the node the client asked, or be down."""
+    failure: KafkaError | None = None
+    for broker in admin.describe_cluster()["brokers"]:
+        resource = ConfigResource(ConfigResourceType.BROKER, str(broker["broker_id"]))
+        try:
+            reported = _configs(admin, resource)
+        except KafkaError as error:
+            failure = error
+            continue
+        value = reported.get("default.replication.factor")
+        return int(value) if value else BROKER_DEFAULT
+    if failure is not None:
+        raise failure
+    return BROKER_DEFAULT
 
 
 def _check(
