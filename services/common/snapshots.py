@@ -50,6 +50,7 @@ from schemas import CloudEvent, EventPayload
 from schemas.envelope import ReadSealedEvent
 from schemas.members import MemberErased
 from services.common.admission import partition_of
+from services.common.collector import collector_paused
 from services.common.processing import Ledger, Processor
 
 if TYPE_CHECKING:
@@ -200,12 +201,15 @@ def _slots(obj: object) -> list[str]:
 
 
 class _StatePickler(pickle.Pickler):
+    """Configuration objects are written as references to their position (``configuration``),
+    found by ``reducer_override``: pickle asks it only of objects that are not plain numbers,
+    strings or containers, where a ``persistent_id`` is asked of every object, and those calls
+    were half the time of writing a large state. A plain container of the configuration (the
+    fields of a policy) is reached through the object that holds it, written as a reference."""
+
     def __init__(self, file: io.BytesIO, configuration: Sequence[object]) -> None:
         super().__init__(file, protocol=5)
         self._positions = {id(obj): position for position, obj in enumerate(configuration)}
-
-    def persistent_id(self, obj: object) -> int | None:
-        return self._positions.get(id(obj))
 
     def reducer_override(self, obj: object) -> Any:
         """An event kept in the state (a read model's) is stored by its generic class's origin
@@ -214,12 +218,21 @@ class _StatePickler(pickle.Pickler):
         decoding JSON again validated every field and cost a restart of the notifier, whose
         pending notices each keep their source event, most of its time. An event read sealed
         keeps both its opened payload and its ciphertext, as it was in the state."""
+        position = self._positions.get(id(obj))
+        if position is not None:
+            return (configuration_object, (position,))
         if isinstance(obj, CloudEvent):
             generic = type(obj).__pydantic_generic_metadata__
             return (event_of_class, (generic["origin"], generic["args"]), obj.__getstate__())
         if type(obj) is uuid.UUID and obj.is_safe is _UNKNOWN_SAFETY:  # every event's id
             return (uuid_of_int, (obj.int,))
         return NotImplemented
+
+
+def configuration_object(position: int) -> object:
+    """Stands for the running code's configuration object at ``position``: the unpickler of a
+    state gives its own configuration's (``_StateUnpickler.find_class``)."""
+    raise pickle.UnpicklingError("a configuration reference outside a state")
 
 
 _UNKNOWN_SAFETY = uuid.SafeUUID.unknown
@@ -291,16 +304,18 @@ class _StateUnpickler(pickle.Unpickler):
         self._configuration = configuration
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, configuration_object.__name__):
+            return self._configuration_object
         if module.startswith(_OWN_PACKAGES) or (module, name) in _STANDARD_TYPES:
             if "." in name or name.startswith("__"):
                 raise pickle.UnpicklingError(f"refused attribute path {module}.{name}")
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refused type {module}.{name}")
 
-    def persistent_load(self, pid: Any) -> object:
-        if not isinstance(pid, int) or not 0 <= pid < len(self._configuration):
+    def _configuration_object(self, position: Any) -> object:
+        if not isinstance(position, int) or not 0 <= position < len(self._configuration):
             raise pickle.UnpicklingError("unknown configuration reference")
-        return self._configuration[pid]
+        return self._configuration[position]
 
 
 def encode_ledger(ledger: Ledger, configuration: Sequence[object]) -> bytes:
@@ -313,7 +328,8 @@ def encode_ledger(ledger: Ledger, configuration: Sequence[object]) -> bytes:
 
 def decode_ledger(raw: bytes, configuration: Sequence[object]) -> Ledger:
     try:
-        ledger = _StateUnpickler(io.BytesIO(raw), configuration).load()
+        with collector_paused():  # every object made lives on: a collection walks them for nothing
+            ledger = _StateUnpickler(io.BytesIO(raw), configuration).load()
     except pickle.UnpicklingError as error:  # our own words: which type was refused
         raise UnusableSnapshotError(f"state does not decode ({error})") from error
     except Exception as error:
