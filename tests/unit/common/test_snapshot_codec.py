@@ -22,6 +22,7 @@ from services.common.snapshots import (
     _StatePickler,
     _StateUnpickler,
     chunk_records,
+    configuration_object,
     decode_ledger,
     encode_ledger,
     event_of_class,
@@ -157,3 +158,13 @@ class _NotAnEvent:
 def test_a_state_naming_another_class_as_an_event_is_refused() -> None:
     with pytest.raises(UnusableSnapshotError, match="refused event class"):
         decode_ledger(pickle.dumps(_NotAnEvent()), [])
+
+
+class _UnknownConfiguration:
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (configuration_object, (99,))
+
+
+def test_a_state_referring_to_configuration_the_code_lacks_is_refused() -> None:
+    with pytest.raises(UnusableSnapshotError, match="unknown configuration reference"):
+        decode_ledger(pickle.dumps(_UnknownConfiguration()), [])
