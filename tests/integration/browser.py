@@ -83,7 +83,17 @@ class Browser:
         return result["result"].get("value")
 
     def open(self, url: str) -> None:
+        """Navigate to ``url`` and return once its document has loaded: ``Page.navigate``
+        answers before that, while the previous page (``about:blank``, an empty body) may still
+        be the one a query reads."""
         self.call("Page.navigate", self.session, url=url)
+        deadline = time.monotonic() + self.timeout
+        expected = json.dumps(url)
+        while not self.evaluate(
+            f"location.href === {expected} && document.readyState === 'complete'"
+        ):
+            assert time.monotonic() < deadline, f"{url} never loaded"
+            time.sleep(0.1)
 
     def wait_for(self, selector: str) -> str:
         """The text of the first element matching ``selector`` once the page has it."""
