@@ -244,9 +244,9 @@ class ServiceRuntime:
         self, cause: CloudEventAttributes, emits: Sequence[Emit]
     ) -> list[CloudEvent[Any]]:
         """Publish outputs decided outside the consumer (by a worker) and fold them in."""
-        outputs = self.ledgers.outputs(cause, emits)
         sends: list[asyncio.Future[Any]] = []
-        with self.snapshots.publishing():
+        async with self.snapshots.publishing():
+            outputs = self.ledgers.outputs(cause, emits)
             await self._publish_decision(outputs, sends)
             try:
                 await self._confirm(sends)

@@ -9,7 +9,8 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, new_event
 from schemas.members import MemberErased
 from schemas.onboarding import BuddyUnavailable
+from services.common import snapshots
 from services.common.adapters.publisher import EventPublisher
 from services.common.privacy import configured_vault
-from services.common.processing import Emit
+from services.common.processing import Emit, Ledger
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.common.snapshots import (
@@ -442,3 +444,52 @@ async def test_a_workers_outputs_that_were_not_acknowledged_do_not_stay_in_the_s
         await until(lambda: runtime.ready, within=60)
         output = runtime.ledgers.outputs(cause, emits)[0]
         assert not runtime.ledgers.has_applied(output)
+
+
+class HeldEncoding:
+    """``encode_ledger`` held in the middle until ``release``: where it runs, and whether the
+    event loop went on meanwhile (it is what releases it)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.released = threading.Event()
+        self.threads: list[str] = []
+        self.held_until_released: list[bool] = []
+        monkeypatch.setattr(snapshots, "encode_ledger", self._encode)
+
+    def _encode(self, ledger: Ledger, configuration: Sequence[object]) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        self.started.set()
+        # Bounded: on the event loop's thread nothing could release it.
+        self.held_until_released.append(self.released.wait(timeout=10))
+        return encode_ledger(ledger, configuration)
+
+
+async def test_a_state_is_encoded_off_the_event_loop_and_a_workers_outputs_wait_for_it(
+    kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Encoding a large state takes seconds: the event loop keeps heartbeating and serving
+    meanwhile, and a worker's outputs are folded in only once the state is encoded, so the
+    snapshot holds none of them half-way and they are not lost."""
+    await produce_events(kafka.bootstrap_servers, topics, joins(0, 8))
+    settings = FAST_GROUPS.model_copy(update={"snapshot_every": 1_000_000})
+    async with running(DEFINITION, kafka, topics, settings) as runtime:
+        await until(lambda: runtime.ready)
+        held = HeldEncoding(monkeypatch)
+        writing = asyncio.create_task(runtime.snapshots.write_changed(runtime.ledgers.partitions()))
+        await until(held.started.is_set)
+        cause = joins(0, 1)[0]
+        emits = [Emit(BuddyUnavailable(new_hire_id="during-the-encoding", reason="test"))]
+        publishing = asyncio.create_task(runtime.publish(cause, emits))
+        await asyncio.sleep(0.5)  # the loop runs while the state is being encoded
+        output = runtime.ledgers.outputs(cause, emits)[0]
+        assert not publishing.done()
+        assert not runtime.ledgers.has_applied(output), "folded in under the encoding thread"
+        held.released.set()
+        await asyncio.wait_for(writing, 30)
+        await asyncio.wait_for(publishing, 30)
+        assert runtime.ledgers.has_applied(output)
+    assert held.held_until_released[0], "the encoding held the event loop"
+    assert threading.main_thread().name not in held.threads
+    assert count(runtime, "written") >= 1
+    assert count(runtime, "failed") == 0
