@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Container, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -128,6 +129,9 @@ class DeliveryWorker:
         self.breakers = breakers or ChannelBreakers()
         self._sending = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._busy_notices: Counter[str] = Counter()
+        """Notice id -> its deliveries in flight, kept as they start and end (building it from
+        ``_in_flight`` at every scan cost O(in flight) per scan)."""
         self._finished: dict[AttemptKey, str] = {}
         self._kept = 0
         """How many finished attempts the last pruning kept."""
@@ -173,7 +177,9 @@ class DeliveryWorker:
         started = 0
         self._full = False
         self._freed = 0
-        busy = {notice_id_of(nid) for nid in self._in_flight} - {self._cut_at}
+        busy: Container[str] = self._busy_notices
+        if self._cut_at:  # partly started: looked at again (rare: only when the worker is full)
+            busy = self._busy_notices.keys() - {self._cut_at}
         self._cut_at = ""
         for book in books_of(runtime):
             started += self._start_from(runtime, book, busy, now)
@@ -197,7 +203,7 @@ class DeliveryWorker:
         return unrecorded
 
     def _start_from(
-        self, runtime: WorkerRuntime, book: NotificationBook, busy: set[str], now: datetime
+        self, runtime: WorkerRuntime, book: NotificationBook, busy: Container[str], now: datetime
     ) -> int:
         started = 0
         for delivery in book.lapsed_deliveries():
@@ -232,6 +238,7 @@ class DeliveryWorker:
             return 0
         task = asyncio.create_task(work(runtime, delivery), name=notification_id)
         self._in_flight[notification_id] = task
+        self._busy_notices[notice_id_of(notification_id)] += 1
         task.add_done_callback(partial(self._task_done, key, delivery.notice.org_id))
         return 1
 
@@ -244,7 +251,11 @@ class DeliveryWorker:
 
     def _task_done(self, key: AttemptKey, organisation: str, task: asyncio.Task[None]) -> None:
         notification_id = key[0]
-        self._in_flight.pop(notification_id, None)
+        if self._in_flight.pop(notification_id, None) is not None:
+            notice_id = notice_id_of(notification_id)
+            self._busy_notices[notice_id] -= 1
+            if not self._busy_notices[notice_id]:
+                del self._busy_notices[notice_id]
         if not task.cancelled():
             # Finished even when the task failed (a bug, logged): trying again in this process
             # could send a second message; a restart tries again if no outcome was recorded.
