@@ -461,7 +461,7 @@ class HeldEncoding:
         self.threads.append(threading.current_thread().name)
         self.started.set()
         # Bounded: on the event loop's thread nothing could release it.
-        self.held_until_released.append(self.released.wait(timeout=10))
+        self.held_until_released.append(self.released.wait(timeout=60))
         return encode_ledger(ledger, configuration)
 
 
