@@ -447,8 +447,8 @@ async def test_a_workers_outputs_that_were_not_acknowledged_do_not_stay_in_the_s
 
 
 class HeldEncoding:
-    """``encode_ledger`` held in the middle until ``release``: where it runs, and whether the
-    event loop went on meanwhile (it is what releases it)."""
+    """``encode_ledger`` held in the middle until ``released`` is set: where it runs, and
+    whether the event loop went on meanwhile (it is what releases it)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.started = threading.Event()
