@@ -102,14 +102,20 @@ def _notifications(
     events: Sequence[CloudEvent[Any]], console_messages: Sequence[str], outbox_files: int
 ) -> None:
     sent = Counter(n.channel for n in _of(events, NotificationSent))
-    failed = len(_of(events, NotificationFailed))
-    if not sent and not failed:
+    outcomes = _of(events, NotificationFailed)
+    if not sent and not outcomes:
         return
+    # Not attempted at all: no longer useful when it could go (a reminder whose recipient's
+    # working hours began only after the ritual did). Not a failure to deliver: said apart.
+    not_sent = Counter(f.reason for f in outcomes if f.attempts == 0)
+    failed = len(outcomes) - sum(not_sent.values())
     channels = ", ".join(f"{channel} {count}" for channel, count in sorted(sent.items()))
     typer.echo(
         f"Notifications: {sum(sent.values())} sent ({channels}), {failed} failed; "
         f"{outbox_files} e-mails with invitations in the outbox so far"
     )
+    for reason, count in sorted(not_sent.items()):
+        typer.echo(f"  {count} not sent, no longer useful: {reason}")
     if console_messages:
         typer.echo("  One of them, as the console channel printed it:")
         for line in console_messages[-1].splitlines()[:MESSAGE_LINES]:

@@ -1,0 +1,46 @@
+"""The demo's weekly notification line: a delivery that failed is told apart from a notice no
+longer useful by the time it could go (not attempted at all)."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.notifications import NotificationFailed, NotificationSent
+from services.demo.console import _notifications
+from tests.factories import event
+
+ABOUT = {"source_event_id": "e-1", "recipient_id": "m-1"}
+LAPSED = "outside working hours until the occurrence started"
+
+
+def _failed(number: int, reason: str, attempts: int) -> NotificationFailed:
+    return NotificationFailed(
+        notification_id=f"n-{number}/email",
+        channel="email",
+        reason=reason,
+        permanent=True,
+        attempts=attempts,
+        **ABOUT,
+    )
+
+
+def test_notices_not_attempted_are_not_counted_as_failed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sent = NotificationSent(
+        notification_id="n-0/email",
+        channel="email",
+        template="coffee_matched",
+        language="en",
+        attempts=1,
+        **ABOUT,
+    )
+    payloads = [sent, _failed(1, LAPSED, 0), _failed(2, LAPSED, 0), _failed(3, "http 500", 5)]
+
+    _notifications([event(payload) for payload in payloads], [], outbox_files=1)
+
+    assert capsys.readouterr().out.splitlines() == [
+        "Notifications: 1 sent (email 1), 1 failed; "
+        "1 e-mails with invitations in the outbox so far",
+        f"  2 not sent, no longer useful: {LAPSED}",
+    ]
