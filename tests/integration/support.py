@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 
@@ -20,6 +21,35 @@ FAST_GROUPS = ServiceSettings(
 )
 
 
+PHASE_SECONDS = 120
+"""Starting or stopping a runtime takes seconds: one that hangs fails here, naming the phase and
+where every task awaits, rather than at pytest-timeout, whose dump shows threads, not tasks."""
+
+
+def _tasks_awaiting() -> str:
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=3)  # the newest: where it awaits
+        where = " < ".join(
+            f"{f.f_code.co_name} ({f.f_code.co_filename}:{f.f_lineno})" for f in reversed(frames)
+        )
+        lines.append(f"  {task.get_name()}: {where or '-'}")
+    return "\n".join(sorted(lines))
+
+
+async def _within_bound(phase: str, name: str, work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=PHASE_SECONDS)
+    if not done:
+        tasks = _tasks_awaiting()  # before cancelling: the phase's own task shows where it hangs
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise AssertionError(
+            f"{name}: {phase} did not end within {PHASE_SECONDS} s; tasks:\n{tasks}"
+        )
+    task.result()
+
+
 @asynccontextmanager
 async def running(
     definition: ServiceDefinition,
@@ -32,7 +62,7 @@ async def running(
     # Several services share this process: the tasks each one starts log under its own name.
     named = structlog.contextvars.bind_contextvars(service=definition.name)
     try:
-        await runtime.start()
+        await _within_bound("start", definition.name, runtime.start())
         try:
             await asyncio.wait_for(runtime.rebuilt.wait(), timeout=60)
             await runtime.start_workers()
@@ -40,4 +70,4 @@ async def running(
             structlog.contextvars.reset_contextvars(**named)
         yield runtime
     finally:
-        await runtime.stop()
+        await _within_bound("stop", definition.name, runtime.stop())
