@@ -9,18 +9,24 @@ twenty) and the minute ticks of ten organisations' clocks (the rest). Then, per 
   only the log after it is read;
 - **restart, no snapshots** (``RITUALS_SNAPSHOTS=false``): the group committed, no snapshot: the
   members are read whole, the clock from its window before the commit;
+- **full replay**: the group's offsets set back to the beginning, no snapshot: the whole log is
+  read again, the service's own decisions in it, so nothing is decided anew (a first start
+  decides every round and check-in of the history: that is catching up, not replaying);
 - **raw read + json.loads**: one aiokafka consumer reading the same topics to their end and
-  parsing every record, the floor any replay of the whole log stands on; compared with the first
-  start's rebuild (from the assignment to ready: joining the group is not replaying).
+  parsing every record, the floor any replay of the whole log stands on; compared with the full
+  replay's rebuild (from the assignment to ready: joining the group is not replaying), per record
+  (both read the same records, outputs of the first start included).
 
 Goals (issue "The history lives"): with snapshots, ready time grows less than 2x from the
 smallest history to the largest; a full replay runs at >= 50 % of the raw read + parse rate.
 
-Run: ``python -m benchmarks.restart [--engine embedded|kafka|both]``.
+Run: ``python -m benchmarks.restart [--engine embedded|kafka|both] [--sizes 200000,1000000]
+[--services matcher,notifier]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -29,10 +35,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from benchmarks.engines import Comparison, Engine, run_alone
 from benchmarks.runtime import produce
@@ -42,7 +49,7 @@ from schemas import CloudEvent, new_event
 from schemas.clock import ClockTicked
 from schemas.members import MemberJoined
 from services.common.logging import configure_logging
-from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.runtime import ServiceDefinition, ServiceRuntime, consumer_group
 from services.common.settings import ServiceSettings
 from services.matcher.app import DEFINITION as MATCHER
 from services.notifier.app import DEFINITION as NOTIFIER
@@ -65,6 +72,8 @@ def history(size: int) -> Iterator[CloudEvent[Any]]:
         organisation = ORGANISATIONS[index % len(ORGANISATIONS)]
         now = START + timedelta(minutes=index // len(ORGANISATIONS))
         if index % MEMBER_EVERY == 0:
+            # Every organisation in turn (the tick's, ``index % 10``, would always be the first).
+            organisation = ORGANISATIONS[index // MEMBER_EVERY % len(ORGANISATIONS)]
             profile = member_profile(f"m{index}", start_date=START.date())
             payload: Any = MemberJoined.model_validate(profile)
         else:
@@ -104,15 +113,44 @@ async def start_to_ready(
         await runtime.stop()
 
 
-async def raw_read(kafka: KafkaSettings, topics: TopicSettings, names: Sequence[str]) -> float:
-    """Seconds to read every record of the topics to their end and parse it as JSON."""
+async def rewind_group(
+    kafka: KafkaSettings, topics: TopicSettings, definition: ServiceDefinition
+) -> None:
+    """Commit offset 0 for every partition the service's group reads: its next start replays all."""
+    consumer = AIOKafkaConsumer(
+        **kafka.aiokafka_params(),
+        group_id=consumer_group(topics, definition.name),
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        partitions = _partitions(topics, [topics.name(topic) for topic in definition.topics])
+        consumer.assign(partitions)
+        await consumer.commit({partition: OffsetAndMetadata(0, "") for partition in partitions})
+    finally:
+        await consumer.stop()
+
+
+def _partitions(topics: TopicSettings, names: Sequence[str]) -> list[TopicPartition]:
+    return [TopicPartition(name, number) for name in names for number in range(topics.partitions)]
+
+
+@dataclass(frozen=True)
+class RawRead:
+    seconds: float
+    records: int
+
+
+async def raw_read(kafka: KafkaSettings, topics: TopicSettings, names: Sequence[str]) -> RawRead:
+    """Read every record of the topics to their end and parse it as JSON."""
     started = time.perf_counter()
+    read = 0
     consumer = AIOKafkaConsumer(
         **kafka.aiokafka_params(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(n, p) for n in names for p in range(topics.partitions)]
+        partitions = _partitions(topics, names)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -122,9 +160,10 @@ async def raw_read(kafka: KafkaSettings, topics: TopicSettings, names: Sequence[
             quiet = 0 if batch else quiet + 1
             for partition, records in batch.items():
                 ends[partition] = max(ends[partition], consumer.highwater(partition) or 0)
+                read += len(records)
                 for record in records:
                     json.loads(record.value)
-        return time.perf_counter() - started
+        return RawRead(time.perf_counter() - started, read)
     finally:
         await consumer.stop()
 
@@ -143,29 +182,36 @@ class Row:
     first: Start
     snapshot: Start
     no_snapshot: Start
-    raw: float
+    replay: Start
+    raw: RawRead
 
 
-async def measure(kafka: KafkaSettings, size: int) -> list[Row]:
+async def measure(
+    kafka: KafkaSettings, size: int, services: Sequence[ServiceDefinition]
+) -> list[Row]:
     topics = TopicSettings(prefix=f"restart{uuid.uuid4().hex[:6]}.", partitions=6)
     ensure_topics(kafka, topics)
     await produce(kafka, topics, history(size))
     rows: list[Row] = []
-    for definition in SERVICES:
+    for definition in services:
         names = [topics.name(topic) for topic in definition.topics]
         first = await start_to_ready(definition, kafka, topics, snapshots=True)
         snapshot = await start_to_ready(definition, kafka, topics, snapshots=True)
         no_snapshot = await start_to_ready(definition, kafka, topics, snapshots=False)
+        await rewind_group(kafka, topics, definition)
+        replay = await start_to_ready(definition, kafka, topics, snapshots=False)
         raw = await raw_read(kafka, topics, names)
-        rows.append(Row(definition.name, size, first, snapshot, no_snapshot, raw))
+        rows.append(Row(definition.name, size, first, snapshot, no_snapshot, replay, raw))
         print(_line(rows[-1]), flush=True)
     return rows
 
 
 HEADER = (
     f"  {'service':<11} {'events':>9}  {'first start':>25}  {'restart, snapshots':>25}  "
-    f"{'restart, no snapshots':>25}  {'raw read+json':>13}  full replay / raw rate\n"
-    f"  {'':<11} {'':>9}  {'ready (rebuild) replayed':>25}  {'':>25}  {'':>25}"
+    f"{'restart, no snapshots':>25}  {'full replay':>25}  {'raw read+json':>21}  "
+    f"full replay / raw rate\n"
+    f"  {'':<11} {'':>9}  {'ready (rebuild) replayed':>25}  {'':>25}  {'':>25}  {'':>25}  "
+    f"{'seconds records':>21}"
 )
 
 
@@ -173,21 +219,26 @@ def _line(row: Row) -> str:
     def shown(start: Start) -> str:
         return f"{start.seconds:6.2f} s ({start.rebuild:5.2f}) {start.replayed:>9,.0f}"
 
-    replay_rate = row.first.replayed / row.first.rebuild
-    raw_rate = row.size / row.raw
+    replay_rate = row.replay.replayed / row.replay.rebuild
+    raw_rate = row.raw.records / row.raw.seconds
     return (
         f"  {row.service:<11} {row.size:>9,}  {shown(row.first):>25}  {shown(row.snapshot):>25}  "
-        f"{shown(row.no_snapshot):>25}  {row.raw:>11.2f} s  {replay_rate / raw_rate:>6.0%}"
+        f"{shown(row.no_snapshot):>25}  {shown(row.replay):>25}  {row.raw.seconds:>7.2f} s "
+        f"{row.raw.records:>11,}  {replay_rate / raw_rate:>6.0%}"
     )
 
 
-def compare(engine: Engine, sizes: Sequence[int] = SIZES) -> list[Comparison]:
+def compare(
+    engine: Engine,
+    sizes: Sequence[int] = SIZES,
+    services: Sequence[ServiceDefinition] = SERVICES,
+) -> list[Comparison]:
     scaled = [engine.scaled(size) for size in sizes]
     print(f"== {BENCHMARK} on {engine.label}: seconds and events replayed =={engine.reduced}")
     print(HEADER, flush=True)
-    rows = [row for size in scaled for row in asyncio.run(measure(engine.kafka(), size))]
+    rows = [row for size in scaled for row in asyncio.run(measure(engine.kafka(), size, services))]
     comparisons: list[Comparison] = []
-    for service in (definition.name for definition in SERVICES):
+    for service in (definition.name for definition in services):
         mine = [row for row in rows if row.service == service]
         smallest, largest = mine[0], mine[-1]
         print(
@@ -215,8 +266,22 @@ def _growth(small: Start, large: Start) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """``--sizes 200000,1000000``, ``--services matcher`` narrow a run; the rest picks engines."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--sizes", type=_numbers, default=SIZES)
+    parser.add_argument("--services", type=_services, default=SERVICES)
+    options, rest = parser.parse_known_args(argv)
     configure_logging("bench", level="WARNING")
-    run_alone(compare, argv)
+    run_alone(partial(compare, sizes=options.sizes, services=options.services), rest)
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(number) for number in text.split(","))
+
+
+def _services(text: str) -> tuple[ServiceDefinition, ...]:
+    named = {definition.name: definition for definition in SERVICES}
+    return tuple(named[name] for name in text.split(","))
 
 
 if __name__ == "__main__":
