@@ -32,12 +32,13 @@ from services.common.domain.projection import DirectoryProcessor
 from services.common.domain.pulse import PulseAnswers
 from services.common.domain.working_hours import WeeklyHours
 from services.common.processing import Emit
-from services.matcher.domain.cadence import due_week, scheduled_round_id
+from services.matcher.domain.cadence import scheduled_round_id
+from services.matcher.domain.clock_reading import clock_reading
 from services.matcher.domain.digest import HeldOccurrence, team_digests, with_last_week
 from services.matcher.domain.history import OrganisationHistory
 from services.matcher.domain.policy import CoffeePolicy
 from services.matcher.domain.pool import Candidate
-from services.matcher.domain.pulse import asked, pulse_week
+from services.matcher.domain.pulse import asked
 from services.matcher.domain.rounds import RoundPlan, RoundRequest, plan_round
 from services.matcher.settings import Policies
 
@@ -136,8 +137,13 @@ class MatcherProcessor(DirectoryProcessor):
             case CoffeeRoundRequested():
                 return self._round(event, event.data)
             case ClockTicked():
-                now = event.data.now
-                return [*self._schedule(event.orgid, now), *self._pulse(event.orgid, now)]
+                org, now = event.orgid, event.data.now
+                policy = self.policies.of(org)
+                reading = clock_reading(policy, now)
+                return [
+                    *self._schedule(org, now, policy, reading.round_week),
+                    *self._pulse(org, now, reading.pulse_week),
+                ]
         return ()
 
     def _round(self, event: CloudEvent[Any], request: CoffeeRoundRequested) -> Sequence[Emit]:
@@ -199,25 +205,26 @@ class MatcherProcessor(DirectoryProcessor):
             if member.profile.start_date <= week_end and _in_scope(member, request)
         ]
 
-    def _schedule(self, org: str, now: datetime) -> Sequence[Emit]:
-        cadence = self.policies.of(org).cadence
-        week = due_week(cadence, now)
-        if week is None or week in self.requested_weeks.get(org, set()):
+    def _schedule(
+        self, org: str, now: datetime, policy: CoffeePolicy, week: date | None
+    ) -> Sequence[Emit]:
+        """Request the round of ``week`` (``due_week``) unless requested or too late."""
+        if week is None or week in self.requested_weeks.get(org, ()):
             return ()
         if now.date() > week + timedelta(days=4):
             return ()  # the clock jumped past the week's working days: too late to meet
         if sum(1 for _ in self.directory.taking_part(org, week, now)) < 2:
             return ()
         request = CoffeeRoundRequested(
-            round_id=scheduled_round_id(week), week_starting=week, group_size=cadence.group_size
+            round_id=scheduled_round_id(week),
+            week_starting=week,
+            group_size=policy.cadence.group_size,
         )
         return (Emit(request, subject=request.round_id),)
 
-    def _pulse(self, org: str, now: datetime) -> Sequence[Emit]:
-        """The week's pulse question to every member taking part now (started, not paused, not
-        opted out) who was not asked yet."""
-        policy = self.policies.of(org)
-        week = pulse_week(policy.pulse, policy.cadence.timezone, now)
+    def _pulse(self, org: str, now: datetime, week: date | None) -> Sequence[Emit]:
+        """The pulse question of ``week`` (``pulse_week``) to every member taking part now
+        (started, not paused, not opted out) who was not asked yet."""
         if week is None:
             return ()
         already = self.pulse_asked.get((org, week), set())

@@ -13,31 +13,26 @@ from services.matcher.domain.policy import Cadence
 def due_week(cadence: Cadence, now: datetime) -> date | None:
     """The Monday of the latest week whose round moment is at or before ``now`` (None when the
     cadence is off or that week is not one of the cadence's weeks)."""
+    return due_week_span(cadence, now)[0]
+
+
+def due_week_span(cadence: Cadence, now: datetime) -> tuple[date | None, datetime, datetime]:
+    """``due_week`` and the span [start, end) around ``now`` in which it is the answer: from
+    that week's round moment to the next week's."""
     if cadence.every == "off":
-        return None
-    week = _latest_round_week(cadence.timezone, cadence.weekday, cadence.at, now)
-    return week if week is not None and _in_cadence(cadence, week) else None
-
-
-_LATEST_ROUNDS: dict[tuple[str, str, time], tuple[datetime, datetime, date]] = {}
-"""(time zone, weekday, time of day) -> the latest round week found, with the moments between
-which it is the answer: a tick comes every minute, the answer changes once a week."""
-
-
-def _latest_round_week(timezone: str, weekday: str, at: time, now: datetime) -> date | None:
-    key = (timezone, weekday, at)
-    known = _LATEST_ROUNDS.get(key)
-    if known is not None and known[0] <= now < known[1]:
-        return known[2]
+        return None, NEVER_CHANGES[0], NEVER_CHANGES[1]
+    timezone, weekday, at = cadence.timezone, cadence.weekday, cadence.at
     monday = week_monday(now.astimezone(ZoneInfo(timezone)).date())
     for week in (monday, monday - timedelta(days=7)):
         moment = round_moment(timezone, weekday, at, week)
         if moment <= now:
             following = round_moment(timezone, weekday, at, week + timedelta(days=7))
-            if known is not None or len(_LATEST_ROUNDS) < 4_096:
-                _LATEST_ROUNDS[key] = (moment, following, week)
-            return week
-    return None
+            return (week if _in_cadence(cadence, week) else None), moment, following
+    return None, now, now  # no round moment before now nearby: holds for this instant only
+
+
+NEVER_CHANGES = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
+"""The span of an answer that holds at any time (a cadence or pulse turned off)."""
 
 
 @lru_cache(maxsize=4_096)

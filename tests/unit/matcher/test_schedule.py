@@ -14,8 +14,11 @@ from services.common.domain.working_hours import (
     total_minutes,
     utc_intervals,
 )
+from schemas.clock import ClockTicked
 from services.matcher.domain.cadence import due_week
-from services.matcher.domain.policy import Cadence
+from services.matcher.domain.clock_reading import clock_reading
+from services.matcher.domain.policy import Cadence, CoffeePolicy, PulseSetting
+from services.matcher.domain.pulse import pulse_week
 from services.matcher.domain.schedule import at_minute, slot_in
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -109,11 +112,66 @@ def _latest_week_by_definition(cadence: Cadence, now: datetime) -> date | None:
 def test_the_due_week_is_the_latest_round_week_whatever_the_order_of_ticks(
     zone: str, weekday: str, at: time, minutes: list[int]
 ) -> None:
-    """``due_week`` remembers the span in which its last answer holds: ticks in any order,
-    across daylight saving changes, get the answer computed from scratch."""
+    """``due_week`` (from cached round moments) is the latest week whose moment has come:
+    ticks in any order, across daylight saving changes, get the answer of the definition."""
     cadence = Cadence(every="week", weekday=weekday, at=at, timezone=zone)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for minute in minutes:
         for later in (0, 1, 60 * 24):  # the next ticks, mostly in the same span
             now = start + timedelta(minutes=minute + later)
             assert due_week(cadence, now) == _latest_week_by_definition(cadence, now)
+
+
+ZONES = (
+    "UTC",
+    "Europe/Amsterdam",
+    "America/New_York",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",  # daylight saving of half an hour
+    "Asia/Kathmandu",  # an offset of 5:45
+    "America/Santiago",  # changes at midnight
+    "Pacific/Kiritimati",  # +14
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    every=st.sampled_from(["week", "two_weeks", "month", "off"]),
+    weekday=st.sampled_from(["mon", "wed", "fri", "sun"]),
+    at=st.times(),
+    pulse=st.builds(
+        PulseSetting,
+        enabled=st.booleans(),
+        weekday=st.sampled_from(["mon", "thu", "fri", "sun"]),
+        at=st.times(),
+    ),
+    minutes=st.lists(st.integers(0, 60 * 24 * 400), min_size=1, max_size=30),
+    parsed=st.booleans(),
+)
+def test_a_clock_reading_reused_across_ticks_answers_as_each_tick_computed_alone(
+    zone: str,
+    every: str,
+    weekday: str,
+    at: time,
+    pulse: PulseSetting,
+    minutes: list[int],
+    parsed: bool,
+) -> None:
+    """``clock_reading`` reuses one reading while it holds: ticks in any order, minutes apart or
+    days apart, across daylight saving changes, in the standard library's UTC or in pydantic's
+    (as decoded ticks carry), get the round week and the pulse week computed from scratch."""
+    cadence = Cadence(every=every, weekday=weekday, at=at, timezone=zone)
+    policy = CoffeePolicy(cadence=cadence, pulse=pulse)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minute in minutes:
+        for later in (0, 1, 59, 60 * 24):  # the next ticks, mostly in the same reading
+            now = start + timedelta(minutes=minute + later)
+            if parsed:
+                now = ClockTicked.model_validate_json(
+                    ClockTicked(now=now, sequence=0).model_dump_json()
+                ).now
+            reading = clock_reading(policy, now)
+            assert reading.round_week == due_week(cadence, now)
+            assert reading.pulse_week == pulse_week(pulse, zone, now)
+            assert reading.holds_at(now)
