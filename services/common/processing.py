@@ -15,6 +15,7 @@ The ``Ledger`` around it gives every service the same guarantees under at-least-
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ class Ledger:
         self._applied: set[int] = set()
         """Ids of the events applied, as integers: a long history's set is kept (and written
         to a snapshot, and read back) several times faster than one of UUID objects."""
-        self._decided: set[str] = set()
+        self._decided: set[int] = set()
+        """Ids of the causes whose decision is in the log, as integers (as ``_applied``)."""
 
     def has_applied(self, event: CloudEvent[Any]) -> bool:
         return event.id.int in self._applied
@@ -81,7 +83,9 @@ class Ledger:
     def note_outputs(self, event: CloudEvent[Any]) -> None:
         """Remember that the event's cause was already decided, if the event is one of ours."""
         if event.source == self.source and event.causationid is not None:
-            self._decided.add(event.causationid)
+            cause = _uuid_int(event.causationid)
+            if cause is not None:
+                self._decided.add(cause)
 
     def handle(self, event: CloudEvent[Any], *, settled: bool = False) -> list[CloudEvent[Any]]:
         """Apply a new event and return the outputs still to publish (none for a duplicate).
@@ -93,7 +97,7 @@ class Ledger:
         self.processor.apply(event)
         self._applied.add(identity)
         self.note_outputs(event)
-        if settled or (self._decided and str(event.id) in self._decided):
+        if settled or identity in self._decided:
             return []
         emits = self.processor.decide(event)
         return self.outputs(event, emits) if emits else []
@@ -155,6 +159,14 @@ class Ledger:
             )
             for index, emit in enumerate(emits)
         ]
+
+
+def _uuid_int(text: str) -> int | None:
+    """A causation id as the integer of its UUID (None if it is no UUID: no event has that id)."""
+    try:
+        return uuid.UUID(text).int
+    except ValueError:
+        return None
 
 
 class Ledgers:
