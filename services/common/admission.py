@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aiokafka.partitioner import murmur2
 
-from infra.topics import Topic, TopicSettings, topic_for
+from infra.topics import TopicSettings, topic_for
 from schemas import CloudEvent, RejectedEvent, RejectionReason, decode_event
 from schemas.sealing import PersonalDataCipher
 
@@ -77,7 +77,7 @@ def _admitted(
 ) -> CloudEvent[Any]:
     event = decode_event(record.value or b"", cipher)
     _check_bounds(event)
-    expected_topic = topics.name(_topic_of(event.type))
+    expected_topic = _topic_name(topics.prefix, event.type)
     if record.topic != expected_topic:
         raise RejectedEvent(
             RejectionReason.WRONG_TOPIC,
@@ -96,9 +96,10 @@ def _admitted(
 
 
 @lru_cache(maxsize=1_024)
-def _topic_of(event_type: str) -> Topic:
-    """``topic_for``, remembered: admission asks it for every record, of few types."""
-    return topic_for(event_type)
+def _topic_name(prefix: str, event_type: str) -> str:
+    """The name of the topic of an event type, remembered: admission asks it for every record,
+    of few types (the event's type is in the catalogue: it was decoded)."""
+    return TopicSettings.model_construct(prefix=prefix).name(topic_for(event_type))
 
 
 def _check_bounds(event: CloudEvent[Any]) -> None:
