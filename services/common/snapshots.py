@@ -319,8 +319,8 @@ class _StateUnpickler(pickle.Unpickler):
 
 
 def encode_ledger(ledger: Ledger, configuration: Sequence[object]) -> bytes:
-    """The ledger's state as bytes (configuration by reference). Runs on the event loop: it must
-    see the state as it is between two events."""
+    """The ledger's state as bytes (configuration by reference). Nothing may change the state
+    meanwhile: it must be seen as it is between two events (``Snapshots._encoded_state``)."""
     buffer = io.BytesIO()
     _StatePickler(buffer, configuration).dump(ledger)
     return buffer.getvalue()
