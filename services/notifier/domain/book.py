@@ -105,7 +105,9 @@ class NotificationBook:
         """Organisation -> its pending notices not released yet, in the order they came in: what
         a clock tick looks at (a tick looking at every pending notice of every organisation made
         a long history's rebuild quadratic)."""
-        self.rituals: dict[tuple[str, str], RitualPlan] = {}
+        self.rituals: dict[str, dict[str, RitualPlan]] = {}
+        """Organisation -> ritual id -> its plan: a clock tick looks at its organisation's
+        rituals only."""
         self.team_entries: dict[tuple[str, str], TeamEntry] = {}
         """(Organisation, member) -> the team they are in and the event that put them there (or
         made them take part again): the cause of their calendar invitations from then on."""
@@ -264,9 +266,8 @@ class NotificationBook:
             self.counts["expired"] += 1
         for notice in list(held.values()):
             self._release_if_working_time(notice)
-        for (org, ritual_id), plan in self.rituals.items():
-            if org == org_id:
-                self._remind(plan, ritual_id, now)
+        for ritual_id, plan in self.rituals.get(org_id, {}).items():
+            self._remind(plan, ritual_id, now)
 
     def _remind(self, plan: RitualPlan, ritual_id: str, now: datetime) -> None:
         due = reminders_due(plan, now)
@@ -279,11 +280,11 @@ class NotificationBook:
 
     def _schedule(self, event: CloudEvent[Any], payload: RitualScheduled) -> None:
         key = (event.orgid, payload.ritual_id)
-        previous = self.rituals.get(key)
+        previous = self.rituals.get(event.orgid, {}).get(payload.ritual_id)
         # Raises on an unreadable rule, before anything changes.
         plan = plan_ritual(event) if previous is None else previous.rescheduled(event)
         self._drop_reminders(key, occurrence=None, at=event.time)  # remade from the new plan
-        self.rituals[key] = plan
+        self.rituals.setdefault(event.orgid, {})[payload.ritual_id] = plan
         self._invite(plan, payload.ritual_id)
         ticked = self.clocks.get(event.orgid)
         if ticked is not None:
@@ -293,11 +294,11 @@ class NotificationBook:
 
     def _cancel(self, event: CloudEvent[Any], payload: RitualCancelled) -> None:
         key = (event.orgid, payload.ritual_id)
-        plan = self.rituals.get(key)
+        plan = self.rituals.get(event.orgid, {}).get(payload.ritual_id)
         if plan is None:
             return
         plan = plan.cancelled_by(event)
-        self.rituals[key] = plan
+        self.rituals[event.orgid][payload.ritual_id] = plan
         self._drop_reminders(key, occurrence=payload.occurrence_start, at=event.time)
         self._invite(plan, payload.ritual_id)
 
@@ -346,12 +347,8 @@ class NotificationBook:
         if entry is not None and entry.team == member.profile.team and not resumed:
             return  # another change of the profile: nothing new for the calendar
         self.team_entries[key] = TeamEntry(member.profile.team, event)
-        for (org, ritual_id), plan in self.rituals.items():
-            if (
-                org == event.orgid
-                and not plan.series_cancelled
-                and plan.ritual.team == member.profile.team
-            ):
+        for ritual_id, plan in self.rituals.get(event.orgid, {}).items():
+            if not plan.series_cancelled and plan.ritual.team == member.profile.team:
                 version = plan.version_event
                 cause = version if event.time <= version.time else event
                 self._invite_member(plan, ritual_id, cause, member_id)
@@ -492,7 +489,7 @@ class NotificationBook:
             "notifications_sent": float(self.counts["sent"]),
             "notifications_failed": float(self.counts["failed"]),
             "reminders_expired": float(self.counts["expired"]),
-            "rituals_scheduled": float(len(self.rituals)),
+            "rituals_scheduled": float(sum(len(plans) for plans in self.rituals.values())),
             **{
                 f"deliveries_{outcome}_{channel}": float(self.outcomes[(channel, outcome)])
                 for channel in get_args(Channel)

@@ -24,7 +24,7 @@ from services.common.processing import Emit, Ledger
 from services.notifier.domain.book import NotificationBook, Waiting
 from services.notifier.domain.notices import Delivery, Notice, Template
 from services.notifier.handlers import NotifierProcessor
-from tests.factories import T0, event, member_profile, sample_payload
+from tests.factories import T0, event, member_joined_event, member_profile, sample_payload
 from tests.unit.notifier.support import SOURCE, joined, policy_with
 
 
@@ -264,6 +264,23 @@ def test_a_tick_at_the_reminder_moment_reminds_each_active_team_member_once() ->
         processor.apply(outcome(delivery))
     processor.apply(tick(REMIND_AT + timedelta(minutes=10), 4))
     assert reminder_ids(processor.book) == []
+
+
+def test_a_tick_reminds_of_its_own_organisations_rituals_only() -> None:
+    """Each organisation has its own clock: one organisation's tick at the reminder moment
+    reminds nobody of another's ritual, whose clock has not come that far."""
+    other = "globex"
+    processor = processor_with(
+        *ritual_team(),
+        SCHEDULED,
+        member_joined_event(org=other, member_id="g-1"),
+        event(sample_payload(RitualScheduled), org=other, time=utc(2025, 3, 3, 9, 0)),
+        event(ClockTicked(now=REMIND_AT - timedelta(days=1), sequence=1), org=other),
+    )
+    processor.apply(tick(REMIND_AT))
+    assert {d.notice.org_id for d in reminders_ready(processor.book)} == {"acme"}
+    processor.apply(event(ClockTicked(now=REMIND_AT, sequence=2), org=other, time=REMIND_AT))
+    assert {d.notice.org_id for d in reminders_ready(processor.book)} == {"acme", other}
 
 
 def test_rescheduling_the_ritual_does_not_remind_twice_of_the_same_occurrence() -> None:

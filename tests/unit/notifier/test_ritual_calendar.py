@@ -101,7 +101,7 @@ def test_scheduling_puts_the_series_in_the_calendar_of_each_team_member_taking_p
 def test_a_third_party_reader_finds_the_platforms_occurrences_across_daylight_saving() -> None:
     book = processor_with(scheduled(), cancelled(FIRST + timedelta(weeks=3))).book
     (delivery, *_) = invitations(book)
-    plan = book.rituals[("acme", "friday-drinks")]
+    plan = book.rituals["acme"]["friday-drinks"]
     ours = [
         start
         for start in plan.recurrence.occurrences_between(
