@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.clock import ClockTicked
 from services.common.domain.working_hours import (
     WeeklyHours,
     intersect,
     total_minutes,
     utc_intervals,
 )
-from schemas.clock import ClockTicked
 from services.matcher.domain.cadence import due_week
 from services.matcher.domain.clock_reading import clock_reading
 from services.matcher.domain.policy import Cadence, CoffeePolicy, PulseSetting
