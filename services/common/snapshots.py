@@ -66,6 +66,8 @@ SNAPSHOT_HEADER = "rituals-snapshot"
 """On every chunk: the id of the snapshot it belongs to (its manifest names the same id)."""
 FETCH_WAIT_MS = 20
 END_WAIT_SECONDS = 10.0
+READ_WAIT_SECONDS = 10.0
+"""How long a read waits for records known to be there before it counts them as missing."""
 FIRST_LOOK_BACK = 4
 """Records read back from a partition's end to find its newest manifest, at first."""
 _PACKAGES_ROOT = Path(__file__).resolve().parents[2]
@@ -489,13 +491,22 @@ async def _newest_manifest(
 async def _read_range(
     consumer: AIOKafkaConsumer, place: TopicPartition, start: int, end: int
 ) -> list[Any]:
+    """The records of [start, end) that are there (compaction may have removed some)."""
     consumer.seek(place, start)
     records: list[Any] = []
-    while await consumer.position(place) < end:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READ_WAIT_SECONDS
+    while (position := await consumer.position(place)) < end:
         batch = await consumer.getmany(place, timeout_ms=1_000)
-        if not batch:
+        if batch:
+            records.extend(record for found in batch.values() for record in found)
+            deadline = loop.time() + READ_WAIT_SECONDS
+            continue
+        highwater = _highwater(consumer, place)
+        if (highwater is not None and highwater <= position) or loop.time() > deadline:
             break  # the partition ends earlier than it said (compacted or truncated)
-        records.extend(record for found in batch.values() for record in found)
+        # Records are there but no fetch answered in time: the event loop may have waited
+        # for a state being decoded in a thread (restores run side by side). Not a gap.
     return [record for record in records if record.offset < end]
 
 
