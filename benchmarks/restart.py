@@ -196,11 +196,6 @@ class Row:
             for replay, raw in zip(self.replays, self.raws, strict=True)
         ]
 
-    @property
-    def median_turn(self) -> int:
-        ratios = self.ratios
-        return ratios.index(statistics.median_low(ratios))
-
 
 REPLAY_TURNS = 3
 """Full replays (each beside a raw read) per service and size: one run's ratio varies by +-5
@@ -242,12 +237,14 @@ def _line(row: Row) -> str:
     def shown(start: Start) -> str:
         return f"{start.seconds:6.2f} s ({start.rebuild:5.2f}) {start.replayed:>9,.0f}"
 
-    ratios, turn = sorted(row.ratios), row.median_turn
+    ratios = row.ratios
+    turn = ratios.index(statistics.median_low(ratios))
+    ordered = sorted(ratios)
     return (
         f"  {row.service:<11} {row.size:>9,}  {shown(row.first):>25}  {shown(row.snapshot):>25}  "
         f"{shown(row.no_snapshot):>25}  {shown(row.replays[turn]):>25}  "
-        f"{row.raws[turn].seconds:>7.2f} s {row.raws[turn].records:>11,}  {row.ratios[turn]:>4.0%} "
-        f"({ratios[0]:.0%}-{ratios[-1]:.0%})"
+        f"{row.raws[turn].seconds:>7.2f} s {row.raws[turn].records:>11,}  {ratios[turn]:>4.0%} "
+        f"({ordered[0]:.0%}-{ordered[-1]:.0%})"
     )
 
 

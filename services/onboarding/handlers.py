@@ -70,10 +70,9 @@ class OnboardingProcessor(DirectoryProcessor):
     def apply(self, event: CloudEvent[Any]) -> None:
         super().apply(event)
         payload = event.data
-        change = MEMBER_CHANGES.get(type(payload))
         if isinstance(payload, ClockTicked):  # most events by far: told apart first
             self.book.for_update(event.orgid).tick(payload.now.astimezone(UTC))
-        elif change is not None:
+        elif (change := MEMBER_CHANGES.get(type(payload))) is not None:
             self._apply_member_event(event, change)
         elif isinstance(payload, OWN_OUTPUTS):
             self.book.for_update(event.orgid).fold(payload, event.time)

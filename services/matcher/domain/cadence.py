@@ -20,7 +20,7 @@ def due_week_span(cadence: Cadence, now: datetime) -> tuple[date | None, datetim
     """``due_week`` and the span [start, end) around ``now`` in which it is the answer: from
     that week's round moment to the next week's."""
     if cadence.every == "off":
-        return None, NEVER_CHANGES[0], NEVER_CHANGES[1]
+        return None, *NEVER_CHANGES
     timezone, weekday, at = cadence.timezone, cadence.weekday, cadence.at
     monday = week_monday(now.astimezone(ZoneInfo(timezone)).date())
     for week in (monday, monday - timedelta(days=7)):
