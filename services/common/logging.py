@@ -27,6 +27,12 @@ QUIET_LIBRARIES = ("aiokafka", "kafka", "httpx", "httpcore", "hpack", "aiosmtpli
 """Libraries that narrate connections at INFO or DEBUG, some with request URLs, which are
 credentials for incoming webhooks: only their warnings and errors are kept."""
 
+LOAD_NARRATORS = ("kafka.net.selector",)
+"""Library loggers that warn of their own timing: kafka-python's I/O loop warns whenever one of
+its tasks ran over 0.1 s, which on a busy two-core machine is the load, not a fault, and
+nothing a reader can act on (``make run`` printed one in the middle of the demo). Only their
+errors are kept."""
+
 _URL_PATH = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s@]*@)?([^/\s?#'\"]+)[^\s'\"]*")
 
 
@@ -121,6 +127,8 @@ def configure_logging(
     root.setLevel(level)
     for library in QUIET_LIBRARIES:
         logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
+    for narrator in LOAD_NARRATORS:
+        logging.getLogger(narrator).setLevel(max(logging.ERROR, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
 

@@ -76,6 +76,17 @@ def test_errors_the_kafka_client_retries_itself_are_warnings(
     assert unexpected["level"] == "error"
 
 
+def test_the_kafka_clients_timing_warnings_are_left_out_and_its_errors_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("demo", log_format="json", level="INFO")
+    selector = logging.getLogger("kafka.net.selector")
+    selector.warning("Task ran for 0.179s (>0.100s threshold). It is blocking the event loop")
+    selector.error("the selector failed")
+    (line,) = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert (line["event"], line["level"]) == ("the selector failed", "error")
+
+
 @pytest.mark.parametrize(
     ("text", "logged"),
     [
