@@ -46,6 +46,7 @@ from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, RejectionReason
 from schemas.envelope import CloudEventAttributes
 from schemas.sealing import PersonalDataCipher
+from services.common.adapters.group_membership import leaves_on_stop
 from services.common.admission import admit
 from services.common.alignment import AlignedBuffers, Fetched
 from services.common.collector import collector_paused, young_collections_only
@@ -294,6 +295,7 @@ class ServiceRuntime:
             self._transactions = await self._transactional_producer()
         consumer.subscribe(self.topic_names, listener=_RebuildOnAssignment(self))
         await consumer.start()
+        leaves_on_stop(consumer)
         self._consumer = consumer
         self._consuming = asyncio.create_task(self._consume_loop(consumer), name="consume")
 
