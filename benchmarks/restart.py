@@ -155,13 +155,19 @@ async def raw_read(kafka: KafkaSettings, topics: TopicSettings, names: Sequence[
         partitions = _partitions(topics, names)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        quiet = 0
-        while quiet < 3 and not await _at_ends(consumer, ends):
+        asked = await consumer.end_offsets(partitions)
+        # Each partition's end: the larger of the end offset asked (too small on the embedded
+        # broker) and the high watermark of its first fetch, as the rebuild bounds its read. No
+        # "three empty polls": on the durable embedded broker fetches come back empty for
+        # longer than that, and the read stopped after 18,000 of 100,000 records.
+        ends: dict[TopicPartition, int] = {}
+        while len(ends) < len(partitions) or not await _at_ends(consumer, ends):
             batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            quiet = 0 if batch else quiet + 1
-            for partition, records in batch.items():
-                ends[partition] = max(ends[partition], consumer.highwater(partition) or 0)
+            for partition in partitions:
+                highwater = consumer.highwater(partition)
+                if partition not in ends and highwater is not None:
+                    ends[partition] = max(asked[partition], highwater)
+            for records in batch.values():
                 read += len(records)
                 for record in records:
                     json.loads(record.value)
