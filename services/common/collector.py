@@ -9,20 +9,38 @@ frees those objects anyway; the collector runs again as soon as the event is han
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+class _Pauses:
+    """How many blocks keep the collector paused now, and whether it ran before the first."""
+
+    lock = threading.Lock()
+    count = 0
+    resume = False
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause the cyclic collector for the block (nested use keeps it paused to the outermost)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """Pause the cyclic collector for the block. Blocks may overlap, nested or in threads: it
+    runs again when the last one ends (if it ran before the first). Restores decode their
+    states side by side in threads; the first to finish had turned the collector back on while
+    the others still decoded, and a decoding then walked everything restored so far again and
+    again: restoring 38 MB of notifier state took 8.6 s of decoding, one state 3.6 s alone."""
+    with _Pauses.lock:
+        if _Pauses.count == 0:
+            _Pauses.resume = gc.isenabled()
+            gc.disable()
+        _Pauses.count += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _Pauses.lock:
+            _Pauses.count -= 1
+            if _Pauses.count == 0 and _Pauses.resume:
+                gc.enable()
 
 
 OLDEST_NEVER = 1 << 30

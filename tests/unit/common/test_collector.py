@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -49,6 +50,34 @@ def test_nested_pauses_keep_it_paused_until_the_outermost_ends() -> None:
         with collector_paused():
             pass
         assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_pauses_overlapping_in_threads_keep_it_paused_until_the_last_ends() -> None:
+    """As restores decoding their states side by side do: the first to finish must not turn
+    the collector on under the others."""
+    first_inside, second_inside, first_done = (threading.Event() for _ in range(3))
+    seen_after_the_first: list[bool] = []
+
+    def first() -> None:
+        with collector_paused():
+            first_inside.set()
+            second_inside.wait(5)
+        first_done.set()
+
+    def second() -> None:
+        first_inside.wait(5)
+        with collector_paused():
+            second_inside.set()
+            first_done.wait(5)
+            seen_after_the_first.append(gc.isenabled())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen_after_the_first == [False]
     assert gc.isenabled()
 
 
