@@ -157,8 +157,12 @@ class DeliveryWorker:
                 if runtime.ready:
                     self.start_ready(runtime)
                 self.scans += 1
+                # ``asyncio.timeout``, not ``wait_for``: Python 3.11's ``wait_for`` returns the
+                # result when the wake and a cancellation come together, swallowing the cancel,
+                # and the worker went on for ever (a stop hung in CI).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             await self.cancel_all()
 

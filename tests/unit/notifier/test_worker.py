@@ -325,6 +325,20 @@ async def test_the_loop_delivers_what_arrives_and_stops_when_cancelled() -> None
     assert worker.scans >= 1
 
 
+async def test_a_cancel_that_comes_with_a_wake_still_stops_the_loop() -> None:
+    """A batch handled (a wake) as the runtime stops the worker (a cancel), in one step of the
+    event loop: the loop must end, or the service's stop waits for it for ever."""
+    runtime = runtime_with(*members())
+    worker = DeliveryWorker({}, RETRY, poll_interval=3600)
+    loop = asyncio.create_task(worker.run(runtime))
+    await _until(lambda: worker.scans == 1)
+    worker.wake()
+    loop.cancel()
+    done, _ = await asyncio.wait([loop], timeout=10)
+    assert loop in done, "the worker went on after it was cancelled"
+    assert loop.cancelled()
+
+
 async def test_events_folded_in_wake_the_loop_rather_than_waiting_for_its_poll() -> None:
     runtime = runtime_with(*members())
     email, webhook = ScriptedChannel(), ScriptedChannel()
