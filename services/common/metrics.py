@@ -48,6 +48,13 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.rebuilds_sorted = Counter(
+            "rituals_rebuilds_sorted",
+            "Rebuilds that found the history out of the order a streaming merge can follow, and "
+            "read it again to sort it.",
+            ["service"],
+            registry=self.registry,
+        )
         self.rebuild_failures = Counter(
             "rituals_rebuild_failures",
             "State rebuilds that failed and were retried (the instance stays not ready).",

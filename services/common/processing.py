@@ -132,15 +132,27 @@ class Ledger:
         failures: list[tuple[CloudEvent[Any], Exception]] = []
         for event, was_settled in zip(events, settled or repeat(False, len(events)), strict=True):
             try:
-                outputs = self.handle(event, settled=was_settled)
-                pending = [outputs] if outputs else []
-                while pending:
-                    decision = pending.pop(0)
-                    decisions.append(decision)
-                    pending.extend(self.decisions_following(decision))
+                decisions += self.replay_one(event, settled=was_settled)
             except Exception as error:  # deciding, or folding an output in: the cause fails
                 failures.append((event, error))
         return Replayed(decisions, failures)
+
+    def replay_one(self, event: CloudEvent[Any], *, settled: bool) -> list[list[CloudEvent[Any]]]:
+        """Fold one event of a rebuild in, after every output of ours in the history read was
+        noted (``note_outputs`` or ``note_decided``): the decisions still to publish, with what
+        they ask for in turn, in order."""
+        outputs = self.handle(event, settled=settled)
+        decisions: list[list[CloudEvent[Any]]] = []
+        pending = [outputs] if outputs else []
+        while pending:
+            decision = pending.pop(0)
+            decisions.append(decision)
+            pending.extend(self.decisions_following(decision))
+        return decisions
+
+    def note_decided(self, causes: Iterable[int]) -> None:
+        """Remember causes (ids as integers) whose decision the log holds whole."""
+        self._decided.update(causes)
 
     def outputs(self, cause: CloudEventAttributes, emits: Sequence[Emit]) -> list[CloudEvent[Any]]:
         """The envelopes of what a cause asks to emit: same source, organisation, domain time

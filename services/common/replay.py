@@ -15,7 +15,7 @@ crash cut short.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -65,55 +65,120 @@ async def read_to_end(
     ``starts``: partitions read from an offset rather than from the beginning."""
     if not partitions:
         return History([])
-    consumer = AIOKafkaConsumer(
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed" if committed_only else "read_uncommitted",
-        **kafka.aiokafka_params(),
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(partitions))
-        await consumer.seek_to_beginning(*partitions)
-        for partition, offset in (starts or {}).items():  # a bounded read of the clock
-            if partition in partitions and offset > 0:
-                consumer.seek(partition, offset)
-        asked: dict[TopicPartition, int] = await consumer.end_offsets(list(partitions))
-        bounds: dict[TopicPartition, int] = {}
-        records: list[StoredRecord] = []
+    records: list[StoredRecord] = []
+    async with BoundedRead(
+        kafka, partitions, idle_ms=idle_ms, committed_only=committed_only, starts=starts
+    ) as read:
+        async for batch in read.batches():
+            records.extend(batch)
+        return History(records, read.partition_counts, read.ends)
+
+
+class BoundedRead:
+    """A read of partitions up to their bounds (see above), batch by batch, for a reader that
+    folds as it reads. ``bounds`` fixes some partitions' ends (what an earlier read of them
+    ended at): nothing at or past one is yielded. Partitions can be paused and resumed (a
+    reader holding enough of one) meanwhile."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        partitions: Collection[TopicPartition],
+        *,
+        idle_ms: int = 500,
+        committed_only: bool = False,
+        starts: Mapping[TopicPartition, int] | None = None,
+        bounds: Mapping[TopicPartition, int] | None = None,
+    ) -> None:
+        self.partitions = list(partitions)
+        self._idle_ms = idle_ms
+        self._committed_only = committed_only
+        self._starts = dict(starts or {})
+        self._fixed = dict(bounds or {})
+        self._consumer = AIOKafkaConsumer(
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed" if committed_only else "read_uncommitted",
+            **kafka.aiokafka_params(),
+        )
+        self._asked: dict[TopicPartition, int] = {}
+        self.bounds: dict[TopicPartition, int] = {}
+        """Where each partition's read ends, once known (its first fetch on the embedded
+        broker)."""
+        self.partition_counts: dict[str, int] = {}
+        self.ends: dict[TopicPartition, int] = {}
+        """Where each partition was read to (the next offset), once the read has ended."""
+
+    async def __aenter__(self) -> BoundedRead:
+        consumer = self._consumer
+        await consumer.start()
+        try:
+            consumer.assign(self.partitions)
+            await consumer.seek_to_beginning(*self.partitions)
+            for partition, offset in self._starts.items():  # a bounded read of the clock
+                if partition in self.partitions and offset > 0:
+                    consumer.seek(partition, offset)
+            self._asked = await consumer.end_offsets(self.partitions)
+            self.bounds.update(self._fixed)
+            self.partition_counts = {
+                tp.topic: len(consumer.partitions_for_topic(tp.topic) or ())
+                for tp in self.partitions
+            }
+        except BaseException:
+            await consumer.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+
+    async def batches(self) -> AsyncIterator[list[StoredRecord]]:
+        """The records read, a fetch at a time, each partition's in log order, until every
+        partition is read to its bound."""
+        consumer = self._consumer
         shared: dict[Any, Any] = {}
         while True:
-            batch = await consumer.getmany(timeout_ms=idle_ms)
-            records.extend(_stored(batch.values(), shared))
-            for partition in partitions:
-                fetched = (
-                    consumer.last_stable_offset(partition)
-                    if committed_only
-                    else consumer.highwater(partition)
-                )
-                if partition not in bounds and fetched is not None:
-                    bounds[partition] = max(asked[partition], fetched)
-            all_bounded = len(bounds) == len(partitions)
-            if (all_bounded or not batch) and await _past(consumer, bounds, asked):
-                counts = {
-                    tp.topic: len(consumer.partitions_for_topic(tp.topic) or ())
-                    for tp in partitions
-                }
-                ends = {tp: await consumer.position(tp) for tp in partitions}
-                return History(records, counts, ends)
-    finally:
-        await consumer.stop()
+            batch = await consumer.getmany(timeout_ms=self._idle_ms)
+            kept = list(_stored(batch.values(), shared, self._fixed))
+            self._note_bounds()
+            if kept:
+                yield kept
+            all_bounded = len(self.bounds) == len(self.partitions)
+            if (all_bounded or not batch) and await self._past():
+                for tp in self.partitions:
+                    position = await consumer.position(tp)
+                    self.ends[tp] = min(position, self._fixed.get(tp, position))
+                return
 
+    def _note_bounds(self) -> None:
+        consumer = self._consumer
+        for partition in self.partitions:
+            if partition in self.bounds:
+                continue
+            fetched = (
+                consumer.last_stable_offset(partition)
+                if self._committed_only
+                else consumer.highwater(partition)
+            )
+            if fetched is not None:
+                self.bounds[partition] = max(self._asked[partition], fetched)
 
-async def _past(
-    consumer: AIOKafkaConsumer,
-    bounds: Mapping[TopicPartition, int],
-    asked: Mapping[TopicPartition, int],
-) -> bool:
-    for partition, end in asked.items():
-        if await consumer.position(partition) < bounds.get(partition, end):
-            return False
-    return True
+    async def read_to_bound(self, partition: TopicPartition) -> bool:
+        """Whether everything of the partition up to its bound has been yielded."""
+        bound = self.bounds.get(partition)
+        return bound is not None and await self._consumer.position(partition) >= bound
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        self._consumer.pause(*partitions)
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        self._consumer.resume(*partitions)
+
+    async def _past(self) -> bool:
+        for partition, end in self._asked.items():
+            if await self._consumer.position(partition) < self.bounds.get(partition, end):
+                return False
+        return True
 
 
 def partition_end(asked: int, fetched: int | None) -> int:
@@ -125,12 +190,19 @@ def partition_end(asked: int, fetched: int | None) -> int:
     return asked if fetched is None else fetched
 
 
-def _stored(batches: Iterable[list[Any]], shared: dict[Any, Any]) -> Iterable[StoredRecord]:
+def _stored(
+    batches: Iterable[list[Any]], shared: dict[Any, Any], fixed: Mapping[TopicPartition, int]
+) -> Iterable[StoredRecord]:
     """The records as kept, their keys and headers shared with the records before them that
     have the same ones (``shared``): few organisations, the same content type on every record,
-    and a third of a kept record's memory was its own copies of them."""
+    and a third of a kept record's memory was its own copies of them. Records at or past a
+    ``fixed`` bound are left out."""
     for batch in batches:
         for record in batch:
+            if fixed and record.offset >= fixed.get(
+                TopicPartition(record.topic, record.partition), record.offset + 1
+            ):
+                continue
             headers = tuple(record.headers) if record.headers else ()
             key = record.key
             yield StoredRecord(
@@ -155,6 +227,22 @@ def _shared(value: Any, shared: dict[Any, Any]) -> Any:
             shared[value] = value
         return value
     return found
+
+
+@dataclass
+class Folded:
+    """What a rebuild's fold left to do and to tell, every partition number together."""
+
+    decisions: list[list[CloudEvent[Any]]] = field(default_factory=list)
+    failures: list[tuple[StoredRecord, Exception]] = field(default_factory=list)
+    refused: list[tuple[StoredRecord, RejectedEvent]] = field(default_factory=list)
+    folded: Counter[int] = field(default_factory=Counter)
+    """Events folded in, by partition number."""
+    erasures: set[int] = field(default_factory=set)
+    """Partition numbers that folded in an erasure."""
+    events: int = 0
+    unfinished: int = 0
+    later_copies: int = 0
 
 
 @dataclass(frozen=True)

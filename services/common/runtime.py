@@ -22,10 +22,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
@@ -55,9 +56,18 @@ from services.common.metrics import ServiceMetrics
 from services.common.privacy import configured_vault
 from services.common.processing import Emit, Ledgers, Processor
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
-from services.common.replay import History, ReplayPlan, StoredRecord, read_to_end, replay_plan
+from services.common.replay import (
+    BoundedRead,
+    Folded,
+    History,
+    ReplayPlan,
+    StoredRecord,
+    read_to_end,
+    replay_plan,
+)
 from services.common.settings import ServiceSettings
 from services.common.snapshots import Snapshots, erases_personal_data
+from services.common.stream_fold import PAUSE_AT, RESUME_AT, DecisionIndex, MergeFold, Unordered
 from services.common.tracing import configure_tracing, continuing
 
 log = structlog.get_logger("rituals.runtime")
@@ -810,8 +820,23 @@ class ServiceRuntime:
         """Make the state of the partitions: from each partition number's newest usable snapshot
         (or empty) and the log after it; decide what was never decided (or was cut short),
         dead-letter what was refused since the last commit; return where each partition's
-        history was read to."""
+        history was read to. The history is folded as it is read (``stream_fold``); one the
+        merge cannot follow is read again and sorted (``replay.replay_plan``)."""
         committed = await self._committed_offsets()
+        try:
+            return await self._rebuild(partitions, committed, streaming=True)
+        except Unordered as reason:
+            self.metrics.rebuilds_sorted.labels(self.definition.name).inc()
+            log.warning("history out of time order; rebuilding by sorting it", reason=str(reason))
+            return await self._rebuild(partitions, committed, streaming=False)
+
+    async def _rebuild(
+        self,
+        partitions: set[TopicPartition],
+        committed: Mapping[TopicPartition, int],
+        *,
+        streaming: bool,
+    ) -> dict[TopicPartition, int]:
         numbers = sorted({partition.partition for partition in partitions})
         restored = await self.snapshots.restore(numbers)
         starts = {
@@ -821,29 +846,68 @@ class ServiceRuntime:
         }
         for partition, start in self._clock_starts(partitions, committed).items():
             starts[partition] = max(start, starts.get(partition, 0))
+
+        def restored_ledgers(partition_count: int) -> Ledgers:
+            ledgers = self._new_ledgers(partition_count)
+            for number in numbers:
+                if number in restored:
+                    ledgers.put(number, restored[number].ledger)
+                else:
+                    ledgers.at(number)
+            return ledgers
+
         # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
         # for the session timeout, and the rebuild would start over, for ever). Only young
         # objects are collected meanwhile (``young_collections_only``).
         with young_collections_only():
-            history = await read_to_end(
-                self.kafka,
-                partitions,
-                idle_ms=self.settings.replay_idle_ms,
-                committed_only=self.transactional,
-                starts=starts,
-            )
+            fold = self._stream_fold if streaming else self._sorted_fold
+            ledgers, folded, ends = await fold(partitions, committed, starts, restored_ledgers)
+        self.ledgers = ledgers
+        sends: list[asyncio.Future[Any]] = []
+        for decision in folded.decisions:
+            await self._queue_decision(decision, sends)
+        self._own(await self._confirm(sends))
+        await self._dead_letter_since_commit(folded, committed)
+        self.snapshots.rebuilt(ends, folded.folded, folded.erasures)
+        self.rebuilt.set()
+        self.metrics.replayed.labels(self.definition.name).inc(folded.events)
+        self.metrics.show_state(self.ledgers.measures())
+        log.info(
+            "state rebuilt",
+            partitions=len(partitions),
+            snapshots=len(restored),
+            streamed=streaming,
+            events=folded.events,
+            decided=len(folded.decisions),
+            unfinished=folded.unfinished,
+            refused=len(folded.refused),
+            later_copies=folded.later_copies,
+            failed=len(folded.failures),
+        )
+        return ends
+
+    async def _sorted_fold(
+        self,
+        partitions: set[TopicPartition],
+        committed: Mapping[TopicPartition, int],
+        starts: Mapping[TopicPartition, int],
+        restored_ledgers: Callable[[int], Ledgers],
+    ) -> tuple[Ledgers, Folded, dict[TopicPartition, int]]:
+        """Read the whole history, then plan (sort) and fold it one partition number at a time."""
+        history = await read_to_end(
+            self.kafka,
+            partitions,
+            idle_ms=self.settings.replay_idle_ms,
+            committed_only=self.transactional,
+            starts=starts,
+        )
         self._partition_counts = dict(history.partition_counts)
-        ledgers = self._new_ledgers(
+        ledgers = restored_ledgers(
             self._partition_counts.get(self.topic_names[0], self.topics.partitions)
         )
-        for number in numbers:
-            if number in restored:
-                ledgers.put(number, restored[number].ledger)
-            else:
-                ledgers.at(number)
 
-        def plan_and_fold() -> _Folded:
+        def plan_and_fold() -> Folded:
             return _plan_and_fold(
                 history,
                 ledgers,
@@ -854,33 +918,56 @@ class ServiceRuntime:
                 self.vault,
             )
 
-        with young_collections_only():
-            folded = await asyncio.to_thread(plan_and_fold)
-        self.ledgers = ledgers
-        sends: list[asyncio.Future[Any]] = []
-        for decision in folded.decisions:
-            await self._queue_decision(decision, sends)
-        self._own(await self._confirm(sends))
-        await self._dead_letter_since_commit(folded, committed)
-        self.snapshots.rebuilt(history.ends, folded.folded, folded.erasures)
-        self.rebuilt.set()
-        self.metrics.replayed.labels(self.definition.name).inc(folded.events)
-        self.metrics.show_state(self.ledgers.measures())
-        log.info(
-            "state rebuilt",
-            partitions=len(partitions),
-            snapshots=len(restored),
-            events=folded.events,
-            decided=len(folded.decisions),
-            unfinished=folded.unfinished,
-            refused=len(folded.refused),
-            later_copies=folded.later_copies,
-            failed=len(folded.failures),
+        folded = await asyncio.to_thread(plan_and_fold)
+        return ledgers, folded, dict(history.ends)
+
+    async def _stream_fold(
+        self,
+        partitions: set[TopicPartition],
+        committed: Mapping[TopicPartition, int],
+        starts: Mapping[TopicPartition, int],
+        restored_ledgers: Callable[[int], Ledgers],
+    ) -> tuple[Ledgers, Folded, dict[TopicPartition, int]]:
+        """Index our own outputs (every topic but the clock), then read everything to the same
+        bounds, folding as it comes (``stream_fold``)."""
+        clock = self.topics.name(Topic.CLOCK)
+        outputs = {partition for partition in partitions if partition.topic != clock}
+        bounded_read = partial(
+            BoundedRead,
+            self.kafka,
+            idle_ms=self.settings.replay_idle_ms,
+            committed_only=self.transactional,
+            starts=starts,
         )
-        return dict(history.ends)
+        index = DecisionIndex(self.definition.source, self.topics, {}, self.vault)
+        bounds: dict[TopicPartition, int] = {}
+        if outputs:
+            async with bounded_read(outputs) as first:
+                index.partition_counts = first.partition_counts
+                async for batch in first.batches():
+                    await asyncio.to_thread(index.take, batch)
+                bounds = dict(first.ends)
+        async with bounded_read(partitions, bounds=bounds) as read:
+            self._partition_counts = counts = dict(read.partition_counts)
+            partition_count = counts.get(self.topic_names[0], self.topics.partitions)
+            if any(count != partition_count for count in counts.values()):
+                raise Unordered("topics partitioned unlike each other")
+            ledgers = restored_ledgers(partition_count)
+            merge = MergeFold(ledgers, index, committed, self.topic_names, partitions, counts)
+            open_streams = set(partitions)
+            async for batch in read.batches():
+                await asyncio.to_thread(merge.take, batch)
+                for stream in list(open_streams):
+                    if await read.read_to_bound(stream):
+                        open_streams.discard(stream)
+                        merge.read_to_end(stream)
+                read.pause(s for s in open_streams if merge.holding(s) >= PAUSE_AT)
+                read.resume(s for s in open_streams if merge.holding(s) < RESUME_AT)
+            folded = await asyncio.to_thread(merge.finish)
+            return ledgers, folded, dict(read.ends)
 
     async def _dead_letter_since_commit(
-        self, folded: _Folded, committed: Mapping[TopicPartition, int]
+        self, folded: Folded, committed: Mapping[TopicPartition, int]
     ) -> None:
         """What the rebuild refused or failed on at or after the group's committed offset was
         never seen live: dead-letter it now (earlier records were dead-lettered live)."""
@@ -920,22 +1007,6 @@ class ServiceRuntime:
         return found
 
 
-@dataclass
-class _Folded:
-    """What a rebuild's fold left to do and to tell, every partition number together."""
-
-    decisions: list[list[CloudEvent[Any]]] = field(default_factory=list)
-    failures: list[tuple[StoredRecord, Exception]] = field(default_factory=list)
-    refused: list[tuple[StoredRecord, RejectedEvent]] = field(default_factory=list)
-    folded: Counter[int] = field(default_factory=Counter)
-    """Events folded in, by partition number."""
-    erasures: set[int] = field(default_factory=set)
-    """Partition numbers that folded in an erasure."""
-    events: int = 0
-    unfinished: int = 0
-    later_copies: int = 0
-
-
 def _plan_and_fold(
     history: History,
     ledgers: Ledgers,
@@ -944,7 +1015,7 @@ def _plan_and_fold(
     topic_order: list[str],
     source: str,
     cipher: PersonalDataCipher | None,
-) -> _Folded:
+) -> Folded:
     """Plan and fold the history one partition number at a time (organisations never span
     two), so that only one number's events are alive at once: an event decoded is several
     times the size of its record, and a long history's events did not fit in memory. The
@@ -958,7 +1029,7 @@ def _plan_and_fold(
     else:  # topics partitioned unlike the ledgers: the whole history at once
         by_number[0] = list(history.records)
     history.records.clear()
-    result = _Folded()
+    result = Folded()
     for number in sorted(by_number):
         plan = replay_plan(
             History(by_number.pop(number), counts), topics, topic_order, source, cipher
@@ -978,7 +1049,7 @@ def _replay(
     ledgers: Ledgers,
     plan: ReplayPlan,
     committed: Mapping[TopicPartition, int],
-    result: _Folded,
+    result: Folded,
 ) -> None:
     """Fold each partition number's events into its ledger (organisations never span two), in
     the plan's order, adding the decisions still to publish and the failures to ``result``.

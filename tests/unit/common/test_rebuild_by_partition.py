@@ -12,8 +12,8 @@ from schemas import CloudEvent
 from services.common.admission import partition_of
 from services.common.processing import Ledgers
 from services.common.records import OutgoingRecord, event_record
-from services.common.replay import replay_plan
-from services.common.runtime import _Folded, _plan_and_fold, _replay
+from services.common.replay import Folded, replay_plan
+from services.common.runtime import _plan_and_fold, _replay
 from tests.unit.common.log_model import PARTITIONS, TOPICS, MemoryLog
 from tests.unit.common.test_crash_recovery import SCENARIOS, Scenario
 
@@ -52,7 +52,7 @@ def test_a_rebuild_by_partition_number_comes_to_what_the_whole_history_does(name
 
     whole = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
     plan = replay_plan(log.history(), TOPICS, order, scenario.source)
-    replayed = _Folded()
+    replayed = Folded()
     _replay(whole, plan, {}, replayed)
     by_number = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
     history = log.history()

@@ -1,0 +1,216 @@
+"""A rebuild folds the history as it reads it (``stream_fold``), holding a window of records: it
+must come to what sorting the whole history does (``replay_plan``), or say it cannot
+(``Unordered``) and never fold a wrong state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+
+from infra.topics import Topic
+from schemas import CloudEvent
+from services.common.admission import partition_of
+from services.common.processing import Ledger, Ledgers
+from services.common.records import OutgoingRecord, event_record
+from services.common.replay import Folded, StoredRecord, replay_plan
+from services.common.runtime import _plan_and_fold
+from services.common.stream_fold import DecisionIndex, MergeFold, Unordered
+from tests.unit.common.log_model import PARTITIONS, TOPICS, Crashed, Instance, MemoryLog
+from tests.unit.common.test_crash_recovery import SCENARIOS, Scenario
+
+ORGANISATIONS = [f"org{n}" for n in range(9)]
+
+
+def _as(event: CloudEvent[Any], organisation: str, shift: timedelta) -> CloudEvent[Any]:
+    identity = uuid.uuid5(uuid.NAMESPACE_URL, f"{organisation}/{event.id}")
+    return event.model_copy(
+        update={"orgid": organisation, "id": identity, "time": event.time + shift}
+    )
+
+
+def _live_log(scenario: Scenario, crash_after: int | None) -> MemoryLog:
+    """The organisations' inputs handled live in domain-time order, each organisation a minute
+    after the one before; the last organisation's decisive input cut short by a crash after
+    ``crash_after`` outputs. Then a copy of an input, a record nobody can read and one on the
+    wrong partition."""
+    log = MemoryLog()
+    instance = Instance(log, scenario.new_processor, scenario.source, scenario.topic_order)
+    inputs = sorted(
+        (
+            (_as(event, organisation, timedelta(minutes=n)), organisation)
+            for n, organisation in enumerate(ORGANISATIONS)
+            for event in [*scenario.before, scenario.decisive, *scenario.after]
+        ),
+        key=lambda pair: pair[0].time,
+    )
+    decisive = {
+        _as(scenario.decisive, o, timedelta(minutes=n)).id for n, o in enumerate(ORGANISATIONS)
+    }
+    for event, organisation in inputs:
+        cut = crash_after if event.id in decisive and organisation == ORGANISATIONS[-1] else None
+        try:
+            instance.receive(event, crash_after=cut)
+        except Crashed:
+            instance = Instance(log, scenario.new_processor, scenario.source, scenario.topic_order)
+            instance.ledger = _rebuilt(log, scenario)
+    log.append(event_record(inputs[1][0], TOPICS))  # a later copy
+    members = TOPICS.name(scenario.topics[0])
+    log.append(OutgoingRecord(members, b"org1", b"\xff\xfe", ()))
+    log.append(
+        event_record(inputs[0][0].model_copy(update={"id": uuid.uuid4()}), TOPICS),
+        partition=(1 + partition_of(inputs[0][0].orgid.encode(), PARTITIONS)) % PARTITIONS,
+    )
+    return log
+
+
+def _rebuilt(log: MemoryLog, scenario: Scenario) -> Ledger:
+    """The instance after the crash: rebuilt from the log, its decisions not published yet."""
+    ledger = Ledger(scenario.new_processor(), scenario.source)
+    ledger.replay(replay_plan(log.history(), TOPICS, scenario.topic_order, scenario.source).events)
+    return ledger
+
+
+def _streamed(
+    log: MemoryLog,
+    scenario: Scenario,
+    committed: dict[TopicPartition, int],
+    *,
+    window: int,
+    chunk: int,
+) -> tuple[Ledgers, Folded]:
+    """What the runtime's streaming rebuild does, over the log in memory: the first pass over
+    every topic but the clock, then the merge fed ``chunk`` records at a time."""
+    counts = dict.fromkeys(scenario.topic_order, PARTITIONS)
+    index = DecisionIndex(scenario.source, TOPICS, counts)
+    clock = TOPICS.name(Topic.CLOCK)
+    index.take(record for record in log.records if record.topic != clock)
+    ledgers = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
+    streams = [TopicPartition(t, p) for t in scenario.topic_order for p in range(PARTITIONS)]
+    merge = MergeFold(ledgers, index, committed, scenario.topic_order, streams, counts, window)
+    records = _as_read(log.records)
+    last_of = {TopicPartition(r.topic, r.partition): index for index, r in enumerate(records)}
+    for stream in streams:
+        if stream not in last_of:  # an empty partition is read to its end at once
+            merge.read_to_end(stream)
+    for start in range(0, len(records), chunk):
+        merge.take(records[start : start + chunk])
+        for stream, last in last_of.items():
+            if start <= last < start + chunk:
+                merge.read_to_end(stream)
+    HELD.append(merge.most_held)
+    return ledgers, merge.finish()
+
+
+HELD: list[int] = []
+"""The most records each merge of a test held at once."""
+
+
+def _as_read(records: Sequence[StoredRecord]) -> list[StoredRecord]:
+    """Records as a consumer hands them over: partitions interleaved, each in log order."""
+    by_partition: dict[tuple[str, int], list[StoredRecord]] = {}
+    for record in records:
+        by_partition.setdefault((record.topic, record.partition), []).append(record)
+    queues = list(by_partition.values())
+    read: list[StoredRecord] = []
+    while any(queues):
+        for queue in queues:
+            read.extend(queue[:3])
+            del queue[:3]
+    return read
+
+
+def _sorted(
+    log: MemoryLog, scenario: Scenario, committed: dict[TopicPartition, int]
+) -> tuple[Ledgers, Folded]:
+    ledgers = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
+    folded = _plan_and_fold(
+        log.history(), ledgers, committed, TOPICS, scenario.topic_order, scenario.source, None
+    )
+    return ledgers, folded
+
+
+def _assert_same(streamed: tuple[Ledgers, Folded], planned: tuple[Ledgers, Folded]) -> None:
+    (ledgers, folded), (expected_ledgers, expected) = streamed, planned
+    assert [[e.id for e in d] for d in folded.decisions] == [
+        [e.id for e in d] for d in expected.decisions
+    ]
+    assert ledgers.partitions() == expected_ledgers.partitions()
+    assert [p.measures() for p in ledgers.processors()] == [
+        p.measures() for p in expected_ledgers.processors()
+    ]
+    assert [r[0] for r in folded.refused] == [r[0] for r in expected.refused]
+    assert folded.unfinished == expected.unfinished
+    assert folded.events + folded.later_copies == expected.events + expected.later_copies
+    assert folded.folded == expected.folded
+    assert folded.failures == expected.failures
+
+
+@pytest.mark.parametrize("crash_after", [None, 1, 3])
+@pytest.mark.parametrize("window", [1, 4, 1_000])
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_streaming_a_history_in_time_order_folds_what_sorting_it_does(
+    name: str, window: int, crash_after: int | None
+) -> None:
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, crash_after)
+    for chunk in (1, 5, len(log.records)):
+        streamed = _streamed(log, scenario, {}, window=window, chunk=chunk)
+        planned = _sorted(log, scenario, {})
+        _assert_same(streamed, planned)
+        if window == 1 and chunk == 1:
+            assert HELD[-1] < len(log.records) / 3, "folded as read, not held to the end"
+    assert planned[1].decisions or crash_after is None, "a decision cut short is made again"
+    assert planned[1].unfinished == (0 if crash_after is None else 1)
+    assert len(planned[1].refused) == 2
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_what_lies_before_the_commit_is_only_applied_when_streamed_too(name: str) -> None:
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, None)
+    middle = {
+        TopicPartition(topic, partition): end // 2 for (topic, partition), end in log.ends().items()
+    }
+    _assert_same(
+        _streamed(log, scenario, middle, window=2, chunk=3), _sorted(log, scenario, middle)
+    )
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_record_older_than_one_folded_makes_the_merge_give_up(name: str) -> None:
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, None)
+    first = next(r for r in log.records if r.topic != TOPICS.name(Topic.CLOCK))
+    late = event_record(
+        scenario.before[0].model_copy(
+            update={
+                "id": uuid.uuid4(),
+                "orgid": ORGANISATIONS[0],
+                "time": scenario.before[0].time - timedelta(days=400),
+            }
+        ),
+        TOPICS,
+    )
+    log.append(late, partition=first.partition)
+    with pytest.raises(Unordered):
+        _streamed(log, scenario, {}, window=1, chunk=1)
+    # With a window wide enough to hold it, the merge still comes to the sorted fold.
+    _assert_same(_streamed(log, scenario, {}, window=10_000, chunk=7), _sorted(log, scenario, {}))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_an_output_of_ours_the_first_pass_missed_makes_the_merge_give_up(name: str) -> None:
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, None)
+    counts = dict.fromkeys(scenario.topic_order, PARTITIONS)
+    index = DecisionIndex(scenario.source, TOPICS, counts)  # told nothing
+    ledgers = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
+    streams = [TopicPartition(t, p) for t in scenario.topic_order for p in range(PARTITIONS)]
+    merge = MergeFold(ledgers, index, {}, scenario.topic_order, streams, counts, 1)
+    with pytest.raises(Unordered):
+        merge.take(_as_read(log.records))
