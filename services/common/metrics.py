@@ -89,6 +89,13 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.rebuild_records_held = Gauge(
+            "rituals_rebuild_records_held",
+            "The most records the latest rebuild held at once beyond its state (a window per "
+            "partition; the whole history read when it had to sort).",
+            ["service"],
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "rituals_ready",
             "1 when the instance's state is rebuilt for every partition it owns, else 0.",

@@ -67,7 +67,7 @@ from services.common.replay import (
 )
 from services.common.settings import ServiceSettings
 from services.common.snapshots import Snapshots, erases_personal_data
-from services.common.stream_fold import PAUSE_AT, RESUME_AT, DecisionIndex, MergeFold, Unordered
+from services.common.stream_fold import DecisionIndex, MergeFold, Unordered
 from services.common.tracing import configure_tracing, continuing
 
 log = structlog.get_logger("rituals.runtime")
@@ -903,6 +903,8 @@ class ServiceRuntime:
             starts=starts,
         )
         self._partition_counts = dict(history.partition_counts)
+        held = self.metrics.rebuild_records_held.labels(self.definition.name)
+        held.set(len(history.records))
         ledgers = restored_ledgers(
             self._partition_counts.get(self.topic_names[0], self.topics.partitions)
         )
@@ -953,17 +955,26 @@ class ServiceRuntime:
             if any(count != partition_count for count in counts.values()):
                 raise Unordered("topics partitioned unlike each other")
             ledgers = restored_ledgers(partition_count)
-            merge = MergeFold(ledgers, index, committed, self.topic_names, partitions, counts)
+            merge = MergeFold(
+                ledgers,
+                index,
+                committed,
+                self.topic_names,
+                partitions,
+                counts,
+                self.settings.replay_window,
+            )
             open_streams = set(partitions)
             async for batch in read.batches():
+                in_batch = {TopicPartition(r.topic, r.partition) for r in batch}
+                await self._streams_ended(read, merge, open_streams - in_batch)
                 await asyncio.to_thread(merge.take, batch)
-                for stream in list(open_streams):
-                    if await read.read_to_bound(stream):
-                        open_streams.discard(stream)
-                        merge.read_to_end(stream)
-                read.pause(s for s in open_streams if merge.holding(s) >= PAUSE_AT)
-                read.resume(s for s in open_streams if merge.holding(s) < RESUME_AT)
+                await self._streams_ended(read, merge, open_streams & in_batch)
+                open_streams -= merge.ended
+                read.pause(s for s in open_streams if merge.holds_enough(s))
+                read.resume(s for s in open_streams if merge.wants_more(s))
             folded = await asyncio.to_thread(merge.finish)
+            self.metrics.rebuild_records_held.labels(self.definition.name).set(merge.most_held)
             return ledgers, folded, dict(read.ends)
 
     async def _dead_letter_since_commit(
@@ -994,6 +1005,16 @@ class ServiceRuntime:
             for partition in partitions
             if partition.topic == clock and partition in committed
         }
+
+    @staticmethod
+    async def _streams_ended(
+        read: BoundedRead, merge: MergeFold, streams: set[TopicPartition]
+    ) -> None:
+        """Tell the merge which streams are read to their bounds (once their records so far
+        are in it): it stops waiting for them."""
+        for stream in streams:
+            if await read.read_to_bound(stream):
+                merge.read_to_end(stream)
 
     async def _committed_offsets(self) -> dict[TopicPartition, int]:
         consumer = self._consumer

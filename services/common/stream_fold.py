@@ -39,10 +39,8 @@ from services.common.snapshots import erases_personal_data
 
 WINDOW = 1_000
 """Records held beyond the next one to fold, per stream still being read: a record may come up
-to this far out of time order in its partition without the rebuild falling back to sorting."""
-PAUSE_AT = 4 * WINDOW
-"""A stream holding this many records is not fetched until it holds fewer than ``RESUME_AT``."""
-RESUME_AT = 2 * WINDOW
+to this far out of time order in its partition without the rebuild falling back to sorting
+(``RITUALS_REPLAY_WINDOW``)."""
 
 
 class Unordered(Exception):  # noqa: N818 (a condition the rebuild handles, not a program error)
@@ -151,6 +149,8 @@ class MergeFold:
         self._last: dict[int, tuple[int, bool, int, int]] = {}
         self._held: Counter[tuple[str, int]] = Counter()
         self._holding = 0
+        self.ended: set[TopicPartition] = set()
+        """Streams read to their ends."""
         self.most_held = 0
         """The most records held at once (the memory a rebuild needs beyond its state)."""
         self._reading: dict[int, set[tuple[str, int]]] = defaultdict(set)
@@ -161,20 +161,26 @@ class MergeFold:
 
     def take(self, records: Iterable[StoredRecord]) -> None:
         """Admit records just read (each partition's in log order) and fold what can be."""
-        numbers: set[int] = set()
         for record in records:
             self._push(record)
-            numbers.add(record.partition)
-        for number in numbers:
-            self._fold_ready(number)
+            self._fold_ready(record.partition)
 
     def read_to_end(self, stream: TopicPartition) -> None:
         """Nothing more comes from this stream: its number folds without waiting for it."""
+        self.ended.add(stream)
         self._reading[stream.partition].discard((stream.topic, stream.partition))
         self._fold_ready(stream.partition)
 
     def holding(self, stream: TopicPartition) -> int:
         return self._held[(stream.topic, stream.partition)]
+
+    def holds_enough(self, stream: TopicPartition) -> bool:
+        """Whether the stream need not be fetched for now: it holds four windows (fetched again
+        below two)."""
+        return self.holding(stream) >= 4 * self._window
+
+    def wants_more(self, stream: TopicPartition) -> bool:
+        return self.holding(stream) < 2 * self._window
 
     def finish(self) -> Folded:
         for number in sorted(self._heaps):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from services.common.processing import Emit, Ledger
 from services.common.records import dead_letter_notes, event_record
 from services.common.runtime import ServiceDefinition
 from tests.factories import member_joined
-from tests.integration.support import running
+from tests.integration.support import FAST_GROUPS, running
 from tests.kafka_io import ReadRecord, produce, produce_events, read_all, wait_for_records
 
 pytestmark = pytest.mark.broker
@@ -283,3 +283,47 @@ async def test_a_start_reads_its_backlog_once(kafka: KafkaSettings, topics: Topi
         await wait_for_answers(kafka, topics, 201)
         assert runtime.metrics.duplicates.labels("answering")._value.get() == 0
         assert runtime.metrics.replayed.labels("answering")._value.get() == 200
+
+
+async def test_a_rebuild_folds_the_backlog_as_it_reads_it_holding_a_window(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """A backlog in time order is folded as it is read: the rebuild holds a window of records
+    per partition, not the backlog, and nothing is decided twice after a restart."""
+    minute = timedelta(minutes=1)
+    backlog = [
+        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 + n * minute)
+        for n in range(600)
+    ]
+    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    windowed = FAST_GROUPS.model_copy(update={"replay_window": 5})
+    async with running(DEFINITION, kafka, topics, windowed) as runtime:
+        assert len(await wait_for_answers(kafka, topics, 600)) == 600
+        assert runtime.metrics.rebuilds_sorted.labels("answering")._value.get() == 0
+        held = runtime.metrics.rebuild_records_held.labels("answering")._value.get()
+        assert 0 < held < 100, f"held {held} records of 600"
+    no_snapshots = windowed.model_copy(update={"snapshots": False})
+    async with running(DEFINITION, kafka, topics, no_snapshots) as restarted:
+        assert restarted.ledgers.measures()["members_active"] == 600
+        assert restarted.metrics.replayed.labels("answering")._value.get() == 1200
+        assert restarted.metrics.rebuilds_sorted.labels("answering")._value.get() == 0
+    assert len(answers(read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING)))) == 600
+
+
+async def test_a_history_out_of_time_order_is_read_again_and_sorted(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """Members written newest first: the merge cannot follow, so the rebuild reads the history
+    again and sorts it, and decides each once, as before streaming."""
+    minute = timedelta(minutes=1)
+    backlog = [
+        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 - n * minute)
+        for n in range(60)
+    ]
+    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    windowed = FAST_GROUPS.model_copy(update={"replay_window": 2})
+    async with running(DEFINITION, kafka, topics, windowed) as runtime:
+        assert len(await wait_for_answers(kafka, topics, 60)) == 60
+        assert runtime.metrics.rebuilds_sorted.labels("answering")._value.get() == 1
+        assert runtime.metrics.rebuild_records_held.labels("answering")._value.get() == 60
+        assert runtime.ledgers.measures()["members_active"] == 60
