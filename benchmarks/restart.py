@@ -91,6 +91,10 @@ class Start:
     """From the assignment to ready: the rebuild itself."""
     replayed: float
     restored: float
+    held: float
+    """The most records the rebuild held at once beyond its state."""
+    sorted: float
+    """1 when the rebuild could not stream the history and sorted it."""
 
 
 async def start_to_ready(
@@ -110,6 +114,8 @@ async def start_to_ready(
             metrics.rebuild_seconds.labels(definition.name)._value.get(),
             metrics.replayed.labels(definition.name)._value.get(),
             metrics.snapshots.labels(definition.name, "restored")._value.get(),
+            metrics.rebuild_records_held.labels(definition.name)._value.get(),
+            metrics.rebuilds_sorted.labels(definition.name)._value.get(),
         )
     finally:
         await runtime.stop()
@@ -233,7 +239,7 @@ async def measure(
 HEADER = (
     f"  {'service':<11} {'events':>9}  {'first start':>25}  {'restart, snapshots':>25}  "
     f"{'restart, no snapshots':>25}  {'full replay':>25}  {'raw read+json':>21}  "
-    f"full replay / raw rate, median (min-max)\n"
+    f"full replay / raw rate, median (min-max)  records held, first start / full replay\n"
     f"  {'':<11} {'':>9}  {'ready (rebuild) replayed':>25}  {'':>25}  {'':>25}  {'':>25}  "
     f"{'seconds records':>21}"
 )
@@ -250,8 +256,12 @@ def _line(row: Row) -> str:
         f"  {row.service:<11} {row.size:>9,}  {shown(row.first):>25}  {shown(row.snapshot):>25}  "
         f"{shown(row.no_snapshot):>25}  {shown(row.replays[turn]):>25}  "
         f"{row.raws[turn].seconds:>7.2f} s {row.raws[turn].records:>11,}  {ratios[turn]:>4.0%} "
-        f"({ordered[0]:.0%}-{ordered[-1]:.0%})"
+        f"({ordered[0]:.0%}-{ordered[-1]:.0%})  {_held(row.first)} / {_held(row.replays[turn])}"
     )
+
+
+def _held(start: Start) -> str:
+    return f"{start.held:,.0f}" + (" (sorted)" if start.sorted else "")
 
 
 def compare(

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -962,17 +963,23 @@ class ServiceRuntime:
                 self.topic_names,
                 partitions,
                 counts,
-                self.settings.replay_window,
+                timedelta(seconds=self.settings.replay_slack_seconds),
             )
             open_streams = set(partitions)
+            taking: asyncio.Future[None] | None = None
+            # Each batch is folded in a thread while the next one is fetched; the merge is
+            # touched on the event loop only between two of them.
             async for batch in read.batches():
+                if taking is not None:
+                    await taking
                 in_batch = {TopicPartition(r.topic, r.partition) for r in batch}
                 await self._streams_ended(read, merge, open_streams - in_batch)
-                await asyncio.to_thread(merge.take, batch)
-                await self._streams_ended(read, merge, open_streams & in_batch)
                 open_streams -= merge.ended
-                read.pause(s for s in open_streams if merge.holds_enough(s))
-                read.resume(s for s in open_streams if merge.wants_more(s))
+                read.pause(merge.to_pause(open_streams))
+                read.resume(merge.to_resume(open_streams))
+                taking = asyncio.ensure_future(asyncio.to_thread(merge.take, batch))
+            if taking is not None:
+                await taking
             folded = await asyncio.to_thread(merge.finish)
             self.metrics.rebuild_records_held.labels(self.definition.name).set(merge.most_held)
             return ledgers, folded, dict(read.ends)

@@ -34,12 +34,13 @@ class ServiceSettings(BaseSettings):
         description="While rebuilding state, how long one poll waits for records; a partition "
         "that has not reported its end yet is taken as ended after such an empty poll.",
     )
-    replay_window: int = Field(
-        default=1_000,
-        ge=1,
-        description="While rebuilding state, records held per partition beyond the next one to "
-        "fold: a record may arrive this far out of domain-time order in its partition before the "
-        "rebuild reads the history again to sort it (docs/runtime.md, 'Streaming the rebuild').",
+    replay_slack_seconds: float = Field(
+        default=3_600,
+        ge=0,
+        description="While rebuilding state, how long in domain time events are held before "
+        "they are folded in: a record may come this much older than the latest of its partition "
+        "before the rebuild reads the history again to sort it (docs/runtime.md, 'Streaming "
+        "the rebuild').",
     )
     session_timeout_ms: int = Field(
         default=10_000,

@@ -4,8 +4,8 @@ the whole history (docs/runtime.md, "Streaming the rebuild").
 ``replay.replay_plan`` sorts everything read: the order is right for any log, but memory grows
 with the history. Here each partition number's streams (one per topic) are merged by the same
 key as the plan's sort, (domain time, ours after others, topic rank, offset), and each event is
-folded once every stream of its number that is still being read holds ``window`` records
-beyond it, or is read to its end. A stream is never in time order by promise, only in practice:
+folded once every stream of its number that is still being read has come ``slack`` of domain
+time past it, or is read to its end. A stream is never in time order by promise, only in practice:
 a record older than one already folded raises ``Unordered``, and the rebuild starts again by
 sorting. So the result is the plan's, or nothing.
 
@@ -19,11 +19,12 @@ meets was indexed.
 from __future__ import annotations
 
 import heapq
+import math
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -32,15 +33,24 @@ from infra.topics import TopicSettings
 from schemas import CloudEvent, RejectedEvent
 from schemas.sealing import PersonalDataCipher
 from services.common.admission import admit
-from services.common.processing import Ledgers
+from services.common.processing import Ledger, Ledgers
 from services.common.records import decision_mark
 from services.common.replay import Folded, StoredRecord
 from services.common.snapshots import erases_personal_data
 
-WINDOW = 1_000
-"""Records held beyond the next one to fold, per stream still being read: a record may come up
-to this far out of time order in its partition without the rebuild falling back to sorting
-(``RITUALS_REPLAY_WINDOW``)."""
+SLACK = timedelta(hours=1)
+"""How much older than the latest record of its partition a record may come without the merge
+giving up (``RITUALS_REPLAY_SLACK_SECONDS``): events are held that long in domain time."""
+PAUSE_AT = 5_000
+"""A stream holding this many records is not fetched (unless the merge waits for it) until it
+holds half as many."""
+ORDER = "POSIX seconds, a float"
+"""Events are ordered by their time's ``timestamp()``: exact microseconds divided by a million,
+correctly rounded, so ordered as the times are and equal only for the same instant up to
+2^33 seconds after 1970 (the year 2242); no zone object is asked for its offset at each
+comparison (about 2 us each with pydantic's)."""
+MIN_MARK = -math.inf
+MAX_MARK = math.inf
 
 
 class Unordered(Exception):  # noqa: N818 (a condition the rebuild handles, not a program error)
@@ -115,16 +125,33 @@ class DecisionIndex:
         return decided
 
 
-def _micros(moment: datetime) -> int:
-    """An aware time as microseconds since the epoch: ordered as the times are, and compared
-    without asking a zone object for its offset each time."""
-    seconds = round(moment.timestamp() - moment.microsecond / 1_000_000)
-    return seconds * 1_000_000 + moment.microsecond
+@dataclass(eq=False)
+class _Number:
+    """One partition number's merge: its streams' marks, the events held, and its ledger."""
+
+    ledger: Ledger
+    reading: set[tuple[str, int]]
+    """Its streams still being read."""
+    marks: dict[tuple[str, int], float]
+    """Each stream's latest domain time read (``ORDER``)."""
+    held: dict[tuple[str, int], int]
+    heap: list[tuple[Any, ...]] = field(default_factory=list)
+    low: float = MIN_MARK
+    """The lowest mark of the streams still being read: nothing older can come."""
+    last: tuple[float, bool, int, int] | None = None
+    """The key of the event folded last."""
+
+    def lowest_mark(self) -> float:
+        return min((self.marks[stream] for stream in self.reading), default=MAX_MARK)
 
 
 class MergeFold:
     """The second pass: admits records as they are read, and folds them into the ledgers in
-    the plan's order as soon as no record still to come can precede them."""
+    the plan's order as soon as no record still to come can precede them.
+
+    Each stream's *mark* is the latest domain time read from it. An event is folded once it is
+    older than every mark of its number's streams still being read, by ``slack``: a record may
+    come that much older than the latest of its partition without the merge giving up."""
 
     def __init__(
         self,
@@ -134,57 +161,68 @@ class MergeFold:
         topic_order: list[str],
         streams: Iterable[TopicPartition],
         partition_counts: Mapping[str, int],
-        window: int = WINDOW,
+        slack: timedelta = SLACK,
     ) -> None:
-        self.ledgers = ledgers
         self.index = index
         self.source = index.source
         self.result = Folded()
         self._counts = partition_counts
-        self._window = window
+        self._slack = slack.total_seconds()
         self._unfinished = index.unfinished()
         self._rank = {name: rank for rank, name in enumerate(topic_order)}
         self._commits = {(tp.topic, tp.partition): at for tp, at in committed.items()}
-        self._heaps: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-        self._last: dict[int, tuple[int, bool, int, int]] = {}
-        self._held: Counter[tuple[str, int]] = Counter()
         self._holding = 0
         self.ended: set[TopicPartition] = set()
         """Streams read to their ends."""
         self.most_held = 0
         """The most records held at once (the memory a rebuild needs beyond its state)."""
-        self._reading: dict[int, set[tuple[str, int]]] = defaultdict(set)
-        for stream in streams:
-            self._reading[stream.partition].add((stream.topic, stream.partition))
-        for number, causes in index.decided().items():
-            ledgers.at(number).note_decided(causes)
+        self._numbers: dict[int, _Number] = {}
+        for topic, partition in streams:
+            number = self._numbers.get(partition)
+            if number is None:
+                number = self._numbers[partition] = _Number(ledgers.at(partition), set(), {}, {})
+            number.reading.add((topic, partition))
+            number.marks[(topic, partition)] = MIN_MARK
+            number.held[(topic, partition)] = 0
+        for partition, causes in index.decided().items():
+            ledgers.at(partition).note_decided(causes)
 
     def take(self, records: Iterable[StoredRecord]) -> None:
         """Admit records just read (each partition's in log order) and fold what can be."""
         for record in records:
-            self._push(record)
-            self._fold_ready(record.partition)
+            number = self._push(record)
+            if number is not None and number.heap[0][0] < number.low - self._slack:
+                self._fold_ready(number)
 
     def read_to_end(self, stream: TopicPartition) -> None:
         """Nothing more comes from this stream: its number folds without waiting for it."""
         self.ended.add(stream)
-        self._reading[stream.partition].discard((stream.topic, stream.partition))
-        self._fold_ready(stream.partition)
+        number = self._numbers[stream.partition]
+        number.reading.discard((stream.topic, stream.partition))
+        number.low = number.lowest_mark()
+        self._fold_ready(number)
 
-    def holding(self, stream: TopicPartition) -> int:
-        return self._held[(stream.topic, stream.partition)]
+    def to_pause(self, streams: Iterable[TopicPartition]) -> set[TopicPartition]:
+        """Streams not to fetch for now: each holds ``PAUSE_AT`` records, and another stream of
+        its number lags behind it (the one furthest behind is always fetched: the merge waits
+        for it)."""
+        return {s for s in streams if self._held(s) >= PAUSE_AT and not self._lags(s)}
 
-    def holds_enough(self, stream: TopicPartition) -> bool:
-        """Whether the stream need not be fetched for now: it holds four windows (fetched again
-        below two)."""
-        return self.holding(stream) >= 4 * self._window
+    def to_resume(self, streams: Iterable[TopicPartition]) -> set[TopicPartition]:
+        return {s for s in streams if self._held(s) < PAUSE_AT // 2 or self._lags(s)}
 
-    def wants_more(self, stream: TopicPartition) -> bool:
-        return self.holding(stream) < 2 * self._window
+    def _held(self, stream: TopicPartition) -> int:
+        return self._numbers[stream.partition].held[(stream.topic, stream.partition)]
+
+    def _lags(self, stream: TopicPartition) -> bool:
+        number = self._numbers[stream.partition]
+        return number.marks[(stream.topic, stream.partition)] <= number.low
 
     def finish(self) -> Folded:
-        for number in sorted(self._heaps):
-            self._reading[number].clear()
+        for partition in sorted(self._numbers):
+            number = self._numbers[partition]
+            number.reading.clear()
+            number.low = MAX_MARK
             self._fold_ready(number)
         rank = self._rank
         self.result.refused.sort(
@@ -193,7 +231,8 @@ class MergeFold:
         self.result.unfinished = len(self._unfinished)
         return self.result
 
-    def _push(self, record: StoredRecord) -> None:
+    def _push(self, record: StoredRecord) -> _Number | None:
+        """Admit a record and hold its event; the number holding it, or None if refused."""
         try:
             event = admit(
                 record,
@@ -203,36 +242,44 @@ class MergeFold:
             )
         except RejectedEvent as refusal:
             self.result.refused.append((record, refusal))
-            return
-        number = record.partition
+            return None
+        number = self._numbers[record.partition]
         own = event.source == self.source
         if own and event.id.int not in self.index.own:
             raise Unordered("an output of ours that the first pass did not see")
-        key = (_micros(event.time), own, self._rank[record.topic], record.offset)
-        last = self._last.get(number)
-        if last is not None and key < last:
-            if self.ledgers.at(number).has_applied(event):
+        moment = event.time.timestamp()  # see ORDER
+        key = (moment, own, self._rank[record.topic], record.offset)
+        if number.last is not None and key < number.last:
+            if number.ledger.has_applied(event):
                 self.result.later_copies += 1  # a copy of one folded, earlier in its partition
-                return
-            raise Unordered("a record older than one already folded")
-        heapq.heappush(self._heaps[number], (*key, record, event))
-        self._held[(record.topic, number)] += 1
+                return None
+            raise Unordered("a record older than one already folded, by more than the slack")
+        stream = (record.topic, record.partition)
+        mark = number.marks[stream]
+        if moment > mark:
+            number.marks[stream] = moment
+            if mark == number.low:  # the stream furthest behind moved on
+                number.low = number.lowest_mark()
+        heapq.heappush(number.heap, (*key, record, event))
+        number.held[stream] += 1
         self._holding += 1
-        self.most_held = max(self.most_held, self._holding)
+        if self._holding > self.most_held:
+            self.most_held = self._holding
+        return number
 
-    def _fold_ready(self, number: int) -> None:
-        heap = self._heaps[number]
-        reading = self._reading[number]
-        held, window = self._held, self._window
-        while heap and all(held[stream] >= window for stream in reading):
-            micros, own, rank, offset, record, event = heapq.heappop(heap)
-            held[(record.topic, number)] -= 1
+    def _fold_ready(self, number: _Number) -> None:
+        heap, held = number.heap, number.held
+        limit = number.low - self._slack if number.reading else MAX_MARK
+        while heap and heap[0][0] < limit:
+            moment, own, rank, offset, record, event = heapq.heappop(heap)
+            held[(record.topic, record.partition)] -= 1
             self._holding -= 1
-            self._last[number] = (micros, own, rank, offset)
-            self._fold(number, record, event, own)
+            number.last = (moment, own, rank, offset)
+            self._fold(number.ledger, record, event, own)
 
-    def _fold(self, number: int, record: StoredRecord, event: CloudEvent[Any], own: bool) -> None:
-        ledger = self.ledgers.at(number)
+    def _fold(
+        self, ledger: Ledger, record: StoredRecord, event: CloudEvent[Any], own: bool
+    ) -> None:
         result = self.result
         if own and (mark := decision_mark(record.headers)) and mark[0] in self._unfinished:
             return  # decided again whole by this fold
@@ -240,9 +287,9 @@ class MergeFold:
             result.later_copies += 1
             return
         result.events += 1
-        result.folded[number] += 1
+        result.folded[record.partition] += 1
         if erases_personal_data(event):
-            result.erasures.add(number)
+            result.erasures.add(record.partition)
         settled = record.offset < self._commits.get((record.topic, record.partition), 0)
         try:
             result.decisions += ledger.replay_one(event, settled=settled)
