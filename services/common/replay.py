@@ -74,6 +74,9 @@ async def read_to_end(
         return History(records, read.partition_counts, read.ends)
 
 
+FETCH_WAIT_MS = 20
+
+
 class BoundedRead:
     """A read of partitions up to their bounds (see above), batch by batch, for a reader that
     folds as it reads. ``bounds`` fixes some partitions' ends (what an earlier read of them
@@ -99,6 +102,10 @@ class BoundedRead:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed" if committed_only else "read_uncommitted",
+            # A fetch at a partition's end answers (with its high watermark) at once, not after
+            # aiokafka's half second, which the embedded broker waits out whole: every read
+            # ends with such a fetch.
+            fetch_max_wait_ms=FETCH_WAIT_MS,
             **kafka.aiokafka_params(),
         )
         self._asked: dict[TopicPartition, int] = {}
@@ -133,16 +140,17 @@ class BoundedRead:
         await self._consumer.stop()
 
     async def batches(self) -> AsyncIterator[list[StoredRecord]]:
-        """The records read, a fetch at a time, each partition's in log order, until every
-        partition is read to its bound."""
+        """The records read, a poll at a time (none when nothing came), each partition's in log
+        order, until every partition is read to its bound. A partition read to its bound is
+        paused: nothing past it is fetched."""
         consumer = self._consumer
         shared: dict[Any, Any] = {}
         while True:
             batch = await consumer.getmany(timeout_ms=self._idle_ms)
             kept = list(_stored(batch.values(), shared, self._fixed))
             self._note_bounds()
-            if kept:
-                yield kept
+            consumer.pause(*[tp for tp in self.partitions if await self.read_to_bound(tp)])
+            yield kept  # empty too: a reader that paused partitions decides again each poll
             all_bounded = len(self.bounds) == len(self.partitions)
             if (all_bounded or not batch) and await self._past():
                 for tp in self.partitions:

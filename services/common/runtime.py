@@ -973,11 +973,11 @@ class ServiceRuntime:
                 if taking is not None:
                     await taking
                 in_batch = {TopicPartition(r.topic, r.partition) for r in batch}
-                await self._streams_ended(read, merge, open_streams - in_batch)
-                open_streams -= merge.ended
+                ended = {s for s in open_streams - in_batch if await read.read_to_bound(s)}
+                open_streams -= ended
                 read.pause(merge.to_pause(open_streams))
                 read.resume(merge.to_resume(open_streams))
-                taking = asyncio.ensure_future(asyncio.to_thread(merge.take, batch))
+                taking = asyncio.ensure_future(asyncio.to_thread(merge.take, batch, ended))
             if taking is not None:
                 await taking
             folded = await asyncio.to_thread(merge.finish)
@@ -1012,16 +1012,6 @@ class ServiceRuntime:
             for partition in partitions
             if partition.topic == clock and partition in committed
         }
-
-    @staticmethod
-    async def _streams_ended(
-        read: BoundedRead, merge: MergeFold, streams: set[TopicPartition]
-    ) -> None:
-        """Tell the merge which streams are read to their bounds (once their records so far
-        are in it): it stops waiting for them."""
-        for stream in streams:
-            if await read.read_to_bound(stream):
-                merge.read_to_end(stream)
 
     async def _committed_offsets(self) -> dict[TopicPartition, int]:
         consumer = self._consumer

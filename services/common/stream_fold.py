@@ -172,8 +172,6 @@ class MergeFold:
         self._rank = {name: rank for rank, name in enumerate(topic_order)}
         self._commits = {(tp.topic, tp.partition): at for tp, at in committed.items()}
         self._holding = 0
-        self.ended: set[TopicPartition] = set()
-        """Streams read to their ends."""
         self.most_held = 0
         """The most records held at once (the memory a rebuild needs beyond its state)."""
         self._numbers: dict[int, _Number] = {}
@@ -187,8 +185,11 @@ class MergeFold:
         for partition, causes in index.decided().items():
             ledgers.at(partition).note_decided(causes)
 
-    def take(self, records: Iterable[StoredRecord]) -> None:
-        """Admit records just read (each partition's in log order) and fold what can be."""
+    def take(self, records: Iterable[StoredRecord], ended: Iterable[TopicPartition] = ()) -> None:
+        """Admit records just read (each partition's in log order) and fold what can be;
+        ``ended``: streams whose every record was taken before, read to their ends."""
+        for stream in ended:
+            self.read_to_end(stream)
         for record in records:
             number = self._push(record)
             if number is not None and number.heap[0][0] < number.low - self._slack:
@@ -196,7 +197,6 @@ class MergeFold:
 
     def read_to_end(self, stream: TopicPartition) -> None:
         """Nothing more comes from this stream: its number folds without waiting for it."""
-        self.ended.add(stream)
         number = self._numbers[stream.partition]
         number.reading.discard((stream.topic, stream.partition))
         number.low = number.lowest_mark()

@@ -18,6 +18,7 @@ from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, encode_event, new_event
 from schemas.members import MemberJoined
 from schemas.onboarding import BuddyUnavailable
+from services.common import stream_fold
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit, Ledger
 from services.common.records import dead_letter_notes, event_record
@@ -296,7 +297,7 @@ async def test_a_rebuild_folds_the_backlog_as_it_reads_it_holding_a_window(
         for n in range(600)
     ]
     await produce_events(kafka.bootstrap_servers, topics, backlog)
-    windowed = FAST_GROUPS.model_copy(update={"replay_window": 5})
+    windowed = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 60})
     async with running(DEFINITION, kafka, topics, windowed) as runtime:
         assert len(await wait_for_answers(kafka, topics, 600)) == 600
         assert runtime.metrics.rebuilds_sorted.labels("answering")._value.get() == 0
@@ -321,9 +322,30 @@ async def test_a_history_out_of_time_order_is_read_again_and_sorted(
         for n in range(60)
     ]
     await produce_events(kafka.bootstrap_servers, topics, backlog)
-    windowed = FAST_GROUPS.model_copy(update={"replay_window": 2})
+    windowed = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 0})
     async with running(DEFINITION, kafka, topics, windowed) as runtime:
         assert len(await wait_for_answers(kafka, topics, 60)) == 60
         assert runtime.metrics.rebuilds_sorted.labels("answering")._value.get() == 1
         assert runtime.metrics.rebuild_records_held.labels("answering")._value.get() == 60
         assert runtime.ledgers.measures()["members_active"] == 60
+
+
+async def test_a_rebuild_that_pauses_streams_ahead_still_reads_to_the_end(
+    kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams far ahead of the one the merge waits for are paused; one read to its end while
+    the others were paused once stopped every fetch, and the rebuild waited for ever."""
+    monkeypatch.setattr(stream_fold, "PAUSE_AT", 3)
+    COUNT = 4_000  # noqa: N806 (more than one fetch of a partition brings)
+    minute = timedelta(minutes=1)
+    backlog = [
+        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 + n * minute)
+        for n in range(COUNT)
+    ]
+    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    no_slack = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 0, "snapshots": False})
+    async with running(DEFINITION, kafka, topics, no_slack):
+        assert len(await wait_for_answers(kafka, topics, COUNT)) == COUNT
+    async with running(DEFINITION, kafka, topics, no_slack) as restarted:  # answers in the log
+        assert restarted.ledgers.measures()["members_active"] == COUNT
+        assert restarted.metrics.rebuilds_sorted.labels("answering")._value.get() == 0
