@@ -14,6 +14,7 @@ crash cut short.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ async def read_to_end(
 
 
 FETCH_WAIT_MS = 20
+POLL_MS = 50
 
 
 class BoundedRead:
@@ -145,14 +147,21 @@ class BoundedRead:
         paused: nothing past it is fetched."""
         consumer = self._consumer
         shared: dict[Any, Any] = {}
+        clock = asyncio.get_running_loop().time
+        last_records = clock()
         while True:
-            batch = await consumer.getmany(timeout_ms=self._idle_ms)
+            # Short polls: the bounds are known after the first fetch of each partition (tens
+            # of milliseconds), and a poll waits its whole timeout when nothing comes.
+            batch = await consumer.getmany(timeout_ms=min(POLL_MS, self._idle_ms))
             kept = list(_stored(batch.values(), shared, self._fixed))
             self._note_bounds()
             consumer.pause(*[tp for tp in self.partitions if await self.read_to_bound(tp)])
             yield kept  # empty too: a reader that paused partitions decides again each poll
+            if batch:
+                last_records = clock()
             all_bounded = len(self.bounds) == len(self.partitions)
-            if (all_bounded or not batch) and await self._past():
+            idle = (clock() - last_records) * 1000 >= self._idle_ms
+            if (all_bounded or idle) and await self._past():
                 for tp in self.partitions:
                     position = await consumer.position(tp)
                     self.ends[tp] = min(position, self._fixed.get(tp, position))

@@ -129,7 +129,10 @@ class DecisionIndex:
 class _Number:
     """One partition number's merge: its streams' marks, the events held, and its ledger."""
 
+    partition: int
     ledger: Ledger
+    commits: dict[tuple[str, int], int]
+    """The group's committed offset of each stream: what lies before it is only applied."""
     reading: set[tuple[str, int]]
     """Its streams still being read."""
     marks: dict[tuple[str, int], float]
@@ -170,7 +173,7 @@ class MergeFold:
         self._slack = slack.total_seconds()
         self._unfinished = index.unfinished()
         self._rank = {name: rank for rank, name in enumerate(topic_order)}
-        self._commits = {(tp.topic, tp.partition): at for tp, at in committed.items()}
+        self._topics, self._cipher, self._own = index.topics, index.cipher, index.own
         self._holding = 0
         self.most_held = 0
         """The most records held at once (the memory a rebuild needs beyond its state)."""
@@ -178,7 +181,10 @@ class MergeFold:
         for topic, partition in streams:
             number = self._numbers.get(partition)
             if number is None:
-                number = self._numbers[partition] = _Number(ledgers.at(partition), set(), {}, {})
+                number = self._numbers[partition] = _Number(
+                    partition, ledgers.at(partition), {}, set(), {}, {}
+                )
+            number.commits[(topic, partition)] = committed.get(TopicPartition(topic, partition), 0)
             number.reading.add((topic, partition))
             number.marks[(topic, partition)] = MIN_MARK
             number.held[(topic, partition)] = 0
@@ -190,9 +196,10 @@ class MergeFold:
         ``ended``: streams whose every record was taken before, read to their ends."""
         for stream in ended:
             self.read_to_end(stream)
+        slack = self._slack
         for record in records:
             number = self._push(record)
-            if number is not None and number.heap[0][0] < number.low - self._slack:
+            if number is not None and number.heap[0][0] < number.low - slack:
                 self._fold_ready(number)
 
     def read_to_end(self, stream: TopicPartition) -> None:
@@ -233,34 +240,32 @@ class MergeFold:
 
     def _push(self, record: StoredRecord) -> _Number | None:
         """Admit a record and hold its event; the number holding it, or None if refused."""
+        topic = record.topic
         try:
-            event = admit(
-                record,
-                self.index.topics,
-                self._counts.get(record.topic),
-                self.index.cipher,
-            )
+            event = admit(record, self._topics, self._counts.get(topic), self._cipher)
         except RejectedEvent as refusal:
             self.result.refused.append((record, refusal))
             return None
         number = self._numbers[record.partition]
         own = event.source == self.source
-        if own and event.id.int not in self.index.own:
+        if own and event.id.int not in self._own:
             raise Unordered("an output of ours that the first pass did not see")
         moment = event.time.timestamp()  # see ORDER
-        key = (moment, own, self._rank[record.topic], record.offset)
-        if number.last is not None and key < number.last:
+        key = (moment, own, self._rank[topic], record.offset)
+        last = number.last
+        if last is not None and key < last:
             if number.ledger.has_applied(event):
                 self.result.later_copies += 1  # a copy of one folded, earlier in its partition
                 return None
             raise Unordered("a record older than one already folded, by more than the slack")
-        stream = (record.topic, record.partition)
+        stream = (topic, record.partition)
         mark = number.marks[stream]
         if moment > mark:
             number.marks[stream] = moment
             if mark == number.low:  # the stream furthest behind moved on
                 number.low = number.lowest_mark()
-        heapq.heappush(number.heap, (*key, record, event))
+        settled = record.offset < number.commits.get(stream, 0)
+        heapq.heappush(number.heap, (*key, settled, record, event))
         number.held[stream] += 1
         self._holding += 1
         if self._holding > self.most_held:
@@ -268,30 +273,31 @@ class MergeFold:
         return number
 
     def _fold_ready(self, number: _Number) -> None:
-        heap, held = number.heap, number.held
+        heap, held, ledger = number.heap, number.held, number.ledger
         limit = number.low - self._slack if number.reading else MAX_MARK
+        unfinished, result = self._unfinished, self.result
+        folded = copies = 0
+        entry = None
+        pop = heapq.heappop
         while heap and heap[0][0] < limit:
-            moment, own, rank, offset, record, event = heapq.heappop(heap)
+            entry = pop(heap)
+            _, own, _, _, settled, record, event = entry
             held[(record.topic, record.partition)] -= 1
-            self._holding -= 1
-            number.last = (moment, own, rank, offset)
-            self._fold(number.ledger, record, event, own)
-
-    def _fold(
-        self, ledger: Ledger, record: StoredRecord, event: CloudEvent[Any], own: bool
-    ) -> None:
-        result = self.result
-        if own and (mark := decision_mark(record.headers)) and mark[0] in self._unfinished:
-            return  # decided again whole by this fold
-        if ledger.has_applied(event):  # a copy (a redelivery: the same event) or in the snapshot
-            result.later_copies += 1
-            return
-        result.events += 1
-        result.folded[record.partition] += 1
-        if erases_personal_data(event):
-            result.erasures.add(record.partition)
-        settled = record.offset < self._commits.get((record.topic, record.partition), 0)
-        try:
-            result.decisions += ledger.replay_one(event, settled=settled)
-        except Exception as error:  # deciding, or folding an output in: the cause fails
-            result.failures.append((record, error))
+            if own and (mark := decision_mark(record.headers)) and mark[0] in unfinished:
+                continue  # decided again whole by this fold
+            if ledger.has_applied(event):  # a copy (a redelivery) or in the snapshot
+                copies += 1
+                continue
+            folded += 1
+            if erases_personal_data(event):
+                result.erasures.add(record.partition)
+            try:
+                result.decisions += ledger.replay_one(event, settled=settled)
+            except Exception as error:  # deciding, or folding an output in: the cause fails
+                result.failures.append((record, error))
+        if entry is not None:
+            number.last = entry[:4]
+            self._holding = sum(len(n.heap) for n in self._numbers.values())
+            result.events += folded
+            result.later_copies += copies
+            result.folded[number.partition] += folded
