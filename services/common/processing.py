@@ -132,23 +132,29 @@ class Ledger:
         failures: list[tuple[CloudEvent[Any], Exception]] = []
         for event, was_settled in zip(events, settled or repeat(False, len(events)), strict=True):
             try:
-                decisions += self.replay_one(event, settled=was_settled)
+                self.replay_one(event, settled=was_settled, decisions=decisions)
             except Exception as error:  # deciding, or folding an output in: the cause fails
                 failures.append((event, error))
         return Replayed(decisions, failures)
 
-    def replay_one(self, event: CloudEvent[Any], *, settled: bool) -> list[list[CloudEvent[Any]]]:
+    def replay_one(
+        self,
+        event: CloudEvent[Any],
+        *,
+        settled: bool,
+        decisions: list[list[CloudEvent[Any]]],
+    ) -> None:
         """Fold one event of a rebuild in, after every output of ours in the history read was
-        noted (``note_outputs`` or ``note_decided``): the decisions still to publish, with what
-        they ask for in turn, in order."""
+        noted (``note_outputs`` or ``note_decided``), adding the decisions still to publish,
+        with what they ask for in turn, to ``decisions`` in order. A decision is added before
+        its outputs are folded in: if folding one fails, the decision is still published (and
+        its output dead-lettered when it comes back)."""
         outputs = self.handle(event, settled=settled)
-        decisions: list[list[CloudEvent[Any]]] = []
         pending = [outputs] if outputs else []
         while pending:
             decision = pending.pop(0)
             decisions.append(decision)
             pending.extend(self.decisions_following(decision))
-        return decisions
 
     def note_decided(self, causes: Iterable[int]) -> None:
         """Remember causes (ids as integers) whose decision the log holds whole."""

@@ -292,7 +292,7 @@ class MergeFold:
             if erases_personal_data(event):
                 result.erasures.add(record.partition)
             try:
-                result.decisions += ledger.replay_one(event, settled=settled)
+                ledger.replay_one(event, settled=settled, decisions=result.decisions)
             except Exception as error:  # deciding, or folding an output in: the cause fails
                 result.failures.append((record, error))
         if entry is not None:

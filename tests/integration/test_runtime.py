@@ -286,17 +286,23 @@ async def test_a_start_reads_its_backlog_once(kafka: KafkaSettings, topics: Topi
         assert runtime.metrics.replayed.labels("answering")._value.get() == 200
 
 
+async def produce_joins_a_minute_apart(
+    kafka: KafkaSettings, topics: TopicSettings, count: int, *, newest_first: bool = False
+) -> None:
+    minute = timedelta(minutes=-1 if newest_first else 1)
+    backlog = [
+        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 + n * minute)
+        for n in range(count)
+    ]
+    await produce_events(kafka.bootstrap_servers, topics, backlog)
+
+
 async def test_a_rebuild_folds_the_backlog_as_it_reads_it_holding_a_window(
     kafka: KafkaSettings, topics: TopicSettings
 ) -> None:
     """A backlog in time order is folded as it is read: the rebuild holds a window of records
     per partition, not the backlog, and nothing is decided twice after a restart."""
-    minute = timedelta(minutes=1)
-    backlog = [
-        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 + n * minute)
-        for n in range(600)
-    ]
-    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    await produce_joins_a_minute_apart(kafka, topics, 600)
     windowed = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 60})
     async with running(DEFINITION, kafka, topics, windowed) as runtime:
         assert len(await wait_for_answers(kafka, topics, 600)) == 600
@@ -316,12 +322,7 @@ async def test_a_history_out_of_time_order_is_read_again_and_sorted(
 ) -> None:
     """Members written newest first: the merge cannot follow, so the rebuild reads the history
     again and sorts it, and decides each once, as before streaming."""
-    minute = timedelta(minutes=1)
-    backlog = [
-        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 - n * minute)
-        for n in range(60)
-    ]
-    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    await produce_joins_a_minute_apart(kafka, topics, 60, newest_first=True)
     windowed = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 0})
     async with running(DEFINITION, kafka, topics, windowed) as runtime:
         assert len(await wait_for_answers(kafka, topics, 60)) == 60
@@ -337,12 +338,7 @@ async def test_a_rebuild_that_pauses_streams_ahead_still_reads_to_the_end(
     the others were paused once stopped every fetch, and the rebuild waited for ever."""
     monkeypatch.setattr(stream_fold, "PAUSE_AT", 3)
     COUNT = 4_000  # noqa: N806 (more than one fetch of a partition brings)
-    minute = timedelta(minutes=1)
-    backlog = [
-        new_event(member_joined(f"m{n}"), source="/tests", orgid="acme", time=T0 + n * minute)
-        for n in range(COUNT)
-    ]
-    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    await produce_joins_a_minute_apart(kafka, topics, COUNT)
     no_slack = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 0, "snapshots": False})
     async with running(DEFINITION, kafka, topics, no_slack):
         assert len(await wait_for_answers(kafka, topics, COUNT)) == COUNT
