@@ -89,3 +89,25 @@ def test_published_outputs_are_applied_at_once_and_skipped_when_they_come_back()
     ledger.record_published(outputs)
     assert all(ledger.has_applied(output) for output in outputs)
     assert ledger.handle(outputs[0]) == []
+
+
+class FoldingBreaksOnItsOutput(Answering):
+    """Decides, then cannot fold its own output back in: a bug nobody foresaw."""
+
+    def apply(self, event: CloudEvent[Any]) -> None:
+        if isinstance(event.data, BuddyUnavailable):
+            raise RuntimeError("cannot fold this output")
+        super().apply(event)
+
+
+def test_a_rebuild_keeps_a_decision_whose_output_it_could_not_fold_in() -> None:
+    """The decision is published (its output is dead-lettered when it comes back) and the cause
+    is reported as failed; the rebuild goes on with the next event."""
+    cause, later = member_joined_event(member_id="ada"), member_joined_event(member_id="bob")
+    replayed = Ledger(FoldingBreaksOnItsOutput(), SOURCE).replay([cause, later])
+
+    assert [[o.causationid for o in d] for d in replayed.decisions] == [
+        [str(cause.id)] * 2,
+        [str(later.id)] * 2,
+    ]
+    assert [event for event, _ in replayed.failures] == [cause, later]
