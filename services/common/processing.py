@@ -83,7 +83,7 @@ class Ledger:
     def note_outputs(self, event: CloudEvent[Any]) -> None:
         """Remember that the event's cause was already decided, if the event is one of ours."""
         if event.source == self.source and event.causationid is not None:
-            cause = _uuid_int(event.causationid)
+            cause = uuid_int(event.causationid)
             if cause is not None:
                 self._decided.add(cause)
 
@@ -179,7 +179,7 @@ class Ledger:
         ]
 
 
-def _uuid_int(text: str) -> int | None:
+def uuid_int(text: str) -> int | None:
     """A causation id as the integer of its UUID (None if it is no UUID: no event has that id)."""
     try:
         return uuid.UUID(text).int

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,10 +29,10 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from infra.topics import TopicSettings
-from schemas import CloudEvent, RejectedEvent
+from schemas import RejectedEvent
 from schemas.sealing import PersonalDataCipher
 from services.common.admission import admit
-from services.common.processing import Ledger, Ledgers
+from services.common.processing import Ledger, Ledgers, uuid_int
 from services.common.records import decision_mark
 from services.common.replay import Folded, StoredRecord
 from services.common.snapshots import erases_personal_data
@@ -55,15 +54,6 @@ MAX_MARK = math.inf
 
 class Unordered(Exception):  # noqa: N818 (a condition the rebuild handles, not a program error)
     """The history is not in an order the merge can follow: rebuild by sorting instead."""
-
-
-def _cause_of(event: CloudEvent[Any]) -> int | None:
-    if event.causationid is None:
-        return None
-    try:
-        return uuid.UUID(event.causationid).int
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -97,7 +87,7 @@ class DecisionIndex:
             if event.source != self.source or identity in self.own:
                 continue
             self.own.add(identity)
-            cause = _cause_of(event)
+            cause = uuid_int(event.causationid) if event.causationid else None
             mark = decision_mark(record.headers)
             if mark is None:
                 if cause is not None:
