@@ -18,11 +18,13 @@ from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, encode_event, new_event
 from schemas.members import MemberJoined
 from schemas.onboarding import BuddyUnavailable
+from services.common import runtime as runtime_module
 from services.common import stream_fold
+from services.common.admission import admit
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit, Ledger
 from services.common.records import dead_letter_notes, event_record
-from services.common.runtime import ServiceDefinition
+from services.common.runtime import ServiceDefinition, consumer_group
 from tests.factories import member_joined
 from tests.integration.support import FAST_GROUPS, running
 from tests.kafka_io import ReadRecord, produce, produce_events, read_all, wait_for_records
@@ -217,6 +219,50 @@ async def test_lag_per_partition_and_the_rebuild_time_are_metrics(
         rebuild = registry.get_sample_value("rituals_rebuild_seconds", {"service": "answering"})
         assert rebuild is not None
         assert rebuild > 0
+
+
+async def test_our_own_outputs_read_back_are_not_decoded_again(
+    kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output the broker acknowledged was folded in when it was published: reading it back
+    only moves the partition on (the offsets are committed), it is not admitted again."""
+    admitted_from: list[str] = []
+
+    def counting_admit(record: Any, *args: Any) -> CloudEvent[Any]:
+        admitted_from.append(record.topic)
+        return admit(record, *args)
+
+    monkeypatch.setattr(runtime_module, "admit", counting_admit)
+    async with running(DEFINITION, kafka, topics) as runtime:
+        for name in ("ada", "grace", "linus"):
+            await publish(kafka, topics, joined(name))
+        assert sorted(await wait_for_answers(kafka, topics, 3)) == ["ada", "grace", "linus"]
+        answers_topic = topics.name(Topic.ONBOARDING)
+        registry = runtime.metrics.registry
+
+        def lag(partition: int) -> float | None:
+            labels = {"service": "answering", "topic": answers_topic, "partition": str(partition)}
+            return registry.get_sample_value("rituals_consumer_lag", labels)
+
+        for _ in range(100):  # the answers were fetched back
+            if all(lag(p) == 0 for p in range(topics.partitions)):
+                break
+            await asyncio.sleep(0.1)
+        assert [lag(p) for p in range(topics.partitions)] == [0.0] * topics.partitions
+    assert admitted_from.count(topics.name(Topic.MEMBERS)) == 3
+    assert admitted_from.count(answers_topic) == 0
+    committed = KafkaConsumer(
+        bootstrap_servers=kafka.addresses, group_id=consumer_group(topics, "answering")
+    )
+    try:
+        ends = read_all(kafka.bootstrap_servers, answers_topic)
+        assert len(ends) == 3
+        for record in ends:
+            position = committed.committed(KafkaPartition(answers_topic, record.partition))
+            assert position is not None
+            assert position > record.offset
+    finally:
+        committed.close()
 
 
 def committed_answers(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
