@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import structlog
@@ -91,6 +92,7 @@ def configure_logging(
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        merge_event_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -137,8 +139,31 @@ def _keep(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> A
     return event_dict
 
 
+LoggingContext = Callable[[], Mapping[str, str]]
+"""What an event adds to a line: called only when a line is logged (``to_logging_context``)."""
+
+_EVENT_CONTEXTS: ContextVar[tuple[LoggingContext, ...]] = ContextVar("event_contexts", default=())
+
+
 @contextmanager
-def event_log_context(context: Mapping[str, str]) -> Iterator[None]:
-    """Bind an event's identifiers to every line logged inside the block."""
-    with structlog.contextvars.bound_contextvars(**context):
+def event_log_context(context: LoggingContext) -> Iterator[None]:
+    """Add an event's identifiers to every line logged inside the block. Entered for every
+    event a service handles, most of which log nothing: the identifiers are made only when a
+    line is logged (binding them up front cost a tenth of the notifier's time at 200 new hires
+    a second)."""
+    token = _EVENT_CONTEXTS.set((*_EVENT_CONTEXTS.get(), context))
+    try:
         yield
+    finally:
+        _EVENT_CONTEXTS.reset(token)
+
+
+def merge_event_context(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: the identifiers of the events being handled (the innermost
+    first); what the line itself says wins, as with ``merge_contextvars``."""
+    for context in reversed(_EVENT_CONTEXTS.get()):
+        for key, value in context().items():
+            event_dict.setdefault(key, value)
+    return event_dict

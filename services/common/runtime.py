@@ -510,7 +510,7 @@ class ServiceRuntime:
             if item.refusal is not None:
                 await self._dead_letter(item.record, item.refusal.reason, item.refusal.detail)
             elif item.event is not None:
-                with event_log_context(item.event.to_logging_context()):
+                with event_log_context(item.event.to_logging_context):
                     await self._consume_event(item.record, item.event, sends)
             handled[item.partition] = item.record.offset + 1
             self.snapshots.folded(item.partition, item.record.offset + 1, item.event)
@@ -548,7 +548,8 @@ class ServiceRuntime:
         if self.ledgers.has_applied(event):
             if event.source != self.definition.source:  # our own outputs come back by design
                 self.metrics.duplicates.labels(self.definition.name).inc()
-                log.debug("duplicate skipped")
+                if log.isEnabledFor(logging.DEBUG):  # a call, not a pass through the processors
+                    log.debug("duplicate skipped")
             return
         try:
             with collector_paused(), continuing(event, "handle"):
@@ -561,7 +562,8 @@ class ServiceRuntime:
             return
         self.metrics.consumed.labels(self.definition.name, event.type).inc()
         await self._publish_decision(outputs, sends)
-        log.debug("event handled", outputs=len(outputs))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("event handled", outputs=len(outputs))
 
     async def _publish_decision(
         self, outputs: Sequence[CloudEvent[Any]], sends: list[asyncio.Future[Any]]

@@ -301,7 +301,7 @@ class DeliveryWorker:
         attempts = (retry.attempts if retry is not None else 0) + 1
         outcome = _Outcome(self, runtime, delivery, book, attempts)
         with (
-            event_log_context(source.to_logging_context()),
+            event_log_context(source.to_logging_context),
             continuing(source, "deliver") as span,
         ):
             span.set_attribute("rituals.channel", delivery.channel)

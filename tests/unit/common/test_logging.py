@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
@@ -29,7 +29,7 @@ def test_a_json_line_has_the_event_identifiers_and_no_personal_data(
 ) -> None:
     configure_logging("matcher", log_format="json", level="DEBUG")
     event = member_joined_event(member_id="ada")
-    with event_log_context(event.to_logging_context()):
+    with event_log_context(event.to_logging_context):
         structlog.get_logger("test").info(
             "member seen", display_name=event.data.display_name, email=event.data.email
         )
@@ -57,11 +57,38 @@ def test_standard_library_loggers_go_through_the_same_pipeline(
 
 def test_context_is_unbound_after_the_block(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("matcher", log_format="json", level="INFO")
-    with event_log_context({"event_id": "e-1"}):
+    with event_log_context(lambda: {"event_id": "e-1"}):
         pass
     structlog.get_logger("test").info("after")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert "event_id" not in line
+
+
+def test_the_innermost_event_names_a_line_and_what_the_line_says_wins(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("notifier", log_format="json", level="INFO")
+    made: list[str] = []
+
+    def context(event_id: str, org_id: str) -> Callable[[], dict[str, str]]:
+        def identifiers() -> dict[str, str]:
+            made.append(event_id)
+            return {"event_id": event_id, "org_id": org_id, "event_type": "t"}
+
+        return identifiers
+
+    with event_log_context(context("outer", "acme")):
+        with event_log_context(context("inner", "acme")):
+            assert made == []  # nothing is made while nothing is logged
+            structlog.get_logger("test").info("delivered", event_type="explicit")
+        structlog.get_logger("test").info("back outside")
+    inner, outer = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert (inner["event_id"], inner["org_id"], inner["event_type"]) == (
+        "inner",
+        "acme",
+        "explicit",
+    )
+    assert outer["event_id"] == "outer"
 
 
 def test_errors_the_kafka_client_retries_itself_are_warnings(
