@@ -23,7 +23,15 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Container, Coroutine, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Container,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,6 +80,8 @@ from services.common.stream_fold import DecisionIndex, MergeFold, Unordered
 from services.common.tracing import configure_tracing, continuing
 
 log = structlog.get_logger("rituals.runtime")
+LOG_LEVEL = logging.getLogger("rituals.runtime")
+"""The standard library's logger behind ``log`` (``configure_logging``): its level, cached."""
 
 _TRANSACTION: ContextVar[AIOKafkaProducer | None] = ContextVar("transaction", default=None)
 """The producer of the batch transaction open in this task (the consumer's), if any: sends
@@ -147,6 +157,9 @@ class ServiceRuntime:
         """Where live consumption of each partition starts: the fetcher may still hold records
         it fetched before the rebuild's seek, and what the rebuild read is not read again."""
         self._stale = False
+        self._uncommitted: dict[TopicPartition, int] = {}
+        """Offsets handled, their outputs acknowledged, not committed yet (``_commit_paced``)."""
+        self._last_commit = 0.0
         self.idempotent = False
         self.transactional = False
         """Whether a batch's outputs and offsets are written in one transaction (at start)."""
@@ -336,6 +349,8 @@ class ServiceRuntime:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            if self._consumer is not None:
+                await self._commit_uncommitted(self._consumer)
             if self.ready:  # a clean stop leaves a snapshot of what changed since the last
                 await self.snapshots.write_changed(self.ledgers.partitions())
         consumer, self._consumer = self._consumer, None
@@ -386,6 +401,8 @@ class ServiceRuntime:
             if self._stale:
                 self._restart_assignment()
                 return
+            if not batch:  # quiet: what was handled is committed at once
+                await self._commit_uncommitted(consumer)
             for partition, records in batch.items():
                 live_from = self._live_from.get(partition, 0)
                 own = self._own_offsets.get(partition, ())
@@ -438,7 +455,7 @@ class ServiceRuntime:
             return
         self._own(offsets)
         if consumer is not None:
-            await self._commit(consumer, await self._committable(consumer, handled))
+            await self._commit_paced(consumer, await self._committable(consumer, handled))
             await self.snapshots.write_due()
         self._batch_handled()
 
@@ -548,7 +565,7 @@ class ServiceRuntime:
         if self.ledgers.has_applied(event):
             if event.source != self.definition.source:  # our own outputs come back by design
                 self.metrics.duplicates.labels(self.definition.name).inc()
-                if log.isEnabledFor(logging.DEBUG):  # a call, not a pass through the processors
+                if LOG_LEVEL.isEnabledFor(logging.DEBUG):  # a call, not a pass of the processors
                     log.debug("duplicate skipped")
             return
         try:
@@ -562,7 +579,7 @@ class ServiceRuntime:
             return
         self.metrics.consumed.labels(self.definition.name, event.type).inc()
         await self._publish_decision(outputs, sends)
-        if log.isEnabledFor(logging.DEBUG):
+        if LOG_LEVEL.isEnabledFor(logging.DEBUG):
             log.debug("event handled", outputs=len(outputs))
 
     async def _publish_decision(
@@ -600,6 +617,27 @@ class ServiceRuntime:
             for result in results
             if hasattr(result, "offset")
         ]
+
+    async def _commit_paced(
+        self, consumer: AIOKafkaConsumer, handled: dict[TopicPartition, int]
+    ) -> None:
+        """Commit a handled batch, at most every ``commit_interval_ms`` while batches keep
+        coming (at once when a poll finds nothing, on a revocation and on a stop). A commit is a
+        request the broker serves: with the small batches of a steady flow, one per batch cost
+        the matcher a tenth of its time. What a crash leaves uncommitted is read again and
+        deduplicated, as with any redelivery."""
+        self._uncommitted.update(handled)
+        if time.monotonic() - self._last_commit >= self.settings.commit_interval_ms / 1000:
+            await self._commit_uncommitted(consumer)
+
+    async def _commit_uncommitted(
+        self, consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition] | None = None
+    ) -> None:
+        chosen = self._uncommitted if partitions is None else set(partitions)
+        due = {p: self._uncommitted.pop(p) for p in list(chosen) if p in self._uncommitted}
+        self._last_commit = time.monotonic()
+        if due:
+            await self._commit(consumer, due)
 
     async def _commit(self, consumer: AIOKafkaConsumer, handled: dict[TopicPartition, int]) -> None:
         try:
@@ -749,6 +787,8 @@ class ServiceRuntime:
             await action()
         await self._cancel_rebuild()
         async with self._handling:
+            if self._consumer is not None:  # the new owner goes on from what was handled
+                await self._commit_uncommitted(self._consumer, revoked)
             self._buffers.drop(revoked)
             self.assignment -= set(revoked)
             for partition in revoked:
@@ -824,6 +864,7 @@ class ServiceRuntime:
         self._live_from = dict(ends)
         for partition, offset in ends.items():
             consumer.seek(partition, offset)
+            self._uncommitted.pop(partition, None)  # older than the rebuild's end
         await self._commit(consumer, ends)
         self._buffers.own(ends)
         consumer.resume(*ends)

@@ -63,6 +63,13 @@ class ServiceSettings(BaseSettings):
         description="Most records handled per batch; their outputs are acknowledged together "
         "and the batch committed once.",
     )
+    commit_interval_ms: int = Field(
+        default=200,
+        ge=0,
+        description="While batches keep coming, commit their offsets at most this often (0: "
+        "after every batch); a quiet poll, a revocation and a stop commit at once. Without "
+        "transactions only: with them a batch's offsets are part of its transaction.",
+    )
     clock_replay_window: int = Field(
         default=5_000,
         ge=0,
