@@ -11,8 +11,9 @@ that was merely fetched first (the rule Kafka Streams applies with ``max.task.id
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,30 +68,45 @@ class AlignedBuffers:
             if self.owned(item.partition):
                 self._buffers[item.partition].append(item)
 
-    def next(self, behind: Callable[[TopicPartition], bool]) -> Fetched | None:
-        """The next record to handle, or None when nothing may go now. ``behind(tp)`` says
-        whether the broker holds records of ``tp`` that are neither buffered nor our own."""
-        partition = self._next_partition(behind)
-        return None if partition is None else self._buffers[partition].popleft()
+    def drain(self, behind: Callable[[TopicPartition], bool]) -> Iterator[Fetched]:
+        """Hand out every record that may go now, in order, taking each as it is handed out.
+        ``behind(tp)`` says whether the broker holds records of ``tp`` that are neither
+        buffered nor our own; a partition number stops once such a partition has nothing
+        buffered. The heads wait in a heap: looking at every partition for every record cost
+        a service a twentieth of its time."""
+        waiting: set[int] = set()
+        heads = self._ready_heads(behind)
+        while heads:
+            _, partition = heapq.heappop(heads)
+            buffer = self._buffers.get(partition)
+            if partition.partition in waiting or not buffer:
+                continue  # its number stopped, or it was dropped meanwhile
+            yield buffer.popleft()
+            if buffer:
+                heapq.heappush(heads, (self._key(partition, buffer[0]), partition))
+            elif behind(partition):
+                waiting.add(partition.partition)
 
     def holds(self, partition: TopicPartition) -> bool:
         """Whether records of the partition wait in the buffer."""
         return bool(self._buffers.get(partition))
 
     def has_next(self, behind: Callable[[TopicPartition], bool]) -> bool:
-        """Whether ``next`` would give a record now."""
-        return self._next_partition(behind) is not None
+        """Whether ``drain`` would hand out a record now."""
+        return bool(self._ready_heads(behind))
 
-    def _next_partition(self, behind: Callable[[TopicPartition], bool]) -> TopicPartition | None:
-        best: tuple[Any, ...] | None = None
+    def _ready_heads(
+        self, behind: Callable[[TopicPartition], bool]
+    ) -> list[tuple[tuple[datetime, int, int], TopicPartition]]:
+        """The first buffered record's key of each partition whose number need not wait."""
+        heads: list[tuple[tuple[datetime, int, int], TopicPartition]] = []
         for partitions in self._numbers.values():
-            heads = [(p, self._buffers[p]) for p in partitions]
-            if any(not buffer and behind(p) for p, buffer in heads):
+            buffered = [(p, self._buffers.get(p)) for p in partitions]
+            if any(not buffer and behind(p) for p, buffer in buffered):
                 continue  # this partition number waits for the lagging topic
-            for partition, buffer in heads:
-                if buffer:
-                    head = buffer[0]
-                    key = (head.time, self._rank.get(partition.topic, 0), partition.partition)
-                    if best is None or key < best[0]:
-                        best = (key, partition)
-        return None if best is None else best[1]
+            heads.extend((self._key(p, buffer[0]), p) for p, buffer in buffered if buffer)
+        heapq.heapify(heads)
+        return heads
+
+    def _key(self, partition: TopicPartition, head: Fetched) -> tuple[datetime, int, int]:
+        return (head.time, self._rank.get(partition.topic, 0), partition.partition)

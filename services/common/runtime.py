@@ -523,7 +523,7 @@ class ServiceRuntime:
         sends of its outputs."""
         handled: dict[TopicPartition, int] = {}
         sends: list[asyncio.Future[Any]] = []
-        while (item := self._buffers.next(behind)) is not None:
+        for item in self._buffers.drain(behind):
             if item.refusal is not None:
                 await self._dead_letter(item.record, item.refusal.reason, item.refusal.detail)
             elif item.event is not None:

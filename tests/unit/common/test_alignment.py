@@ -29,10 +29,7 @@ def buffers(*owned: TopicPartition) -> AlignedBuffers:
 
 
 def drain(aligned: AlignedBuffers, behind: set[TopicPartition]) -> list[tuple[str, int]]:
-    order = []
-    while (item := aligned.next(behind.__contains__)) is not None:
-        order.append((item.record.topic, item.record.offset))
-    return order
+    return [(item.record.topic, item.record.offset) for item in aligned.drain(behind.__contains__)]
 
 
 def test_a_later_tick_fetched_first_waits_for_the_topic_that_is_behind() -> None:
@@ -56,6 +53,16 @@ def test_records_go_in_domain_time_order_across_topics_and_log_order_within_one(
         ("rituals.rituals", 1),
         ("rituals.clock", 1),
     ]
+
+
+def test_a_partition_number_stops_where_a_topic_behind_runs_out() -> None:
+    aligned = buffers(CLOCK, RITUALS)
+    aligned.add([fetched(CLOCK, 0, hour=8), fetched(CLOCK, 1, hour=11)])
+    aligned.add([fetched(RITUALS, 0, hour=9)])
+
+    assert drain(aligned, behind={RITUALS}) == [("rituals.clock", 0), ("rituals.rituals", 0)]
+    assert aligned.has_next({RITUALS}.__contains__) is False
+    assert drain(aligned, behind=set()) == [("rituals.clock", 1)]
 
 
 def test_a_lagging_partition_number_holds_back_only_itself() -> None:
