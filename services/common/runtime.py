@@ -724,9 +724,9 @@ class ServiceRuntime:
     async def _enqueue(self, record: OutgoingRecord) -> asyncio.Future[Any]:
         """Give a record to the producer; the future resolves when the broker acknowledged it.
         Inside a batch's transaction, to the transactional producer."""
-        transaction = _TRANSACTION.get()
-        if transaction is not None:
-            queued: asyncio.Future[Any] = await transaction.send(
+        producer = _TRANSACTION.get() or producer_of(self.broker)
+        if producer is not None:
+            queued: asyncio.Future[Any] = await producer.send(
                 record.topic, record.value, key=record.key, headers=list(record.headers)
             )
             return queued
@@ -1148,6 +1148,18 @@ def _replay(
             id(event): record for event, record in zip(plan.events, plan.records, strict=True)
         }
         result.failures += [(origin[id(event)], error) for event, error in failed]
+
+
+def producer_of(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """FastStream's aiokafka producer once the broker is connected (built with the runtime's
+    settings: acks, idempotence, security), or None under FastStream's in-memory test broker,
+    which answers ``publish`` itself. Records go to it directly: FastStream's ``publish``
+    composed its middlewares, turned the headers into text and back and added a header of its
+    own to every record, as much work again as aiokafka's ``send`` (6 % of onboarding's time at
+    200 new hires a second)."""
+    state = getattr(broker._producer, "_producer", None)
+    producer = getattr(state, "producer", None)
+    return producer if isinstance(producer, AIOKafkaProducer) else None
 
 
 def _never_behind(partition: TopicPartition) -> bool:

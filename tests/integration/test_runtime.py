@@ -24,7 +24,7 @@ from services.common.admission import admit
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit, Ledger
 from services.common.records import dead_letter_notes, event_record
-from services.common.runtime import ServiceDefinition, consumer_group
+from services.common.runtime import ServiceDefinition, consumer_group, producer_of
 from tests.factories import member_joined
 from tests.integration.support import FAST_GROUPS, running
 from tests.kafka_io import ReadRecord, produce, produce_events, read_all, wait_for_records
@@ -219,6 +219,21 @@ async def test_lag_per_partition_and_the_rebuild_time_are_metrics(
         rebuild = registry.get_sample_value("rituals_rebuild_seconds", {"service": "answering"})
         assert rebuild is not None
         assert rebuild > 0
+
+
+async def test_outputs_go_to_the_producer_faststream_built_with_the_runtimes_settings(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """A FastStream release that moves its producer fails here, rather than the runtime
+    quietly taking the slower ``publish``."""
+    async with running(DEFINITION, kafka, topics) as runtime:
+        producer = producer_of(runtime.broker)
+        assert producer is not None
+        assert producer._sender._acks == -1  # acks="all"
+        await publish(kafka, topics, joined("ada"))
+        assert await wait_for_answers(kafka, topics, 1) == ["ada"]
+    records = read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING))
+    assert [name for name, _ in records[0].headers] == ["content-type", "rituals-decision"]
 
 
 async def test_our_own_outputs_read_back_are_not_decoded_again(
