@@ -266,11 +266,12 @@ class MergeFold:
         heap, held, ledger = number.heap, number.held, number.ledger
         limit = number.low - self._slack if number.reading else MAX_MARK
         unfinished, result = self._unfinished, self.result
-        folded = copies = 0
+        folded = copies = taken = 0
         entry = None
         pop = heapq.heappop
         while heap and heap[0][0] < limit:
             entry = pop(heap)
+            taken += 1
             _, own, _, _, settled, record, event = entry
             held[(record.topic, record.partition)] -= 1
             if own and (mark := decision_mark(record.headers)) and mark[0] in unfinished:
@@ -287,7 +288,7 @@ class MergeFold:
                 result.failures.append((record, error))
         if entry is not None:
             number.last = entry[:4]
-            self._holding = sum(len(n.heap) for n in self._numbers.values())
+            self._holding -= taken
             result.events += folded
             result.later_copies += copies
             result.folded[number.partition] += folded
