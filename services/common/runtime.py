@@ -160,6 +160,7 @@ class ServiceRuntime:
         self._uncommitted: dict[TopicPartition, int] = {}
         """Offsets handled, their outputs acknowledged, not committed yet (``_commit_paced``)."""
         self._last_commit = 0.0
+        self._lag_shown = 0.0
         self.idempotent = False
         self.transactional = False
         """Whether a batch's outputs and offsets are written in one transaction (at start)."""
@@ -537,13 +538,20 @@ class ServiceRuntime:
         """Which owned partitions have records on the broker that are neither fetched nor our
         own outputs (as of the last fetch)."""
         lagging: set[TopicPartition] = set()
+        # The lag gauges at most every STATE_REFRESH_SECONDS: a label look-up per partition
+        # per batch was a twentieth of the gateway's time with small batches.
+        now = time.monotonic()
+        show_lag = now - self._lag_shown >= STATE_REFRESH_SECONDS
+        if show_lag:
+            self._lag_shown = now
         for partition in consumer.assignment():
             end = self._end_of(consumer, partition)
             if end is None:
                 lagging.add(partition)  # not fetched yet: its first record may be the earliest
                 continue
             position = await consumer.position(partition)
-            self.metrics.show_lag(partition.topic, partition.partition, end - position)
+            if show_lag:
+                self.metrics.show_lag(partition.topic, partition.partition, end - position)
             own = self._own_offsets[partition]
             own.difference_update({offset for offset in own if offset < position})
             if sum(1 for offset in own if offset < end) < end - position:
