@@ -21,14 +21,8 @@ twenty) and the minute ticks of ten organisations' clocks (the rest). Then, per 
 Goals (issue "The history lives"): with snapshots, ready time grows less than 2x from the
 smallest history to the largest; a full replay runs at >= 50 % of the raw read + parse rate.
 
-The notifier's first start leaves the backlog of notices its history asks for (the matcher's
-rounds, run before it), undelivered: its "restart, snapshots" restores all of them. It is then
-kept running until it delivered what it can (on the console channel, thrown away), as a live
-notifier would have as the history came, and restarted once more ("then restart, snapshots"
-below its row).
-
 Run: ``python -m benchmarks.restart [--engine embedded|kafka|both] [--sizes 200000,1000000]
-[--services matcher,notifier] [--turns 1]``.
+[--services matcher,notifier]``.
 """
 
 from __future__ import annotations
@@ -275,7 +269,7 @@ points on this shared machine."""
 
 
 async def measure(
-    kafka: KafkaSettings, size: int, services: Sequence[ServiceDefinition], turns: int
+    kafka: KafkaSettings, size: int, services: Sequence[ServiceDefinition]
 ) -> list[Row]:
     topics = TopicSettings(prefix=f"restart{uuid.uuid4().hex[:6]}.", partitions=6)
     ensure_topics(kafka, topics)
@@ -291,7 +285,7 @@ async def measure(
             caught_up = await start_to_ready(definition, kafka, topics, snapshots=True)
         no_snapshot = await start_to_ready(definition, kafka, topics, snapshots=False)
         replays, raws = [], []
-        for _ in range(turns):
+        for _ in range(REPLAY_TURNS):
             await rewind_group(kafka, topics, definition)
             replays.append(await start_to_ready(definition, kafka, topics, snapshots=False))
             raws.append(await raw_read(kafka, topics, names))
@@ -345,13 +339,11 @@ def compare(
     engine: Engine,
     sizes: Sequence[int] = SIZES,
     services: Sequence[ServiceDefinition] = SERVICES,
-    turns: int = REPLAY_TURNS,
 ) -> list[Comparison]:
     scaled = [engine.scaled(size) for size in sizes]
     print(f"== {BENCHMARK} on {engine.label}: seconds and events replayed =={engine.reduced}")
     print(HEADER, flush=True)
-    kafka = engine.kafka()
-    rows = [row for size in scaled for row in asyncio.run(measure(kafka, size, services, turns))]
+    rows = [row for size in scaled for row in asyncio.run(measure(engine.kafka(), size, services))]
     comparisons: list[Comparison] = []
     for service in (definition.name for definition in services):
         mine = [row for row in rows if row.service == service]
@@ -386,16 +378,13 @@ def _growth(small: Start, large: Start) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``--sizes 200000,1000000``, ``--services matcher``, ``--turns 1`` (full replays beside
-    a raw read) narrow a run; the rest picks engines."""
+    """``--sizes 200000,1000000``, ``--services matcher`` narrow a run; the rest picks engines."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--sizes", type=_numbers, default=SIZES)
     parser.add_argument("--services", type=_services, default=SERVICES)
-    parser.add_argument("--turns", type=int, default=REPLAY_TURNS)
     options, rest = parser.parse_known_args(argv)
     configure_logging("bench", level="WARNING")
-    chosen = partial(compare, sizes=options.sizes, services=options.services, turns=options.turns)
-    run_alone(chosen, rest)
+    run_alone(partial(compare, sizes=options.sizes, services=options.services), rest)
 
 
 def _numbers(text: str) -> tuple[int, ...]:
