@@ -928,7 +928,12 @@ class ServiceRuntime:
         sends: list[asyncio.Future[Any]] = []
         for decision in folded.decisions:
             await self._queue_decision(decision, sends)
-        self._own(await self._confirm(sends))
+        placed = await self._confirm(sends)
+        outputs = [output for decision in folded.decisions for output in decision]
+        if len(placed) == len(outputs):
+            # Only what was folded in is ours to skip when read back: an output whose folding
+            # failed comes back to be dead-lettered.
+            self._own([p for p, o in zip(placed, outputs, strict=True) if ledgers.has_applied(o)])
         await self._dead_letter_since_commit(folded, committed)
         self.snapshots.rebuilt(ends, folded.folded, folded.erasures)
         self.rebuilt.set()
