@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
 import json
 import statistics
 import sys
@@ -99,25 +97,9 @@ class Start:
     """1 when the rebuild could not stream the history and sorted it."""
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """A first start kept running until its workers caught up, as a live platform's would."""
-
-    seconds: float
-    delivered: float
-    pending_before: float
-    pending_after: float
-
-
 async def start_to_ready(
-    definition: ServiceDefinition,
-    kafka: KafkaSettings,
-    topics: TopicSettings,
-    snapshots: bool,
-    delivered: list[Delivery] | None = None,
+    definition: ServiceDefinition, kafka: KafkaSettings, topics: TopicSettings, snapshots: bool
 ) -> Start:
-    """Start an instance, time it to ready, stop it (a clean stop writes its snapshots).
-    ``delivered``: first let its workers catch up (``catch_up``) and add what they did."""
     settings = SETTINGS.model_copy(update={"snapshots": snapshots})
     runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
     started = time.perf_counter()
@@ -126,8 +108,6 @@ async def start_to_ready(
         while not runtime.ready:  # noqa: ASYNC110 (readiness is a state, polled as probes do)
             await asyncio.sleep(0.01)
         seconds = time.perf_counter() - started
-        if delivered is not None and (caught_up := await catch_up(runtime)) is not None:
-            delivered.append(caught_up)
         metrics = runtime.metrics
         return Start(
             seconds,
@@ -139,38 +119,6 @@ async def start_to_ready(
         )
     finally:
         await runtime.stop()
-
-
-CATCH_UP_SECONDS = 900.0
-
-
-class _Discarded(io.TextIOBase):
-    """Where the console channel's deliveries go while the benchmark catches up."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-
-async def catch_up(runtime: ServiceRuntime) -> Delivery | None:
-    """Keep a ready notifier running until no notice is ready to go (its deliveries, on the
-    console channel, thrown away), or None for a service without deliveries. A live platform
-    delivers as the history comes; a first start stopped once ready leaves its whole backlog
-    in the state, and in the snapshot its restart reads."""
-    before = runtime.ledgers.measures()
-    if "notices_ready" not in before:
-        return None
-    started, ready = time.perf_counter(), before["notices_ready"]
-    with contextlib.redirect_stdout(_Discarded()):
-        while ready and time.perf_counter() - started < CATCH_UP_SECONDS:
-            await asyncio.sleep(0.5)
-            ready = runtime.ledgers.measures()["notices_ready"]
-    after = runtime.ledgers.measures()
-    return Delivery(
-        seconds=time.perf_counter() - started,
-        delivered=after["notifications_sent"] - before["notifications_sent"],
-        pending_before=before["notices_pending"],
-        pending_after=after["notices_pending"],
-    )
 
 
 async def rewind_group(
@@ -251,8 +199,6 @@ class Row:
     replays: list[Start]
     raws: list[RawRead]
     """Full replays and raw reads, run in turns: the ratio is their median over the turns."""
-    caught_up: Start | None = None
-    """The restart with snapshots once the workers delivered the backlog (the notifier)."""
 
     @property
     def ratios(self) -> list[float]:
@@ -278,23 +224,15 @@ async def measure(
     for definition in services:
         names = [topics.name(topic) for topic in definition.topics]
         first = await start_to_ready(definition, kafka, topics, snapshots=True)
-        deliveries: list[Delivery] = []
-        snapshot = await start_to_ready(definition, kafka, topics, True, deliveries)
-        caught_up = None
-        if deliveries:  # the backlog was in that snapshot; now as a live platform's would be
-            caught_up = await start_to_ready(definition, kafka, topics, snapshots=True)
+        snapshot = await start_to_ready(definition, kafka, topics, snapshots=True)
         no_snapshot = await start_to_ready(definition, kafka, topics, snapshots=False)
         replays, raws = [], []
         for _ in range(REPLAY_TURNS):
             await rewind_group(kafka, topics, definition)
             replays.append(await start_to_ready(definition, kafka, topics, snapshots=False))
             raws.append(await raw_read(kafka, topics, names))
-        delivery = deliveries[0] if deliveries else None
-        row = Row(definition.name, size, first, snapshot, no_snapshot, replays, raws, caught_up)
-        rows.append(row)
-        print(_line(row), flush=True)
-        if delivery is not None and caught_up is not None:
-            print(_caught_up(delivery, caught_up), flush=True)
+        rows.append(Row(definition.name, size, first, snapshot, no_snapshot, replays, raws))
+        print(_line(rows[-1]), flush=True)
     return rows
 
 
@@ -322,15 +260,6 @@ def _line(row: Row) -> str:
     )
 
 
-def _caught_up(delivery: Delivery, restart: Start) -> str:
-    return (
-        f"  {'':<11} {'':>9}  backlog delivered: {delivery.delivered:,.0f} notices in "
-        f"{delivery.seconds:.1f} s ({delivery.pending_before:,.0f} pending before, "
-        f"{delivery.pending_after:,.0f} after, waiting for their time); then restart, "
-        f"snapshots: {restart.seconds:.2f} s ({restart.rebuild:.2f})"
-    )
-
-
 def _held(start: Start) -> str:
     return f"{start.held:,.0f}" + (" (sorted)" if start.sorted else "")
 
@@ -353,11 +282,6 @@ def compare(
             f"x{_growth(smallest.snapshot, largest.snapshot)} (goal < 2); without "
             f"x{_growth(smallest.no_snapshot, largest.no_snapshot)}"
         )
-        if smallest.caught_up is not None and largest.caught_up is not None:
-            print(
-                f"  {service}, with the backlog delivered first: with snapshots ready "
-                f"x{_growth(smallest.caught_up, largest.caught_up)}"
-            )
         comparisons += [
             Comparison(
                 BENCHMARK,
