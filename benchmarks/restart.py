@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import statistics
 import sys
@@ -97,9 +99,26 @@ class Start:
     """1 when the rebuild could not stream the history and sorted it."""
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A ready notifier kept running with its delivery worker until the backlog went out."""
+
+    seconds: float
+    delivered: float
+    pending_before: float
+    pending_after: float
+
+
 async def start_to_ready(
-    definition: ServiceDefinition, kafka: KafkaSettings, topics: TopicSettings, snapshots: bool
+    definition: ServiceDefinition,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    snapshots: bool,
+    delivered: list[Delivery] | None = None,
 ) -> Start:
+    """Start an instance, time it to ready, stop it (a clean stop writes its snapshots). Only
+    the consumer runs, not the workers (``ServiceRuntime.start``); with ``delivered``, a
+    notifier's delivery worker then runs until no notice is ready, and what it did is added."""
     settings = SETTINGS.model_copy(update={"snapshots": snapshots})
     runtime = ServiceRuntime(definition, settings=settings, kafka=kafka, topics=topics)
     started = time.perf_counter()
@@ -108,6 +127,8 @@ async def start_to_ready(
         while not runtime.ready:  # noqa: ASYNC110 (readiness is a state, polled as probes do)
             await asyncio.sleep(0.01)
         seconds = time.perf_counter() - started
+        if delivered is not None and (delivery := await deliver_backlog(runtime)) is not None:
+            delivered.append(delivery)
         metrics = runtime.metrics
         return Start(
             seconds,
@@ -119,6 +140,42 @@ async def start_to_ready(
         )
     finally:
         await runtime.stop()
+
+
+DELIVERY_SECONDS = 1_800.0
+"""At most this long for a backlog's delivery (a notifier delivers a few thousand a second)."""
+
+
+class _Discarded(io.TextIOBase):
+    """Where the console channel's messages go while the backlog is delivered."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+async def deliver_backlog(runtime: ServiceRuntime) -> Delivery | None:
+    """Run a ready notifier's delivery worker until no notice is ready to go (on the console
+    channel, its messages thrown away), or None for a service that delivers nothing. A live
+    notifier delivers as the history comes; one stopped as soon as it is ready keeps its
+    whole backlog in its state, and in the snapshot its restart reads."""
+    before = runtime.ledgers.measures()
+    if "notices_ready" not in before:
+        return None
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(_Discarded()):
+        await runtime.start_workers()
+        ready = before["notices_ready"]
+        while ready and time.perf_counter() - started < DELIVERY_SECONDS:
+            await asyncio.sleep(0.5)
+            ready = runtime.ledgers.measures()["notices_ready"]
+        await runtime.stop_workers()
+    after = runtime.ledgers.measures()
+    return Delivery(
+        seconds=time.perf_counter() - started,
+        delivered=after["notifications_sent"] - before["notifications_sent"],
+        pending_before=before["notices_pending"],
+        pending_after=after["notices_pending"],
+    )
 
 
 async def rewind_group(
@@ -199,6 +256,9 @@ class Row:
     replays: list[Start]
     raws: list[RawRead]
     """Full replays and raw reads, run in turns: the ratio is their median over the turns."""
+    delivered: Start | None = None
+    """The notifier's restart with snapshots once its backlog was delivered, as a live
+    notifier's state would be."""
 
     @property
     def ratios(self) -> list[float]:
@@ -224,15 +284,22 @@ async def measure(
     for definition in services:
         names = [topics.name(topic) for topic in definition.topics]
         first = await start_to_ready(definition, kafka, topics, snapshots=True)
-        snapshot = await start_to_ready(definition, kafka, topics, snapshots=True)
+        deliveries: list[Delivery] = []
+        snapshot = await start_to_ready(definition, kafka, topics, True, deliveries)
+        delivered = None
+        if deliveries:  # that snapshot held the backlog; the next one holds what a live one would
+            delivered = await start_to_ready(definition, kafka, topics, snapshots=True)
         no_snapshot = await start_to_ready(definition, kafka, topics, snapshots=False)
         replays, raws = [], []
         for _ in range(REPLAY_TURNS):
             await rewind_group(kafka, topics, definition)
             replays.append(await start_to_ready(definition, kafka, topics, snapshots=False))
             raws.append(await raw_read(kafka, topics, names))
-        rows.append(Row(definition.name, size, first, snapshot, no_snapshot, replays, raws))
-        print(_line(rows[-1]), flush=True)
+        row = Row(definition.name, size, first, snapshot, no_snapshot, replays, raws, delivered)
+        rows.append(row)
+        print(_line(row), flush=True)
+        if deliveries and delivered is not None:
+            print(_delivered(deliveries[0], delivered), flush=True)
     return rows
 
 
@@ -260,6 +327,15 @@ def _line(row: Row) -> str:
     )
 
 
+def _delivered(delivery: Delivery, restart: Start) -> str:
+    return (
+        f"  {'':<11} {'':>9}  backlog delivered: {delivery.delivered:,.0f} notifications in "
+        f"{delivery.seconds:.1f} s ({delivery.pending_before:,.0f} notices pending before, "
+        f"{delivery.pending_after:,.0f} after); then restart, snapshots: "
+        f"{restart.seconds:.2f} s ({restart.rebuild:.2f})"
+    )
+
+
 def _held(start: Start) -> str:
     return f"{start.held:,.0f}" + (" (sorted)" if start.sorted else "")
 
@@ -282,6 +358,11 @@ def compare(
             f"x{_growth(smallest.snapshot, largest.snapshot)} (goal < 2); without "
             f"x{_growth(smallest.no_snapshot, largest.no_snapshot)}"
         )
+        if smallest.delivered is not None and largest.delivered is not None:
+            print(
+                f"  {service}, its backlog delivered before the restart: with snapshots ready "
+                f"x{_growth(smallest.delivered, largest.delivered)}"
+            )
         comparisons += [
             Comparison(
                 BENCHMARK,
