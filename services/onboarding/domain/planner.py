@@ -102,6 +102,13 @@ class Decision:
     def is_onboarding(self, member_id: str) -> bool:
         return self.state.onboardings.is_onboarding(member_id)
 
+    def without_room(self, cap: int) -> set[str]:
+        """Everyone with no room: someone without a load has room (``cap`` is at least 1), so
+        only those who look after someone are looked at."""
+        book = self.state.onboardings
+        loaded = book.looked_after.keys() | self._extra_load.keys()
+        return book.open_ids | {buddy for buddy in loaded if self.active(buddy) >= cap}
+
     # Events ------------------------------------------------------------------------------------
 
     def member_event(

@@ -248,6 +248,16 @@ def test_the_cap_is_configurable() -> None:
     assert [assigned_buddy(world, f"n{i}") for i in range(2)] == ["a", "b"]
 
 
+def test_a_search_passes_over_whoever_has_no_room_before_looking_at_them() -> None:
+    world = World(BuddyPolicy(max_active_buddies=1))
+    world.join_all(colleague("a", buddy_volunteer=True), colleague("b", department="Sales"))
+    assert assigned_buddy(world, "n0") == "a"
+    decision = world.processor._decision(world.org, START)
+
+    assert decision.without_room(1) == {"a", "n0"}  # full, and being onboarded
+    assert decision.without_room(2) == {"n0"}
+
+
 def test_the_load_is_spread_over_equally_preferred_volunteers() -> None:
     world = World(BuddyPolicy(max_active_buddies=5))
     volunteers = [f"v{i}" for i in range(4)]
