@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,12 @@ from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit
 from services.common.records import dead_letter_notes, event_record
 from services.common.replay import StoredRecord
-from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.runtime import (
+    STATE_MEASURING_SHARE,
+    STATE_REFRESH_SECONDS,
+    ServiceDefinition,
+    ServiceRuntime,
+)
 from tests.factories import member_joined_event
 
 
@@ -120,3 +126,33 @@ async def test_a_worker_that_fails_is_started_again_and_counted() -> None:
         "rituals_worker_failures_total", {"service": DEFINITION.name}
     )
     assert failures == 1
+
+
+class SlowToMeasure(DirectoryProcessor):
+    MEASURING_SECONDS = 0.05
+
+    def measures(self) -> dict[str, float]:
+        time.sleep(self.MEASURING_SECONDS)  # a state as large as a long backlog
+        return dict(super().measures())
+
+
+async def test_a_state_slow_to_measure_is_measured_less_often() -> None:
+    """The gauges take a bounded share of the loop, however long a state takes to measure."""
+    runtime = ServiceRuntime(ServiceDefinition("slow", (Topic.MEMBERS,), SlowToMeasure))
+    runtime.ledgers.at(0)  # a partition's state to measure
+    loop = asyncio.get_running_loop()
+    runtime._show_state_soon()
+    first = runtime._state_refresh
+    assert first is not None
+    assert first.when() - loop.time() <= STATE_REFRESH_SECONDS
+
+    runtime._show_state()
+    runtime._show_state_soon()
+
+    after = runtime._state_refresh
+    assert first.cancelled()
+    assert after is not None
+    least = SlowToMeasure.MEASURING_SECONDS / STATE_MEASURING_SHARE  # a sleep lasts at least that
+    assert least > 2 * STATE_REFRESH_SECONDS
+    assert after.when() - loop.time() > least - STATE_REFRESH_SECONDS
+    after.cancel()
