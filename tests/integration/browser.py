@@ -4,9 +4,11 @@ can open a page, click, and read what the page says, with no browser-driver libr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -24,7 +26,10 @@ class Browser:
     def __init__(self, timeout: float = 60.0) -> None:
         assert CHROMIUM is not None, MISSING
         self.timeout = timeout
-        self._profile = tempfile.TemporaryDirectory(prefix="rituals-chromium-")
+        # A throwaway profile: a file Chromium writes late must not fail the test it served.
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="rituals-chromium-", ignore_cleanup_errors=True
+        )
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
         # The child must see the pipe ends as descriptors 3 and 4.
@@ -43,6 +48,9 @@ class Browser:
             preexec_fn=lambda: (os.dup2(commands_read, 3), os.dup2(answers_write, 4)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own process group: Chromium's helpers (renderer, crash handler) can outlive
+            # the main process and keep writing into the profile while it is being removed.
+            start_new_session=True,
         )
         os.close(commands_read)
         os.close(answers_write)
@@ -117,10 +125,39 @@ class Browser:
         self.process.terminate()
         self.process.wait(timeout=30)
         os.close(self._answers)
+        self._stop_helpers()
         self._profile.cleanup()
+
+    def _stop_helpers(self) -> None:
+        """Kill what is left of Chromium's process group and wait until none of it runs (a
+        killed helper may stay a zombie if nothing reaps it, and a zombie writes nothing)."""
+        deadline = time.monotonic() + 30
+        while running := _running_in_group(self.process.pid):
+            for pid in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            assert time.monotonic() < deadline, "chromium's helpers outlived a SIGKILL"
+            time.sleep(0.05)
 
     def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _running_in_group(group: int) -> list[int]:
+    """The live (not zombie) processes of a process group, from ``/proc``."""
+    running = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The command name (field 2) is in brackets and may hold spaces.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            running.append(int(entry))
+    return running
