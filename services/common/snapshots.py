@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -615,11 +615,13 @@ class Snapshots:
         if not found and self.runtime.settings.snapshots:
             log.info("no snapshot topic; every rebuild reads the whole log", topic=self.topic)
 
-    @cache  # noqa: B019 (one per runtime, kept as long as the runtime)
+    # Per instance, not ``functools.cache`` on the method: that cache is the class's, and
+    # kept every runtime ever made alive, ledgers and all (a benchmark's process held GBs).
+    @cached_property
     def _configuration(self) -> list[object]:
         return shared_configuration(self.definition.new_processor)
 
-    @cache  # noqa: B019 (one per runtime, kept as long as the runtime)
+    @cached_property
     def _version(self) -> str:
         return state_version(type(self.definition.new_processor()))
 
@@ -698,7 +700,7 @@ class Snapshots:
         chunks = await self._send(number, chunk_records(number, snapshot_id, packed))
         manifest = new_manifest(
             service=self.definition.name,
-            version=self._version(),
+            version=self._version,
             snapshot_id=snapshot_id,
             partition=number,
             partition_count=ledgers.partition_count,
@@ -727,7 +729,7 @@ class Snapshots:
         event loop keeps heartbeating and serving meanwhile. Nothing changes the state until
         it is encoded: the caller holds the consumer's batches off, and ``publishing`` holds a
         worker's outputs off."""
-        configuration = self._configuration()
+        configuration = self._configuration
         self._encoded.clear()
         try:
             # A full collection walks every object of the state while holding the interpreter
@@ -797,7 +799,7 @@ class Snapshots:
             return {}
         expected = Expected(
             service=self.definition.name,
-            state_version=self._version(),
+            state_version=self._version,
             partition_count=self._partition_count(),
             topics=tuple(self.runtime.topic_names),
         )
@@ -815,7 +817,7 @@ class Snapshots:
             if found is None:
                 return None
             manifest, packed = found
-            configuration = self._configuration()
+            configuration = self._configuration
             state = self._unsealed(manifest, packed)
             ledger = await asyncio.to_thread(lambda: decode_ledger(unpack(state), configuration))
         except UnusableSnapshotError as unusable:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,6 +231,24 @@ async def test_snapshots_are_written_on_the_cadence_and_on_a_clean_stop(
         await until(lambda: quiet.ledgers.measures().get("members_active", 0) == 20)
         assert count(quiet, "written") == 0, "20 events are under the cadence"
     assert count(quiet, "written") == owned_partitions(), "a clean stop writes what changed"
+
+
+async def test_a_stopped_runtime_that_snapshotted_is_freed_with_its_state(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """Several runtimes live in one process in tests, benchmarks and rebalances: a stopped one
+    whose snapshots were written and restored must leave nothing of its state behind."""
+    await history_with_snapshots(kafka, topics, before=20, after=5)
+
+    async def restart_and_stop() -> tuple[weakref.ref[Any], weakref.ref[Any]]:
+        async with running(DEFINITION, kafka, topics, SNAPSHOT_EVERY_BATCH) as restarted:
+            assert count(restarted, "restored") == owned_partitions()
+            return weakref.ref(restarted), weakref.ref(restarted.ledgers.at(0))
+
+    runtime, ledger = await restart_and_stop()
+    gc.collect()
+    assert runtime() is None
+    assert ledger() is None
 
 
 def test_settings_default_to_snapshots_on() -> None:
