@@ -72,6 +72,21 @@ class CloudEventAttributes(BaseModel):
         description="W3C Trace Context of the span that emitted the event (CloudEvents "
         "distributed tracing extension): the trace a flow's events share.",
     )
+    recordedtime: AwareDatetime | None = Field(
+        default=None,
+        description="The organisation's domain time when the event was recorded, when later "
+        "than `time`: a notification's outcome happens when it was due but is recorded when "
+        "it went out, maybe long after. Replays place the event at this time.",
+    )
+
+    @property
+    def replay_time(self) -> datetime:
+        """Where replays place the event among the others: when it entered the history (its
+        ``recordedtime``), which is when it happened unless it was recorded later. A rebuild in
+        this order folds the event where the live service met it; by ``time``, an outcome
+        recorded after a backlog would come before the clock ticks it followed live."""
+        recorded = self.recordedtime
+        return self.time if recorded is None or recorded <= self.time else recorded
 
 
 class CloudEvent(CloudEventAttributes, Generic[PayloadT]):
@@ -152,10 +167,12 @@ def new_event(
     output_index: int | str = 0,
     event_id: uuid.UUID | None = None,
     traceparent: str | None = None,
+    recorded: datetime | None = None,
 ) -> CloudEvent[Any]:
     """Build an event. An event caused by another gets an id derived from its cause, so that a
     decision made twice (after a crash between publishing and committing) yields the same id and
-    every consumer's deduplication removes the copy."""
+    every consumer's deduplication removes the copy. ``recorded``: the domain time it is
+    recorded at, kept when later than ``time`` (``CloudEventAttributes.recordedtime``)."""
     if event_id is None:
         event_id = (
             uuid.uuid5(_OUTPUT_ID_NAMESPACE, f"{cause.id}/{source}/{output_index}")
@@ -175,6 +192,7 @@ def new_event(
         correlationid=cause.correlationid if cause is not None else str(event_id),
         causationid=str(cause.id) if cause is not None else None,
         traceparent=traceparent,
+        recordedtime=recorded if recorded is not None and recorded > time else None,
         data=payload,
     )
 

@@ -1,12 +1,12 @@
 """Which records a service accepts: one rule for the live consumer and the rebuild alike.
 
 A record is admitted when its value decodes into a known, valid event (``schemas.decode_event``),
-its envelope is within the platform's bounds (domain times in [2000, 2200), free-text attributes
-of at most 256 characters: they are copied into every output and log line), *and* it sits where
-the contract puts it: on the topic of its type, keyed by its organisation id, on the partition
-that key hashes to. Everything else is refused with a ``RejectedEvent`` whose
-reason the dead-letter topic records; a refused record is never applied, live or on rebuild, so
-the two always agree.
+its envelope is within the platform's bounds (domain times, ``time`` and ``recordedtime``, in
+[2000, 2200), free-text attributes of at most 256 characters: they are copied into every output
+and log line), *and* it sits where the contract puts it: on the topic of its type, keyed by its
+organisation id, on the partition that key hashes to. Everything else is refused with a
+``RejectedEvent`` whose reason the dead-letter topic records; a refused record is never applied,
+live or on rebuild, so the two always agree.
 """
 
 from __future__ import annotations
@@ -115,6 +115,13 @@ def _check_bounds(event: CloudEvent[Any]) -> None:
     in_bounds = EARLIEST_TIME.year < year < LATEST_TIME.year - 1 or (
         EARLIEST_TIME <= event.time < LATEST_TIME  # comparing times asks each for its offset
     )
+    recorded = event.recordedtime
+    if recorded is not None and not EARLIEST_TIME <= recorded < LATEST_TIME:
+        raise RejectedEvent(
+            RejectionReason.OUT_OF_BOUNDS,
+            f"recordedtime must be in [{EARLIEST_TIME.year}, {LATEST_TIME.year}), "
+            f"not year {recorded.year}",
+        )
     if in_bounds and longest <= MAX_ATTRIBUTE_LENGTH:
         return
     if not EARLIEST_TIME <= event.time < LATEST_TIME:

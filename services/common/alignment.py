@@ -40,7 +40,7 @@ class Fetched:
     @property
     def time(self) -> datetime:
         # A refusal has no trustworthy time: it is dead-lettered as soon as it is its turn.
-        return self.event.time if self.event is not None else BEFORE_EVERYTHING
+        return self.event.replay_time if self.event is not None else BEFORE_EVERYTHING
 
 
 class AlignedBuffers:

@@ -41,6 +41,9 @@ class Emit:
     time: datetime | None = None
     """When the output happened in domain time, when later than its cause (a delivery's
     outcome happens when it was sent, not when it was asked for)."""
+    recorded: datetime | None = None
+    """The organisation's domain time when it is published, when later than ``time`` (an
+    outcome published long after it was due: ``CloudEventAttributes.recordedtime``)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class Ledger:
                 cause=cause,
                 output_index=index if emit.key is None else emit.key,
                 traceparent=current_traceparent(fallback=cause.traceparent),
+                recorded=emit.recorded,
             )
             for index, emit in enumerate(emits)
         ]

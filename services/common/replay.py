@@ -285,8 +285,8 @@ def replay_plan(
     cipher: PersonalDataCipher | None = None,
 ) -> ReplayPlan:
     """The events a rebuild folds in, in a deterministic order close to how they happened: by
-    domain time, then causes before the outputs they caused (ours share their cause's time),
-    then log position."""
+    domain time (``replay_time``: when an event entered the history), then causes before the
+    outputs they caused (ours share their cause's time), then log position."""
     rank = {name: index for index, name in enumerate(topic_order)}
     in_log_order = sorted(history.records, key=lambda r: (rank[r.topic], r.partition, r.offset))
     counts = history.partition_counts
@@ -317,7 +317,11 @@ def replay_plan(
     # Admitted is in log order: the position breaks ties as (rank, partition, offset) did.
     order = sorted(
         range(len(admitted)),
-        key=lambda index: (admitted[index][1].time, admitted[index][1].source == source, index),
+        key=lambda index: (
+            admitted[index][1].replay_time,
+            admitted[index][1].source == source,
+            index,
+        ),
     )
     events = [admitted[index][1] for index in order]
     records = [admitted[index][0] for index in order]

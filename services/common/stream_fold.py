@@ -240,7 +240,7 @@ class MergeFold:
         own = event.source == self.source
         if own and event.id.int not in self._own:
             raise Unordered("an output of ours that the first pass did not see")
-        moment = event.time.timestamp()  # see ORDER
+        moment = event.replay_time.timestamp()  # see ORDER
         key = (moment, own, self._rank[topic], record.offset)
         last = number.last
         if last is not None and key < last:

@@ -403,6 +403,7 @@ class _Outcome:
         self.runtime = runtime
         self.delivery = delivery
         self.attempts = attempts
+        self.book = book
         source = delivery.notice.source
         self.domain_time = max(source.time, book.due_at.get(delivery.notice.notice_id, source.time))
         redeliveries = book.redeliveries[delivery.notification_id]
@@ -490,5 +491,8 @@ class _Outcome:
 
     async def _emit(self, payload: EventPayload, key: str) -> None:
         subject = self.delivery.recipient.member_id
-        emit = Emit(payload, subject=subject, key=key, time=self.domain_time)
+        # Recorded at the organisation's domain time now: after a backlog, long after it was
+        # due, and a rebuild places it there, after the ticks the live service had seen.
+        recorded = self.book.now(self.delivery.notice.org_id)
+        emit = Emit(payload, subject=subject, key=key, time=self.domain_time, recorded=recorded)
         await self.worker.record(self.runtime, self.delivery, emit)

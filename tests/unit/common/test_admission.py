@@ -86,6 +86,7 @@ def test_partition_of_is_kafkas_murmur2_rule() -> None:
         pytest.param({"subject": "s" * 300_000}, id="huge-subject"),
         pytest.param({"correlationid": "c" * 300_000}, id="huge-correlationid"),
         pytest.param({"causationid": "c" * 257}, id="long-causationid"),
+        pytest.param({"recordedtime": datetime(9999, 12, 31, tzinfo=UTC)}, id="recorded-9999"),
     ],
 )
 def test_an_envelope_out_of_bounds_is_refused(envelope: dict[str, Any]) -> None:

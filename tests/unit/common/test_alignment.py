@@ -18,7 +18,7 @@ OTHER_CLOCK = TopicPartition("rituals.clock", 1)
 
 def fetched(partition: TopicPartition, offset: int, hour: int) -> Fetched:
     record = SimpleNamespace(topic=partition.topic, partition=partition.partition, offset=offset)
-    event = SimpleNamespace(time=datetime(2026, 3, 2, hour, tzinfo=UTC))
+    event = SimpleNamespace(replay_time=datetime(2026, 3, 2, hour, tzinfo=UTC))
     return Fetched(record, cast(Any, event), None)
 
 

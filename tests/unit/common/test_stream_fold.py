@@ -206,6 +206,30 @@ def test_a_record_older_than_one_folded_makes_the_merge_give_up(name: str) -> No
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
+def test_a_record_that_happened_long_ago_but_was_recorded_in_turn_is_streamed(name: str) -> None:
+    """As a notification's outcome after a backlog: its ``time`` is when it was due, long
+    before the records around it, its ``recordedtime`` when it went out. Both ways of
+    rebuilding place it at the latter; the merge needs no slack for it."""
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, None)
+    last_input = (scenario.after or [scenario.decisive])[-1]  # on a stream read last
+    late = last_input.model_copy(
+        update={
+            "id": uuid.uuid4(),
+            "orgid": ORGANISATIONS[0],
+            "time": last_input.time - timedelta(days=400),
+            "recordedtime": last_input.time,
+        }
+    )
+    log.append(event_record(late, TOPICS))
+    planned = _sorted(log, scenario, {})
+    _assert_same(_streamed(log, scenario, {}, slack=NO_SLACK, chunk=1), planned)
+    events = replay_plan(log.history(), TOPICS, scenario.topic_order, scenario.source).events
+    position = [event.id for event in events].index(late.id)
+    assert any(event.time > late.time for event in events[:position]), "placed by recordedtime"
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_an_output_of_ours_the_first_pass_missed_makes_the_merge_give_up(name: str) -> None:
     scenario = SCENARIOS[name]()
     log = _live_log(scenario, None)

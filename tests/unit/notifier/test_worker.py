@@ -471,6 +471,31 @@ async def test_outcomes_carry_the_domain_time_the_notice_became_due_however_late
     ]
 
 
+async def test_an_outcome_sent_late_is_recorded_at_the_organisations_time_when_sent() -> None:
+    """Its ``time`` stays when it was due; ``recordedtime`` says when it entered the history,
+    where a rebuild places it (after the ticks the live notifier had seen)."""
+    runtime = runtime_with(*members(), MATCHED)
+    two_days_later = MATCHED.time + timedelta(days=2)
+    runtime.feed(tick(two_days_later))  # the worker gets to it late
+    worker = worker_for({"email": ScriptedChannel(), "webhook": ScriptedChannel()})
+    await deliver_all(worker, runtime)
+    sent = runtime.of_type(SENT)
+    assert sent
+    for output in runtime.published:
+        if output.type == SENT:
+            assert output.time < two_days_later
+            assert output.recordedtime == output.replay_time == two_days_later
+
+
+async def test_an_outcome_sent_on_time_carries_no_recorded_time() -> None:
+    runtime = runtime_with(*members(), MATCHED)
+    worker = worker_for({"email": ScriptedChannel(), "webhook": ScriptedChannel()})
+    await deliver_all(worker, runtime)
+    sent = [output for output in runtime.published if output.type == SENT]
+    assert sent
+    assert all(output.recordedtime is None for output in sent)
+
+
 async def test_an_open_breaker_spends_no_attempts_then_lets_one_probe_through() -> None:
     runtime = runtime_with(*members(), MATCHED)
     down = ScriptedChannel(*[DeliveryResult.transient("smtp unreachable")] * 10)

@@ -4,7 +4,7 @@ integrations may use it to read our topics or to write events for the platform."
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,8 @@ def _platform_record() -> tuple[Any, kafka.KafkaMessage]:
     platform_event = event(
         sample_payload(CoffeeMatched), subject="g-1", source="/rituals/matcher", cause=cause
     )
+    later = platform_event.time + timedelta(days=2)
+    platform_event = platform_event.model_copy(update={"recordedtime": later})
     headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
     message = kafka.KafkaMessage(
         # Kafka clients hand headers over as a list of pairs; the SDK wants a dict.
@@ -50,6 +52,9 @@ def test_sdk_reads_a_platform_record_in_structured_mode() -> None:
     assert read.get_datacontenttype() == "application/json"
     for extension in ("orgid", "correlationid", "causationid"):
         assert read.get_extension(extension) == getattr(platform_event, extension)
+    # An extension the SDK does not know is a string, as the specification's type system says.
+    recorded = read.get_extension("recordedtime")
+    assert datetime.fromisoformat(recorded) == platform_event.recordedtime
     # The SDK exposes the record key as the partitionkey extension: our key is the org id.
     assert read.get_extension("partitionkey") == platform_event.orgid
     # encode_event leaves out None values, in data too: they are the payload defaults.
