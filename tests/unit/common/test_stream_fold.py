@@ -186,19 +186,29 @@ def test_what_lies_before_the_commit_is_only_applied_when_streamed_too(name: str
     )
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
-def test_a_record_older_than_one_folded_makes_the_merge_give_up(name: str) -> None:
-    scenario = SCENARIOS[name]()
+def _with_a_late_record(
+    scenario: Scenario, *, recorded_in_turn: bool
+) -> tuple[MemoryLog, CloudEvent[Any]]:
+    """The live log, then a copy of its last input (on a stream read last) that happened 400
+    days earlier; ``recorded_in_turn``: its ``recordedtime`` says it was recorded in turn."""
     log = _live_log(scenario, None)
-    last_input = (scenario.after or [scenario.decisive])[-1]  # on a stream read last
+    last_input = (scenario.after or [scenario.decisive])[-1]
     late = last_input.model_copy(
         update={
             "id": uuid.uuid4(),
             "orgid": ORGANISATIONS[0],
             "time": last_input.time - timedelta(days=400),
+            "recordedtime": last_input.time if recorded_in_turn else None,
         }
     )
     log.append(event_record(late, TOPICS))
+    return log, late
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_a_record_older_than_one_folded_makes_the_merge_give_up(name: str) -> None:
+    scenario = SCENARIOS[name]()
+    log, _ = _with_a_late_record(scenario, recorded_in_turn=False)
     with pytest.raises(Unordered):
         _streamed(log, scenario, {}, slack=NO_SLACK, chunk=1)
     # With slack enough to wait for it, the merge still comes to the sorted fold.
@@ -211,17 +221,7 @@ def test_a_record_that_happened_long_ago_but_was_recorded_in_turn_is_streamed(na
     before the records around it, its ``recordedtime`` when it went out. Both ways of
     rebuilding place it at the latter; the merge needs no slack for it."""
     scenario = SCENARIOS[name]()
-    log = _live_log(scenario, None)
-    last_input = (scenario.after or [scenario.decisive])[-1]  # on a stream read last
-    late = last_input.model_copy(
-        update={
-            "id": uuid.uuid4(),
-            "orgid": ORGANISATIONS[0],
-            "time": last_input.time - timedelta(days=400),
-            "recordedtime": last_input.time,
-        }
-    )
-    log.append(event_record(late, TOPICS))
+    log, late = _with_a_late_record(scenario, recorded_in_turn=True)
     planned = _sorted(log, scenario, {})
     _assert_same(_streamed(log, scenario, {}, slack=NO_SLACK, chunk=1), planned)
     events = replay_plan(log.history(), TOPICS, scenario.topic_order, scenario.source).events
