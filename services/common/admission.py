@@ -115,21 +115,11 @@ def _check_bounds(event: CloudEvent[Any]) -> None:
     in_bounds = EARLIEST_TIME.year < year < LATEST_TIME.year - 1 or (
         EARLIEST_TIME <= event.time < LATEST_TIME  # comparing times asks each for its offset
     )
-    recorded = event.recordedtime
-    if recorded is not None and not EARLIEST_TIME <= recorded < LATEST_TIME:
-        raise RejectedEvent(
-            RejectionReason.OUT_OF_BOUNDS,
-            f"recordedtime must be in [{EARLIEST_TIME.year}, {LATEST_TIME.year}), "
-            f"not year {recorded.year}",
-        )
+    if event.recordedtime is not None:
+        _check_time("recordedtime", event.recordedtime)
     if in_bounds and longest <= MAX_ATTRIBUTE_LENGTH:
         return
-    if not EARLIEST_TIME <= event.time < LATEST_TIME:
-        raise RejectedEvent(
-            RejectionReason.OUT_OF_BOUNDS,
-            f"time must be in [{EARLIEST_TIME.year}, {LATEST_TIME.year}), "
-            f"not year {event.time.year}",
-        )
+    _check_time("time", event.time)
     for name in BOUNDED_ATTRIBUTES:
         value = getattr(event, name)
         if value is not None and len(value) > MAX_ATTRIBUTE_LENGTH:
@@ -137,3 +127,11 @@ def _check_bounds(event: CloudEvent[Any]) -> None:
                 RejectionReason.OUT_OF_BOUNDS,
                 f"{name} has {len(value)} characters; at most {MAX_ATTRIBUTE_LENGTH}",
             )
+
+
+def _check_time(name: str, moment: datetime) -> None:
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise RejectedEvent(
+            RejectionReason.OUT_OF_BOUNDS,
+            f"{name} must be in [{EARLIEST_TIME.year}, {LATEST_TIME.year}), not year {moment.year}",
+        )
