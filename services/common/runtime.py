@@ -1016,11 +1016,10 @@ class ServiceRuntime:
             committed_only=self.transactional,
             starts=starts,
         )
-        index = DecisionIndex(self.definition.source, self.topics, {}, self.vault)
+        index = DecisionIndex(self.definition.source)
         bounds: dict[TopicPartition, int] = {}
         if outputs:
             async with bounded_read(outputs) as first:
-                index.partition_counts = first.partition_counts
                 async for batch in first.batches():
                     await asyncio.to_thread(index.take, batch)
                 bounds = dict(first.ends)
@@ -1038,6 +1037,8 @@ class ServiceRuntime:
                 partitions,
                 counts,
                 timedelta(seconds=self.settings.replay_slack_seconds),
+                topics=self.topics,
+                cipher=self.vault,
             )
             open_streams = set(partitions)
             taking: asyncio.Future[None] | None = None

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from infra.topics import Topic
-from schemas import CloudEvent
+from schemas import CloudEvent, decode_event
 from services.common.admission import partition_of
 from services.common.processing import Ledger, Ledgers
 from services.common.records import OutgoingRecord, event_record
@@ -88,12 +88,14 @@ def _streamed(
     """What the runtime's streaming rebuild does, over the log in memory: the first pass over
     every topic but the clock, then the merge fed ``chunk`` records at a time."""
     counts = dict.fromkeys(scenario.topic_order, PARTITIONS)
-    index = DecisionIndex(scenario.source, TOPICS, counts)
+    index = DecisionIndex(scenario.source)
     clock = TOPICS.name(Topic.CLOCK)
     index.take(record for record in log.records if record.topic != clock)
     ledgers = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
     streams = [TopicPartition(t, p) for t in scenario.topic_order for p in range(PARTITIONS)]
-    merge = MergeFold(ledgers, index, committed, scenario.topic_order, streams, counts, slack)
+    merge = MergeFold(
+        ledgers, index, committed, scenario.topic_order, streams, counts, slack, topics=TOPICS
+    )
     records = _as_read(log.records)
     last_of = {TopicPartition(r.topic, r.partition): index for index, r in enumerate(records)}
     for stream in streams:
@@ -234,9 +236,32 @@ def test_an_output_of_ours_the_first_pass_missed_makes_the_merge_give_up(name: s
     scenario = SCENARIOS[name]()
     log = _live_log(scenario, None)
     counts = dict.fromkeys(scenario.topic_order, PARTITIONS)
-    index = DecisionIndex(scenario.source, TOPICS, counts)  # told nothing
+    index = DecisionIndex(scenario.source)  # told nothing
     ledgers = Ledgers(scenario.new_processor, scenario.source, PARTITIONS)
     streams = [TopicPartition(t, p) for t in scenario.topic_order for p in range(PARTITIONS)]
-    merge = MergeFold(ledgers, index, {}, scenario.topic_order, streams, counts, NO_SLACK)
+    merge = MergeFold(
+        ledgers, index, {}, scenario.topic_order, streams, counts, NO_SLACK, topics=TOPICS
+    )
     with pytest.raises(Unordered):
         merge.take(_as_read(log.records))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_an_output_of_ours_that_admission_refuses_makes_the_merge_give_up(name: str) -> None:
+    """The first pass reads our outputs without admitting them: one that reads as ours but that
+    admission refuses (here an over-long subject) was indexed as deciding its cause. The merge
+    finds that out and gives up; sorting refuses the output and decides its cause again."""
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, None)
+    at, record = next(
+        (at, r)
+        for at, r in enumerate(log.records)
+        if r.value and decode_event(r.value).source == scenario.source
+    )
+    spoilt = decode_event(record.value or b"").model_copy(update={"subject": "x" * 300})
+    log.records[at] = record._replace(value=event_record(spoilt, TOPICS).value)
+    with pytest.raises(Unordered):
+        _streamed(log, scenario, {}, slack=ENDLESS, chunk=5)
+    _, planned = _sorted(log, scenario, {})
+    assert log.records[at] in [refused for refused, _ in planned.refused]
+    assert planned.decisions, "the spoilt output's cause is decided again"
