@@ -63,6 +63,12 @@ class ServiceSettings(BaseSettings):
         description="Most records handled per batch; their outputs are acknowledged together "
         "and the batch committed once.",
     )
+    producer_batch_bytes: int = Field(
+        default=512 * 1024,
+        ge=1_024,
+        description="Most bytes a producer gathers per partition into one batch before a send "
+        "waits for it to leave; at most the topics' max.message.bytes (1 MiB by default).",
+    )
     commit_interval_ms: int = Field(
         default=200,
         ge=0,

@@ -230,6 +230,8 @@ async def test_outputs_go_to_the_producer_faststream_built_with_the_runtimes_set
         producer = producer_of(runtime.broker)
         assert producer is not None
         assert producer._sender._acks == -1  # acks="all"
+        # Batches of RITUALS_PRODUCER_BATCH_BYTES, not aiokafka's 16 KiB (docs/runtime.md).
+        assert producer._message_accumulator._batch_size == runtime.settings.producer_batch_bytes
         await publish(kafka, topics, joined("ada"))
         assert await wait_for_answers(kafka, topics, 1) == ["ada"]
     records = read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING))
