@@ -32,6 +32,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import ExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,7 +60,12 @@ from schemas.sealing import PersonalDataCipher
 from services.common.adapters.group_membership import leaves_on_stop
 from services.common.admission import admit
 from services.common.alignment import AlignedBuffers, Fetched
-from services.common.collector import collector_paused, young_collections_only
+from services.common.collector import (
+    collector_paused,
+    full_collections_walk_the_new,
+    thaw,
+    young_collections_only,
+)
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
 from services.common.privacy import configured_vault
@@ -192,6 +198,8 @@ class ServiceRuntime:
         )
         self.app = FastStream(self.broker, logger=logging.getLogger(f"rituals.{definition.name}"))
         self._workers: list[asyncio.Task[None]] = []
+        self._collections = ExitStack()
+        """How the garbage collector runs while consuming (``collector``)."""
         self._state_refresh: asyncio.TimerHandle | None = None
         self._measuring_seconds = 0.0
         """How long the state gauges' last measure took."""
@@ -337,6 +345,7 @@ class ServiceRuntime:
         await consumer.start()
         leaves_on_stop(consumer)
         self._consumer = consumer
+        self._collections.enter_context(full_collections_walk_the_new())
         self._consuming = asyncio.create_task(self._consume_loop(consumer), name="consume")
 
     async def _wait_for_topics(self) -> None:
@@ -372,6 +381,7 @@ class ServiceRuntime:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
+        self._collections.close()
         producer, self._transactions = self._transactions, None
         if producer is not None:
             await producer.stop()
@@ -782,6 +792,7 @@ class ServiceRuntime:
         previous = self._rebuild_task
         if previous is not None:
             previous.cancel()
+        thaw()  # the state being replaced is freed by the next full collection, cycles and all
         self._rebuild_task = asyncio.create_task(
             self._rebuild_until_done(set(assigned)), name=f"rebuild-{self.definition.name}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -12,7 +13,12 @@ from faststream.kafka import TestKafkaBroker
 
 from infra.topics import Topic
 from schemas import CloudEvent
-from services.common.collector import collector_paused, young_collections_only
+from services.common.collector import (
+    collector_paused,
+    full_collections_walk_the_new,
+    thaw,
+    young_collections_only,
+)
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit
 from services.common.records import event_record
@@ -133,3 +139,58 @@ def test_the_thresholds_come_back_after_an_error_in_the_block() -> None:
     with pytest.raises(RuntimeError), young_collections_only():
         raise RuntimeError("boom")
     assert gc.get_threshold() == before
+
+
+def _a_cycle_that_survives() -> tuple[list[_Cycle], weakref.ref[_Cycle]]:
+    kept = [_Cycle()]
+    return kept, weakref.ref(kept[0])
+
+
+def test_while_a_service_runs_a_full_collection_walks_only_what_came_after_the_last() -> None:
+    with full_collections_walk_the_new():
+        kept, cycle = _a_cycle_that_survives()
+        gc.collect()  # a full collection: the cycle survives it, and is set aside
+        assert gc.get_freeze_count() > 0
+        kept.clear()  # now garbage, but among what was set aside
+        gc.collect()
+        assert cycle() is not None, "the second full collection did not walk it"
+        thaw()  # the next full collection walks everything again
+        gc.collect()
+        assert cycle() is None
+    assert gc.get_freeze_count() == 0
+    assert _after_a_collection_installed() is False
+
+
+def test_what_was_set_aside_is_put_back_when_the_service_stops() -> None:
+    with full_collections_walk_the_new():
+        kept, cycle = _a_cycle_that_survives()
+        gc.collect()
+        kept.clear()
+    gc.collect()
+    assert cycle() is None
+    assert gc.get_freeze_count() == 0
+
+
+def test_everything_is_walked_again_once_the_thaw_period_is_over() -> None:
+    with full_collections_walk_the_new(thaw_seconds=0.0):
+        kept, cycle = _a_cycle_that_survives()
+        gc.collect()  # the period is over at once: put back rather than set aside
+        assert gc.get_freeze_count() == 0
+        kept.clear()
+        gc.collect()
+        assert cycle() is None
+
+
+def test_two_services_in_one_process_share_the_setting_until_the_last_stops() -> None:
+    with full_collections_walk_the_new():
+        with full_collections_walk_the_new():
+            pass
+        assert _after_a_collection_installed()
+        gc.collect()
+        assert gc.get_freeze_count() > 0
+    assert not _after_a_collection_installed()
+    assert gc.get_freeze_count() == 0
+
+
+def _after_a_collection_installed() -> bool:
+    return any(getattr(c, "__module__", "") == "services.common.collector" for c in gc.callbacks)
