@@ -265,3 +265,24 @@ def test_an_output_of_ours_that_admission_refuses_makes_the_merge_give_up(name: 
     _, planned = _sorted(log, scenario, {})
     assert log.records[at] in [refused for refused, _ in planned.refused]
     assert planned.decisions, "the spoilt output's cause is decided again"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\xff\xfe",
+        b'{"source":"/rituals/onboarding"',
+        b'["source":"/rituals/onboarding"]',
+        b'{"source":"/rituals/onboarding","id":"not a uuid"}',
+        b'{"source":"/rituals/onboarding","id":7}',
+        b'{"source":"/rituals/onboarding","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+)
+def test_the_first_pass_skips_a_record_it_cannot_read(value: bytes) -> None:
+    """Such a record is refused by admission in the merge; the first pass must neither fail
+    on it nor count it."""
+    index = DecisionIndex("/rituals/onboarding")
+    record = StoredRecord("rituals.onboarding", 0, 0, b"org0", value)
+    index.take([record])
+    assert index.own == set()
+    assert not index.indexed(record)
