@@ -19,8 +19,8 @@ record decoded and validated with the same ``admit``, one ``buddy_unavailable`` 
 the same joins at the same rates; join -> its answer is the figure beside the platform's
 join -> buddy decision (which also searches for a buddy: a few milliseconds).
 
-Percentiles p50 / p99 / max per rate; new hires whose outcomes did not all come within the wait
-are counted as missing.
+Percentiles p50 / p99 / max per rate, and the decision's p50 (p99) per five seconds of joins;
+new hires whose outcomes did not all come within the wait are counted as missing.
 """
 
 from __future__ import annotations
@@ -209,7 +209,29 @@ async def at_rates(
         missing = sum(1 for t in found.values() if not _complete(t))
         row = percentiles(decisions[rate]) + (f"  {percentiles(sent)}" if notifications else "")
         print(f"  {rate:>7} {len(hires):>6}  {row}  {missing:>7}")
+        print(f"  {'':>7} {'':>6}  by {WINDOW_SECONDS} s of joins: {_by_window(found)}")
     return decisions
+
+
+WINDOW_SECONDS = 5
+"""The decision latency is also shown per window of joins: a floor rising through the run (a
+broker slowing as its log grows) and a stop in one window (a full garbage collection) give the
+same p99 and different causes."""
+
+
+def _by_window(found: dict[str, dict[str, int]], seconds: int = WINDOW_SECONDS) -> str:
+    """p50 (p99) of join -> decision in each window of ``seconds`` of joins, in order."""
+    joined = [t for t in found.values() if "joined" in t and "decided" in t]
+    if not joined:
+        return "-"
+    first = min(t["joined"] for t in joined)
+    windows: dict[int, list[float]] = {}
+    for times in joined:
+        window = (times["joined"] - first) // (seconds * 1000)
+        windows.setdefault(window, []).append(float(times["decided"] - times["joined"]))
+    return " | ".join(
+        f"{_median(values):.0f} ({_p99(values):.0f})" for _, values in sorted(windows.items())
+    )
 
 
 async def answering(kafka: KafkaSettings, topics: TopicSettings) -> None:

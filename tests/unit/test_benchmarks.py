@@ -9,6 +9,7 @@ import pytest
 from benchmarks.__main__ import parse
 from benchmarks.engines import EMBEDDED, KAFKA, Comparison, Engine, plan, tables
 from benchmarks.kafka_ceiling import parse_consumer, parse_producer
+from benchmarks.latency import _by_window
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +100,15 @@ def test_the_perf_tools_summaries_are_read() -> None:
     )
     read = parse_consumer(consumer)
     assert (read.records_per_second, read.megabytes_per_second) == (192_307.7, 110.04)
+
+
+def test_the_latency_is_shown_per_window_of_joins_in_order() -> None:
+    found = {
+        "a": {"joined": 1_000, "decided": 1_010},
+        "b": {"joined": 2_000, "decided": 2_030},
+        "c": {"joined": 7_000, "decided": 7_300},  # the second five seconds: a stop
+        "d": {"joined": 7_500},  # not decided: left out
+        "e": {"joined": 12_000, "decided": 12_020},
+    }
+    assert _by_window(found, seconds=5) == "20 (30) | 300 (300) | 20 (20)"
+    assert _by_window({}, seconds=5) == "-"
