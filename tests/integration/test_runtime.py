@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -236,6 +237,20 @@ async def test_outputs_go_to_the_producer_faststream_built_with_the_runtimes_set
         assert await wait_for_answers(kafka, topics, 1) == ["ada"]
     records = read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING))
     assert [name for name, _ in records[0].headers] == ["content-type", "rituals-decision"]
+
+
+async def test_while_consuming_full_collections_set_their_survivors_aside_until_the_stop(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """docs/runtime.md, "Garbage collection": a running service's full collections walk only
+    what is new; its stop puts everything back, so what it held can be freed."""
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await publish(kafka, topics, joined("ada"))
+        assert await wait_for_answers(kafka, topics, 1) == ["ada"]
+        gc.collect()
+        assert gc.get_freeze_count() > 0
+        assert runtime.ready
+    assert gc.get_freeze_count() == 0
 
 
 async def test_our_own_outputs_read_back_are_not_decoded_again(
