@@ -136,17 +136,18 @@ class DecisionIndex:
 
 @dataclass(eq=False)
 class _Number:
-    """One partition number's merge: its streams' marks, the events held, and its ledger."""
+    """One partition number's merge: its streams' marks, the events held, and its ledger. Its
+    streams are named by their topics (the partition is the number's)."""
 
     partition: int
     ledger: Ledger
-    commits: dict[tuple[str, int], int]
+    commits: dict[str, int]
     """The group's committed offset of each stream: what lies before it is only applied."""
-    reading: set[tuple[str, int]]
+    reading: set[str]
     """Its streams still being read."""
-    marks: dict[tuple[str, int], float]
+    marks: dict[str, float]
     """Each stream's latest domain time read (``ORDER``)."""
-    held: dict[tuple[str, int], int]
+    held: dict[str, int]
     heap: list[tuple[Any, ...]] = field(default_factory=list)
     low: float = MIN_MARK
     """The lowest mark of the streams still being read: nothing older can come."""
@@ -154,7 +155,8 @@ class _Number:
     """The key of the event folded last."""
 
     def lowest_mark(self) -> float:
-        return min((self.marks[stream] for stream in self.reading), default=MAX_MARK)
+        marks = self.marks
+        return min([marks[topic] for topic in self.reading], default=MAX_MARK)
 
 
 class MergeFold:
@@ -196,10 +198,10 @@ class MergeFold:
                 number = self._numbers[partition] = _Number(
                     partition, ledgers.at(partition), {}, set(), {}, {}
                 )
-            number.commits[(topic, partition)] = committed.get(TopicPartition(topic, partition), 0)
-            number.reading.add((topic, partition))
-            number.marks[(topic, partition)] = MIN_MARK
-            number.held[(topic, partition)] = 0
+            number.commits[topic] = committed.get(TopicPartition(topic, partition), 0)
+            number.reading.add(topic)
+            number.marks[topic] = MIN_MARK
+            number.held[topic] = 0
         for partition, causes in index.decided().items():
             ledgers.at(partition).note_decided(causes)
 
@@ -208,16 +210,17 @@ class MergeFold:
         ``ended``: streams whose every record was taken before, read to their ends."""
         for stream in ended:
             self.read_to_end(stream)
-        slack = self._slack
-        for record in records:
-            number = self._push(record)
-            if number is not None and number.heap[0][0] < number.low - slack:
-                self._fold_ready(number)
+        push = self._push
+        # Folded once per batch, not after each record: the same order (the heap's), and the
+        # fold's own cost paid once per batch rather than every other record.
+        taken = {number for record in records if (number := push(record)) is not None}
+        for number in taken:
+            self._fold_ready(number)
 
     def read_to_end(self, stream: TopicPartition) -> None:
         """Nothing more comes from this stream: its number folds without waiting for it."""
         number = self._numbers[stream.partition]
-        number.reading.discard((stream.topic, stream.partition))
+        number.reading.discard(stream.topic)
         number.low = number.lowest_mark()
         self._fold_ready(number)
 
@@ -231,11 +234,11 @@ class MergeFold:
         return {s for s in streams if self._held(s) < PAUSE_AT // 2 or self._lags(s)}
 
     def _held(self, stream: TopicPartition) -> int:
-        return self._numbers[stream.partition].held[(stream.topic, stream.partition)]
+        return self._numbers[stream.partition].held[stream.topic]
 
     def _lags(self, stream: TopicPartition) -> bool:
         number = self._numbers[stream.partition]
-        return number.marks[(stream.topic, stream.partition)] <= number.low
+        return number.marks[stream.topic] <= number.low
 
     def finish(self) -> Folded:
         for partition in sorted(self._numbers):
@@ -265,22 +268,22 @@ class MergeFold:
         if own and event.id.int not in self._own:
             raise Unordered("an output of ours that the first pass did not see")
         moment = event.replay_time.timestamp()  # see ORDER
-        key = (moment, own, self._rank[topic], record.offset)
+        offset = record.offset
+        key = (moment, own, self._rank[topic], offset)
         last = number.last
         if last is not None and key < last:
             if number.ledger.has_applied(event):
                 self.result.later_copies += 1  # a copy of one folded, earlier in its partition
                 return None
             raise Unordered("a record older than one already folded, by more than the slack")
-        stream = (topic, record.partition)
-        mark = number.marks[stream]
+        marks = number.marks
+        mark = marks[topic]
         if moment > mark:
-            number.marks[stream] = moment
+            marks[topic] = moment
             if mark == number.low:  # the stream furthest behind moved on
                 number.low = number.lowest_mark()
-        settled = record.offset < number.commits.get(stream, 0)
-        heapq.heappush(number.heap, (*key, settled, record, event))
-        number.held[stream] += 1
+        heapq.heappush(number.heap, (*key, offset < number.commits[topic], record, event))
+        number.held[topic] += 1
         self._holding += 1
         if self._holding > self.most_held:
             self.most_held = self._holding
@@ -297,7 +300,7 @@ class MergeFold:
             entry = pop(heap)
             taken += 1
             _, own, _, _, settled, record, event = entry
-            held[(record.topic, record.partition)] -= 1
+            held[record.topic] -= 1
             if own and (mark := decision_mark(record.headers)) and mark[0] in unfinished:
                 continue  # decided again whole by this fold
             if ledger.has_applied(event):  # a copy (a redelivery) or in the snapshot
