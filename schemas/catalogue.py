@@ -58,6 +58,12 @@ def dataschema_uri(model: type[EventPayload]) -> str:
     return f"urn:rituals:schema:{model.event_type}:v{model.version}"
 
 
+def type_of_dataschema(uri: str) -> str | None:
+    """The event type a ``dataschema`` names; None for a foreign URI."""
+    match = _DATASCHEMA.match(uri)
+    return match["type"] if match else None
+
+
 def version_of_dataschema(uri: str, *, default: int) -> int:
     """The payload version a ``dataschema`` names; ``default`` for a foreign URI."""
     match = _DATASCHEMA.match(uri)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
@@ -19,7 +20,13 @@ import pydantic_core
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from schemas.base import EventPayload, Identifier
-from schemas.catalogue import CATALOGUE, dataschema_uri, payload_type, version_of_dataschema
+from schemas.catalogue import (
+    CATALOGUE,
+    dataschema_uri,
+    payload_type,
+    type_of_dataschema,
+    version_of_dataschema,
+)
 from schemas.sealing import (
     SEALED_FIELD,
     SEALED_TYPES,
@@ -279,44 +286,54 @@ def _event_model(event_type: str) -> type[CloudEvent[Any]]:
 def _decoded_in_one_step(raw: bytes) -> CloudEvent[Any] | None:
     """The event parsed and validated by pydantic in one step from the bytes (a third less work
     than parsing into Python objects and validating those), when its model can be told from a
-    look at the bytes: the first ``"type":"…"`` and ``"dataschema":"…"`` in them. That look is a
-    guess (a key of the same name may come first inside ``data``): the result counts only when
-    the validated event's own type and dataschema are the ones guessed, which makes the model
-    the one ``_fast_model`` chooses. Otherwise None: the way below decides, and says why not."""
-    type_at, dataschema_at = raw.find(_TYPE_KEY) + len(_TYPE_KEY), raw.find(_DATASCHEMA_KEY)
-    if type_at < len(_TYPE_KEY) or dataschema_at < 0:
+    look at the bytes: the first ``"dataschema":"…"`` in them, which names the type and its
+    version (``urn:rituals:schema:<type>:v<version>``). That look is a guess (a key of the same
+    name may come first inside ``data``): the result counts only when the validated event's own
+    dataschema is the one guessed and its type the one the dataschema names, which makes the
+    model the one ``_fast_model`` chooses. Otherwise None: the way below decides, and says why
+    not (a dataschema of another form, too: the way below reads the type from ``type``)."""
+    at = raw.find(_DATASCHEMA_KEY)
+    if at < 0:
         return None
-    dataschema_at += len(_DATASCHEMA_KEY)
-    guessed = (
-        raw[type_at : raw.find(b'"', type_at)],
-        raw[dataschema_at : raw.find(b'"', dataschema_at)],
-    )
-    kind = _ONE_STEP_MODELS[guessed] if guessed in _ONE_STEP_MODELS else _one_step_model(guessed)
+    at += len(_DATASCHEMA_KEY)
+    guessed = raw[at : raw.find(b'"', at)]
+    kind = _ONE_STEP_MODELS.get(guessed, _NOT_LOOKED_AT)
+    if kind is _NOT_LOOKED_AT:
+        kind = _one_step_model(guessed)
     if kind is None:
         return None
-    model, event_type, dataschema = kind
+    validate_json, event_type, dataschema = kind
     try:
-        event: CloudEvent[Any] = model.model_validate_json(raw)
+        event: CloudEvent[Any] = validate_json(raw)
     except (ValidationError, ValueError, RecursionError):
         return None
-    return event if event.type == event_type and event.dataschema == dataschema else None
+    return event if event.dataschema == dataschema and event.type == event_type else None
 
 
-_TYPE_KEY = b'"type":"'
 _DATASCHEMA_KEY = b'"dataschema":"'
-_ONE_STEP_MODELS: dict[tuple[bytes, bytes], tuple[type[CloudEvent[Any]], str, str] | None] = {}
-"""The one-step model (or None: decoded the whole way) of a guessed (type, dataschema), as
-bytes: few kinds, looked up for every record. Only catalogue types are remembered, and at most
-4,096 kinds (dataschema is free text), so the dictionary stays small."""
+_OneStep = tuple[Callable[[bytes], Any], str, str]
+_NOT_LOOKED_AT: Any = object()
+_ONE_STEP_MODELS: dict[bytes, _OneStep | None] = {}
+"""The one-step validation (the model's validator, called without ``model_validate_json``'s
+checks of its arguments; or None: decoded the whole way) of a guessed dataschema, as bytes: few
+kinds, looked up for every record. Only catalogue types are remembered, and at most 4,096 kinds
+(dataschema is free text), so the dictionary stays small."""
 
 
-def _one_step_model(guessed: tuple[bytes, bytes]) -> tuple[type[CloudEvent[Any]], str, str] | None:
+def _one_step_model(guessed: bytes) -> _OneStep | None:
     try:
-        event_type, dataschema = guessed[0].decode(), guessed[1].decode()
+        dataschema = guessed.decode()
     except UnicodeDecodeError:
         return None
+    event_type = type_of_dataschema(dataschema)
+    if event_type is None:
+        return None
     model = _fast_model({"type": event_type, "dataschema": dataschema})
-    kind = None if model is None else (model, event_type, dataschema)
+    kind = (
+        None
+        if model is None
+        else (model.__pydantic_validator__.validate_json, event_type, dataschema)
+    )
     if event_type in CATALOGUE and len(_ONE_STEP_MODELS) < 4_096:
         _ONE_STEP_MODELS[guessed] = kind
     return kind

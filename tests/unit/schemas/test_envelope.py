@@ -100,6 +100,29 @@ def test_keys_named_like_the_envelope_inside_data_do_not_change_the_decoding(
     assert type(decoded.data) is CATALOGUE[event_type]
 
 
+@pytest.mark.parametrize(
+    "dataschema",
+    [
+        pytest.param(dataschema_uri(CATALOGUE["rituals.clock.ticked"]), id="another-types-urn"),
+        pytest.param("https://schemas.example.com/member-joined.json", id="a-foreign-uri"),
+    ],
+)
+def test_the_type_decides_the_model_whatever_the_dataschema_names(dataschema: str) -> None:
+    """The one-step look guesses the model from the dataschema; an event whose dataschema names
+    another type, or is no URN of ours, is still read by its ``type``, as the whole way reads it."""
+    original = event(sample_payload(MemberJoined), subject="m-1")
+    document = json.loads(encode_event(original))
+    document["dataschema"] = dataschema
+    # The data is valid as a tick too: only the type tells the two apart.
+    tick = sample_payload(CATALOGUE["rituals.clock.ticked"]).model_dump(mode="json")
+    document["data"] = {**tick, **document["data"]}
+
+    decoded = decode_event(json.dumps(document, separators=(",", ":")).encode())
+
+    assert type(decoded.data) is MemberJoined
+    assert decoded.model_dump() == {**original.model_dump(), "dataschema": dataschema}
+
+
 def test_payload_fields_added_by_a_newer_producer_are_ignored() -> None:
     document = _document()
     document["data"]["favourite_colour"] = "green"
