@@ -150,7 +150,8 @@ class _Number:
     held: dict[str, int]
     heap: list[tuple[Any, ...]] = field(default_factory=list)
     low: float = MIN_MARK
-    """The lowest mark of the streams still being read: nothing older can come."""
+    """The lowest mark of the streams still being read when it last folded: nothing older can
+    come."""
     last: tuple[float, bool, int, int] | None = None
     """The key of the event folded last."""
 
@@ -221,7 +222,6 @@ class MergeFold:
         """Nothing more comes from this stream: its number folds without waiting for it."""
         number = self._numbers[stream.partition]
         number.reading.discard(stream.topic)
-        number.low = number.lowest_mark()
         self._fold_ready(number)
 
     def to_pause(self, streams: Iterable[TopicPartition]) -> set[TopicPartition]:
@@ -277,11 +277,8 @@ class MergeFold:
                 return None
             raise Unordered("a record older than one already folded, by more than the slack")
         marks = number.marks
-        mark = marks[topic]
-        if moment > mark:
-            marks[topic] = moment
-            if mark == number.low:  # the stream furthest behind moved on
-                number.low = number.lowest_mark()
+        if moment > marks[topic]:
+            marks[topic] = moment  # the number's low mark is worked out when it folds
         heapq.heappush(number.heap, (*key, offset < number.commits[topic], record, event))
         number.held[topic] += 1
         self._holding += 1
@@ -290,6 +287,7 @@ class MergeFold:
         return number
 
     def _fold_ready(self, number: _Number) -> None:
+        number.low = number.lowest_mark()
         heap, held, ledger = number.heap, number.held, number.ledger
         limit = number.low - self._slack if number.reading else MAX_MARK
         unfinished, result = self._unfinished, self.result
