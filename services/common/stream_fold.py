@@ -189,7 +189,6 @@ class MergeFold:
         self._unfinished = index.unfinished()
         self._rank = {name: rank for rank, name in enumerate(topic_order)}
         self._topics, self._cipher, self._own = topics, cipher, index.own
-        self._holding = 0
         self.most_held = 0
         """The most records held at once (the memory a rebuild needs beyond its state)."""
         self._numbers: dict[int, _Number] = {}
@@ -215,6 +214,8 @@ class MergeFold:
         # Folded once per batch, not after each record: the same order (the heap's), and the
         # fold's own cost paid once per batch rather than every other record.
         taken = {number for record in records if (number := push(record)) is not None}
+        holding = sum(len(number.heap) for number in self._numbers.values())
+        self.most_held = max(self.most_held, holding)  # before folding: the most of this batch
         for number in taken:
             self._fold_ready(number)
 
@@ -281,9 +282,6 @@ class MergeFold:
             marks[topic] = moment  # the number's low mark is worked out when it folds
         heapq.heappush(number.heap, (*key, offset < number.commits[topic], record, event))
         number.held[topic] += 1
-        self._holding += 1
-        if self._holding > self.most_held:
-            self.most_held = self._holding
         return number
 
     def _fold_ready(self, number: _Number) -> None:
@@ -291,12 +289,11 @@ class MergeFold:
         heap, held, ledger = number.heap, number.held, number.ledger
         limit = number.low - self._slack if number.reading else MAX_MARK
         unfinished, result = self._unfinished, self.result
-        folded = copies = taken = 0
+        folded = copies = 0
         entry = None
         pop = heapq.heappop
         while heap and heap[0][0] < limit:
             entry = pop(heap)
-            taken += 1
             _, own, _, _, settled, record, event = entry
             held[record.topic] -= 1
             if own and (mark := decision_mark(record.headers)) and mark[0] in unfinished:
@@ -313,7 +310,6 @@ class MergeFold:
                 result.failures.append((record, error))
         if entry is not None:
             number.last = entry[:4]
-            self._holding -= taken
             result.events += folded
             result.later_copies += copies
             result.folded[number.partition] += folded
