@@ -399,14 +399,15 @@ async def test_a_history_out_of_time_order_is_read_again_and_sorted(
     kafka: KafkaSettings, topics: TopicSettings
 ) -> None:
     """Members written newest first: the merge cannot follow, so the rebuild reads the history
-    again and sorts it, and decides each once, as before streaming."""
-    await produce_joins_a_minute_apart(kafka, topics, 60, newest_first=True)
+    again and sorts it, and decides each once, as before streaming. More records than the merge
+    admits between two folds (``FOLD_EVERY``): it sorts those among themselves."""
+    await produce_joins_a_minute_apart(kafka, topics, 600, newest_first=True)
     windowed = FAST_GROUPS.model_copy(update={"replay_slack_seconds": 0})
     async with running(DEFINITION, kafka, topics, windowed) as runtime:
-        assert len(await wait_for_answers(kafka, topics, 60)) == 60
+        assert len(await wait_for_answers(kafka, topics, 600)) == 600
         assert runtime.metrics.rebuilds_sorted.labels("answering")._value.get() == 1
-        assert runtime.metrics.rebuild_records_held.labels("answering")._value.get() == 60
-        assert runtime.ledgers.measures()["members_active"] == 60
+        assert runtime.metrics.rebuild_records_held.labels("answering")._value.get() == 600
+        assert runtime.ledgers.measures()["members_active"] == 600
 
 
 async def test_a_rebuild_that_pauses_streams_ahead_still_reads_to_the_end(
