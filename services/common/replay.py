@@ -117,6 +117,8 @@ class BoundedRead:
         self.partition_counts: dict[str, int] = {}
         self.ends: dict[TopicPartition, int] = {}
         """Where each partition was read to (the next offset), once the read has ended."""
+        self.fetched: set[TopicPartition] = set()
+        """The partitions the last batch yielded brought records of."""
 
     async def __aenter__(self) -> BoundedRead:
         consumer = self._consumer
@@ -153,7 +155,8 @@ class BoundedRead:
             # Short polls: the bounds are known after the first fetch of each partition (tens
             # of milliseconds), and a poll waits its whole timeout when nothing comes.
             batch = await consumer.getmany(timeout_ms=min(POLL_MS, self._idle_ms))
-            kept = list(_stored(batch.values(), shared, self._fixed))
+            kept = list(_stored(batch.items(), shared, self._fixed))
+            self.fetched = {partition for partition, records in batch.items() if records}
             self._note_bounds()
             consumer.pause(*[tp for tp in self.partitions if await self.read_to_bound(tp)])
             yield kept  # empty too: a reader that paused partitions decides again each poll
@@ -208,25 +211,25 @@ def partition_end(asked: int, fetched: int | None) -> int:
 
 
 def _stored(
-    batches: Iterable[list[Any]], shared: dict[Any, Any], fixed: Mapping[TopicPartition, int]
+    batches: Iterable[tuple[TopicPartition, list[Any]]],
+    shared: dict[Any, Any],
+    fixed: Mapping[TopicPartition, int],
 ) -> Iterable[StoredRecord]:
     """The records as kept, their keys and headers shared with the records before them that
     have the same ones (``shared``): few organisations, the same content type on every record,
     and a third of a kept record's memory was its own copies of them. Records at or past a
-    ``fixed`` bound are left out."""
-    for batch in batches:
+    ``fixed`` bound of their partition are left out."""
+    for partition, batch in batches:
+        bound = fixed.get(partition)
         for record in batch:
-            if fixed and record.offset >= fixed.get(
-                TopicPartition(record.topic, record.partition), record.offset + 1
-            ):
+            if bound is not None and record.offset >= bound:
                 continue
             headers = tuple(record.headers) if record.headers else ()
-            key = record.key
             yield StoredRecord(
                 record.topic,
                 record.partition,
                 record.offset,
-                _shared(key, shared),
+                _shared(record.key, shared),
                 record.value,
                 _shared(headers, shared),
             )

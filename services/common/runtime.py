@@ -1065,8 +1065,7 @@ class ServiceRuntime:
             async for batch in read.batches():
                 if taking is not None:
                     await taking
-                in_batch = {TopicPartition(r.topic, r.partition) for r in batch}
-                ended = {s for s in open_streams - in_batch if await read.read_to_bound(s)}
+                ended = {s for s in open_streams - read.fetched if await read.read_to_bound(s)}
                 open_streams -= ended
                 read.pause(merge.to_pause(open_streams))
                 read.resume(merge.to_resume(open_streams))
