@@ -19,6 +19,7 @@ notifications the log shows as done.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
@@ -115,6 +116,12 @@ class NotificationBook:
         """Organisation -> ``now`` of its latest clock tick."""
         self.event_times: dict[str, datetime] = {}
         """Organisation -> domain time of its latest source event (the clock before any tick)."""
+        self.calm_until: dict[str, float] = {}
+        """Organisation -> the POSIX time before which a tick changes none of its held notices
+        (each one is released when its recipient's working time starts, or expires, later):
+        ticks before it skip them. Forgotten on every other event of the organisation and
+        whenever a notice is held; a year of minute ticks looked at every held notice on every
+        tick."""
         self.counts: Counter[str] = Counter()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         """(Channel, outcome) -> how many attempts came to it: sent, retry (a retry scheduled)
@@ -138,6 +145,8 @@ class NotificationBook:
     def apply(self, event: CloudEvent[Any]) -> None:
         """Fold one event in (the directory was already updated with member events)."""
         payload = event.data
+        if not isinstance(payload, ClockTicked):
+            self.calm_until.pop(event.orgid, None)  # members, notices, rituals: look again
         match payload:
             case ClockTicked():
                 self._tick(event.orgid, payload.now)
@@ -177,12 +186,15 @@ class NotificationBook:
             return  # nothing is sent to someone who left, nor to an erased person (placeholders)
         self.pending[notice.notice_id] = notice
         self.held.setdefault(org_id, {})[notice.notice_id] = notice
+        self.calm_until.pop(org_id, None)
         self._release_if_working_time(notice)
         self._settle_if_complete(notice)
 
-    def _release_if_working_time(self, notice: Notice) -> None:
+    def _release_if_working_time(self, notice: Notice) -> datetime | None:
+        """Release the notice if its recipient's working time has come; if not, when it comes
+        (None: released, or not known)."""
         if notice.notice_id in self.released:
-            return
+            return None
         status, member = self._clock_status(notice)
         if status.waiting is None and member is not None:
             self._release(notice)
@@ -190,6 +202,7 @@ class NotificationBook:
             self.due_at[notice.notice_id] = next_working_time(
                 due_from(notice), profile.working_hours, ZoneInfo(profile.timezone)
             )
+        return status.ready_at
 
     def _done(self, payload: NotificationSent | NotificationFailed, at: datetime) -> None:
         if payload.notification_id in self.done:
@@ -254,6 +267,21 @@ class NotificationBook:
     def _tick(self, org_id: str, now: datetime) -> None:
         self.clocks[org_id] = max(now, self.clocks.get(org_id, now))
         now = self.clocks[org_id]
+        moment = now.timestamp()
+        if moment >= self.calm_until.get(org_id, moment):
+            calm = self._tick_held(org_id, now)
+            if calm is None:
+                self.calm_until.pop(org_id, None)
+            else:
+                self.calm_until[org_id] = calm
+        for ritual_id, plan in self.rituals.get(org_id, {}).items():
+            self._remind(plan, ritual_id, now)
+
+    def _tick_held(self, org_id: str, now: datetime) -> float | None:
+        """Expire and release the organisation's held notices as the tick says; the POSIX time
+        before which no later tick changes those left (None: not known, look every tick). A
+        notice waiting for working time is released at the same moment by every tick until then,
+        unless its recipient changes (another event: forgotten then)."""
         held = self.held.get(org_id, {})
         expired = [
             notice
@@ -264,10 +292,17 @@ class NotificationBook:
             self._remove(notice.notice_id)
             self.lapsed[notice.notice_id] = notice
             self.counts["expired"] += 1
+        calm = math.inf
         for notice in list(held.values()):
-            self._release_if_working_time(notice)
-        for ritual_id, plan in self.rituals.get(org_id, {}).items():
-            self._remind(plan, ritual_id, now)
+            ready_at = self._release_if_working_time(notice)
+            if notice.notice_id not in held:
+                continue  # released
+            if ready_at is None:
+                return None
+            calm = min(calm, ready_at.timestamp())
+            if notice.expires_at is not None:
+                calm = min(calm, notice.expires_at.timestamp())
+        return calm
 
     def _remind(self, plan: RitualPlan, ritual_id: str, now: datetime) -> None:
         due = reminders_due(plan, now)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from schemas import CloudEvent
@@ -415,3 +415,87 @@ def test_deliveries_are_counted_by_channel_and_outcome_once_each() -> None:
     assert measures["deliveries_sent_slack"] == 1
     assert measures["deliveries_failed_webhook"] == 1
     assert measures["deliveries_sent_webhook"] == measures["deliveries_retry_slack"] == 0
+
+
+# --- Ticks that change nothing held ------------------------------------------------------------
+
+AMSTERDAM = "Europe/Amsterdam"
+LATE = {"start": "17:00", "end": "23:00"}
+HOURS = [
+    {"start": "09:00", "end": "17:30"},
+    {"start": "06:00", "end": "08:00"},
+    {"start": "20:00", "end": "23:30", "days": ["sat", "sun"]},
+]
+STEP = st.one_of(
+    st.tuples(st.just("tick"), st.integers(min_value=1, max_value=600)),  # minutes forward
+    st.tuples(st.just("unmatched"), st.sampled_from(["m-1", "m-2", "m-9"])),  # m-9 unknown
+    st.tuples(st.just("hours"), st.sampled_from(["m-1", "m-2"]), st.sampled_from(HOURS)),
+    st.tuples(st.just("joins"), st.sampled_from(["m-9"])),
+    st.tuples(st.just("late"), st.sampled_from(["m-5"])),  # works 17:00-23:00
+    st.tuples(st.just("sent"), st.integers(min_value=0, max_value=5)),
+)
+
+
+def _book_view(book: NotificationBook) -> tuple[Any, ...]:
+    return (
+        ready_ids(book),
+        sorted(book.pending),
+        sorted(book.lapsed),
+        sorted(book.released),
+        sorted(book.due_at.items()),
+        dict(book.counts),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(STEP, max_size=40), zone=st.sampled_from(["Europe/Amsterdam", "Asia/Tokyo"]))
+# Held overnight, then a tick half an hour into m-1's working day (09:00 in Amsterdam).
+@example(steps=[("tick", 720), ("unmatched", "m-1"), ("tick", 1), ("tick", 690)], zone=AMSTERDAM)
+# Held overnight; m-1's hours move to 06:00; a tick at 06:31 in Amsterdam releases it.
+@example(
+    steps=[
+        ("tick", 720),
+        ("unmatched", "m-1"),
+        ("tick", 1),
+        ("hours", "m-1", HOURS[1]),
+        ("tick", 510),
+    ],
+    zone=AMSTERDAM,
+)
+# m-5 works 17:00-23:00: Friday's reminder for her is held from 15:30 (a tick at 16:00 looks
+# again) and expires at 16:30, before her evening.
+@example(
+    steps=[("late", "m-5"), *[("tick", 600)] * 10, ("tick", 90), ("tick", 30), ("tick", 30)],
+    zone=AMSTERDAM,
+)
+def test_ticks_that_skip_the_held_notices_leave_the_book_as_looking_at_them_does(
+    steps: list[tuple[Any, ...]], zone: str
+) -> None:
+    """A tick before the earliest moment a held notice can be released or expire skips them
+    (``calm_until``). The same events into a book that forgets that moment before every tick,
+    and so looks at every held notice each time: both show the same at every step."""
+    start = [*ritual_team(), SCHEDULED, joined("m-1", timezone=zone), tick(T0)]
+    skipping, looking = processor_with(*start), processor_with(*start)
+    now, sequence = T0, 1
+    for step in steps:
+        if step[0] == "tick":
+            now, sequence = now + timedelta(minutes=step[1]), sequence + 1
+            made = tick(now, sequence)
+        elif step[0] == "unmatched":
+            made = event(sample_payload(CoffeeUnmatched, member_id=step[1]), time=now)
+        elif step[0] == "hours":
+            profile = member_profile(step[1], timezone=zone, working_hours=step[2])
+            made = event(MemberProfileUpdated.model_validate(profile), time=now)
+        elif step[0] == "joins":
+            made = joined(step[1], time=now, timezone=zone)
+        elif step[0] == "late":
+            made = joined(step[1], time=now, timezone=zone, working_hours=LATE)
+        else:
+            ready = list(looking.book.ready())
+            if not ready:
+                continue
+            made = outcome(ready[step[1] % len(ready)])
+        looking.book.calm_until.clear()
+        skipping.apply(made)
+        looking.apply(made)
+        assert _book_view(skipping.book) == _book_view(looking.book)
