@@ -120,8 +120,7 @@ class NotificationBook:
         """Organisation -> the POSIX time before which a tick changes none of its held notices
         (each one is released when its recipient's working time starts, or expires, later):
         ticks before it skip them. Forgotten on every other event of the organisation and
-        whenever a notice is held; a year of minute ticks looked at every held notice on every
-        tick."""
+        whenever a notice is held. Before it, every minute tick looked at every held notice."""
         self.counts: Counter[str] = Counter()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         """(Channel, outcome) -> how many attempts came to it: sent, retry (a retry scheduled)
@@ -292,16 +291,17 @@ class NotificationBook:
             self._remove(notice.notice_id)
             self.lapsed[notice.notice_id] = notice
             self.counts["expired"] += 1
-        calm = math.inf
-        for notice in list(held.values()):
+        calm: float | None = math.inf
+        for notice in list(held.values()):  # every one looked at, whatever the others wait for
             ready_at = self._release_if_working_time(notice)
             if notice.notice_id not in held:
                 continue  # released
             if ready_at is None:
-                return None
-            calm = min(calm, ready_at.timestamp())
-            if notice.expires_at is not None:
-                calm = min(calm, notice.expires_at.timestamp())
+                calm = None  # waits for something other than time (its member, say)
+            elif calm is not None:
+                calm = min(calm, ready_at.timestamp())
+                if notice.expires_at is not None:
+                    calm = min(calm, notice.expires_at.timestamp())
         return calm
 
     def _remind(self, plan: RitualPlan, ritual_id: str, now: datetime) -> None:
