@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -26,8 +26,18 @@ from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings
 from schemas import CloudEvent, RejectedEvent
 from schemas.sealing import PersonalDataCipher
-from services.common.admission import admit
+from services.common.admission import KafkaRecord, admit
 from services.common.records import decision_mark
+
+
+class ReadRecord(KafkaRecord, Protocol):
+    """What a rebuild reads of a record: aiokafka's records (as a read yields them) and
+    ``StoredRecord`` (as a whole history is kept) both have it."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 class StoredRecord(NamedTuple):
@@ -70,8 +80,9 @@ async def read_to_end(
     async with BoundedRead(
         kafka, partitions, idle_ms=idle_ms, committed_only=committed_only, starts=starts
     ) as read:
+        shared: dict[Any, Any] = {}
         async for batch in read.batches():
-            records.extend(batch)
+            records.extend(_stored(batch, shared))
         return History(records, read.partition_counts, read.ends)
 
 
@@ -143,19 +154,20 @@ class BoundedRead:
     async def __aexit__(self, *_: object) -> None:
         await self._consumer.stop()
 
-    async def batches(self) -> AsyncIterator[list[StoredRecord]]:
+    async def batches(self) -> AsyncIterator[list[ReadRecord]]:
         """The records read, a poll at a time (none when nothing came), each partition's in log
         order, until every partition is read to its bound. A partition read to its bound is
-        paused: nothing past it is fetched."""
+        paused: nothing past it is fetched. The records are aiokafka's, as it made them: a
+        reader that keeps them all (``read_to_end``) makes them smaller itself, one that folds
+        as it reads lets most go at once and would pay a copy of each for nothing."""
         consumer = self._consumer
-        shared: dict[Any, Any] = {}
         clock = asyncio.get_running_loop().time
         last_records = clock()
         while True:
             # Short polls: the bounds are known after the first fetch of each partition (tens
             # of milliseconds), and a poll waits its whole timeout when nothing comes.
             batch = await consumer.getmany(timeout_ms=min(POLL_MS, self._idle_ms))
-            kept = list(_stored(batch.items(), shared, self._fixed))
+            kept = _before_bounds(batch.items(), self._fixed)
             self.fetched = {partition for partition, records in batch.items() if records}
             self._note_bounds()
             consumer.pause(*[tp for tp in self.partitions if await self.read_to_bound(tp)])
@@ -210,29 +222,34 @@ def partition_end(asked: int, fetched: int | None) -> int:
     return asked if fetched is None else fetched
 
 
-def _stored(
-    batches: Iterable[tuple[TopicPartition, list[Any]]],
-    shared: dict[Any, Any],
-    fixed: Mapping[TopicPartition, int],
-) -> Iterable[StoredRecord]:
-    """The records as kept, their keys and headers shared with the records before them that
-    have the same ones (``shared``): few organisations, the same content type on every record,
-    and a third of a kept record's memory was its own copies of them. Records at or past a
-    ``fixed`` bound of their partition are left out."""
+def _before_bounds(
+    batches: Iterable[tuple[TopicPartition, list[Any]]], fixed: Mapping[TopicPartition, int]
+) -> list[ReadRecord]:
+    """The records of each partition before its ``fixed`` bound, if it has one."""
+    kept: list[ReadRecord] = []
     for partition, batch in batches:
         bound = fixed.get(partition)
-        for record in batch:
-            if bound is not None and record.offset >= bound:
-                continue
-            headers = tuple(record.headers) if record.headers else ()
-            yield StoredRecord(
-                record.topic,
-                record.partition,
-                record.offset,
-                _shared(record.key, shared),
-                record.value,
-                _shared(headers, shared),
-            )
+        if bound is None or not batch or batch[-1].offset < bound:
+            kept.extend(batch)
+        else:
+            kept.extend(record for record in batch if record.offset < bound)
+    return kept
+
+
+def _stored(records: Iterable[ReadRecord], shared: dict[Any, Any]) -> Iterable[StoredRecord]:
+    """The records as kept, their keys and headers shared with the records before them that
+    have the same ones (``shared``): few organisations, the same content type on every record,
+    and a third of a kept record's memory was its own copies of them."""
+    for record in records:
+        headers = tuple(record.headers) if record.headers else ()
+        yield StoredRecord(
+            record.topic,
+            record.partition,
+            record.offset,
+            _shared(record.key, shared),
+            record.value,
+            _shared(headers, shared),
+        )
 
 
 SHARED_VALUES = 4_096
@@ -254,8 +271,8 @@ class Folded:
     """What a rebuild's fold left to do and to tell, every partition number together."""
 
     decisions: list[list[CloudEvent[Any]]] = field(default_factory=list)
-    failures: list[tuple[StoredRecord, Exception]] = field(default_factory=list)
-    refused: list[tuple[StoredRecord, RejectedEvent]] = field(default_factory=list)
+    failures: list[tuple[ReadRecord, Exception]] = field(default_factory=list)
+    refused: list[tuple[ReadRecord, RejectedEvent]] = field(default_factory=list)
     folded: Counter[int] = field(default_factory=Counter)
     """Events folded in, by partition number."""
     erasures: set[int] = field(default_factory=set)

@@ -42,7 +42,7 @@ from schemas.sealing import PersonalDataCipher
 from services.common.admission import admit
 from services.common.processing import Ledger, Ledgers, uuid_int
 from services.common.records import decision_mark
-from services.common.replay import Folded, StoredRecord
+from services.common.replay import Folded, ReadRecord
 from services.common.snapshots import erases_personal_data
 
 SLACK = timedelta(hours=1)
@@ -81,7 +81,7 @@ class DecisionIndex:
     _found: Counter[str] = field(default_factory=Counter)
     _causes: dict[str, tuple[int, set[int]]] = field(default_factory=dict)
 
-    def take(self, records: Iterable[StoredRecord]) -> None:
+    def take(self, records: Iterable[ReadRecord]) -> None:
         for record in records:
             ours = self._read(record.value)  # None: not ours (the merge checks it was not)
             if ours is None or ours[0] in self.own:
@@ -100,7 +100,7 @@ class DecisionIndex:
             if cause is not None:
                 causes.add(cause)
 
-    def indexed(self, record: StoredRecord) -> bool:
+    def indexed(self, record: ReadRecord) -> bool:
         """Whether the record reads as an output of ours that was indexed."""
         ours = self._read(record.value)
         return ours is not None and ours[0] in self.own
@@ -209,7 +209,7 @@ class MergeFold:
         for partition, causes in index.decided().items():
             ledgers.at(partition).note_decided(causes)
 
-    def take(self, records: Iterable[StoredRecord], ended: Iterable[TopicPartition] = ()) -> None:
+    def take(self, records: Iterable[ReadRecord], ended: Iterable[TopicPartition] = ()) -> None:
         """Admit records just read (each partition's in log order) and fold what can be;
         ``ended``: streams whose every record was taken before, read to their ends."""
         for stream in ended:
@@ -258,7 +258,7 @@ class MergeFold:
         self.result.unfinished = len(self._unfinished)
         return self.result
 
-    def _push(self, record: StoredRecord) -> _Number | None:
+    def _push(self, record: ReadRecord) -> _Number | None:
         """Admit a record and hold its event; the number holding it, or None if refused."""
         topic = record.topic
         try:
