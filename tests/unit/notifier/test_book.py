@@ -434,6 +434,7 @@ STEP = st.one_of(
     st.tuples(st.just("joins"), st.sampled_from(["m-9"])),
     st.tuples(st.just("late"), st.sampled_from(["m-5"])),  # works 17:00-23:00
     st.tuples(st.just("sent"), st.integers(min_value=0, max_value=5)),
+    st.tuples(st.just("failed"), st.integers(min_value=0, max_value=5)),
 )
 
 
@@ -516,7 +517,7 @@ def test_ticks_that_skip_the_held_notices_leave_the_book_as_looking_at_them_does
             ready = list(looking.book.ready())
             if not ready:
                 continue
-            made = outcome(ready[step[1] % len(ready)])
+            made = outcome(ready[step[1] % len(ready)], sent=step[0] == "sent")
         skipping.apply(made)
         looking.apply(made)
         assert _book_view(skipping.book) == _book_view(looking.book)
