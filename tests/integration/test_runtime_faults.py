@@ -121,6 +121,44 @@ async def test_history_with_undecodable_records_still_rebuilds_every_organisatio
         assert runtime.ledgers.measures()["members_active"] == 2
 
 
+async def test_a_record_only_a_rebuild_meets_is_dead_lettered_once_with_its_own_headers(
+    kafka: KafkaSettings, topics: TopicSettings
+) -> None:
+    """A refused record written before any instance committed is met first by the rebuild,
+    which reads records as aiokafka makes them: it dead-letters it with the headers it came
+    with, and the live consumer, starting where the rebuild ended, does not again."""
+    await publish(kafka, topics, joined("ada"))
+    producer = AIOKafkaProducer(**kafka.aiokafka_params())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.name(Topic.MEMBERS),
+            b"{not json",
+            key=b"acme",
+            headers=[("origin", b"hr-export"), ("batch", b"7")],
+        )
+    finally:
+        await producer.stop()
+    await publish(kafka, topics, joined("grace"))
+
+    async with running(DEFINITION, kafka, topics) as runtime:
+        assert runtime.ledgers.measures()["members_active"] == 2
+        letters = await wait_for_records(
+            kafka.bootstrap_servers, topics.dead_letter(Topic.MEMBERS), lambda found: found
+        )
+        await publish(kafka, topics, joined("linus"))  # the live consumer reads on past it
+        assert await wait_for_answers(kafka, topics, 3) == ["ada", "grace", "linus"]
+
+    letters = read_all(kafka.bootstrap_servers, topics.dead_letter(Topic.MEMBERS))
+    assert len(letters) == 1
+    assert letters[0].value == b"{not json"
+    assert [h for h in letters[0].headers if not h[0].startswith("rituals-dlq-")] == [
+        ("origin", b"hr-export"),
+        ("batch", b"7"),
+    ]
+    assert dead_letter_notes(letters[0].headers)["reason"] == "invalid_json"
+
+
 class FiveAnswers(AnsweringProcessor):
     """Answers every join with five outputs: one decision, many records."""
 
