@@ -117,7 +117,9 @@ def _notifications(
     for reason, count in sorted(not_sent.items()):
         typer.echo(f"  {count} not sent, no longer useful: {reason}")
     if console_messages:
-        typer.echo("  One of them, as the console channel printed it:")
+        # Said as the latest sent: printed after the "not sent" lines, "one of them" read as
+        # one of those.
+        typer.echo("  The latest sent, as the console channel printed it:")
         for line in console_messages[-1].splitlines()[:MESSAGE_LINES]:
             typer.echo(f"  │ {line}")
 

@@ -44,3 +44,26 @@ def test_notices_not_attempted_are_not_counted_as_failed(
         "1 e-mails with invitations in the outbox so far",
         f"  2 not sent, no longer useful: {LAPSED}",
     ]
+
+
+def test_the_message_shown_is_said_to_be_the_latest_sent_not_one_not_sent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sent = NotificationSent(
+        notification_id="n-0/console",
+        channel="console",
+        template="coffee_matched",
+        language="en",
+        attempts=1,
+        **ABOUT,
+    )
+    payloads = [sent, _failed(1, LAPSED, 0)]
+
+    _notifications([event(p) for p in payloads], ["first\nold", "Hi Ada,\nyour coffee"], 0)
+
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        f"  1 not sent, no longer useful: {LAPSED}",
+        "  The latest sent, as the console channel printed it:",
+        "  │ Hi Ada,",
+        "  │ your coffee",
+    ]
