@@ -2,11 +2,13 @@
 
 What is measured: the delivery worker with the real generic-webhook adapter (render the message,
 build and sign the CloudEvent body, POST it over HTTP/1.1 to a local sink, publish
-``notification.sent`` and fold it into the book), against a baseline of raw ``httpx`` posting
-the same number of requests of the same size with the same concurrency to the same sink. The
-sink runs in its own process (so it does not share the event loop being measured). The broker is
-left out (the outcome events go to an in-memory ledger) and log lines below WARNING are off:
-what is measured is the notifier's own cost per notification, not the broker's or a terminal's.
+``notification.sent`` and fold it into the book), against two baselines posting the same number
+of requests of the same size with the same concurrency to the same sink: raw ``httpx`` (the
+issue's baseline) and raw ``aiohttp`` (the client the notifier posts with: what is left between
+the two is the notifier's own work). The sink runs in its own process (so it does not share the
+event loop being measured). The broker is left out (the outcome events go to an in-memory
+ledger) and log lines below WARNING are off: what is measured is the notifier's own cost per
+notification, not the broker's or a terminal's.
 
 Run: ``python -m benchmarks.notifier [--notifications N] [--rounds R] [--concurrency C]``.
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from pydantic import SecretStr
 
@@ -95,19 +98,18 @@ def _source_events(count: int) -> list[CloudEvent[Any]]:
 
 
 @dataclass(frozen=True)
-class Round:
-    notifier_per_second: float
-    baseline_per_second: float
-    notifier_cpu_us: float
-    """CPU time of this process per notification (less sensitive than throughput to other load
-    on the machine: the sink runs in another process)."""
-    baseline_cpu_us: float
-
-
-@dataclass(frozen=True)
 class Measured:
     per_second: float
     cpu_us: float
+    """CPU time of this process per notification (less sensitive than throughput to other load
+    on the machine: the sink runs in another process)."""
+
+
+@dataclass(frozen=True)
+class Round:
+    notifier: Measured
+    raw_httpx: Measured
+    raw_aiohttp: Measured
 
 
 class Sink:
@@ -206,17 +208,48 @@ async def _baseline_round(sink: Sink, count: int, concurrency: int, size: int) -
         return Measured(count / elapsed, 1e6 * (time.process_time() - cpu) / count)
 
 
+async def _aiohttp_round(sink: Sink, count: int, concurrency: int, size: int) -> Measured:
+    body = b"x" * size
+    headers = _baseline_headers()
+    # The session the notifier makes (HttpPoster): same pool size, timeout, no cookies.
+    timeout = aiohttp.ClientTimeout(total=NotifierSettings().http_timeout_seconds)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def post() -> None:
+            async with (
+                gate,
+                session.post(
+                    sink.url("/baseline"), data=body, headers=headers, allow_redirects=False
+                ) as response,
+            ):
+                await response.read()
+                response.raise_for_status()
+
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(post() for _ in range(count)))
+        elapsed = time.perf_counter() - started
+        return Measured(count / elapsed, 1e6 * (time.process_time() - cpu) / count)
+
+
 async def run(count: int, rounds: int, concurrency: int) -> list[Round]:
     results = []
     sink = Sink()
     try:
         await _notifier_round(sink, min(count, 50), concurrency)  # warm-up (imports, pools)
         size = len(_sample_body())
+        await _baseline_round(sink, min(count, 50), concurrency, size)
+        await _aiohttp_round(sink, min(count, 50), concurrency, size)
         for _ in range(rounds):
-            notifier = await _notifier_round(sink, count, concurrency)
-            baseline = await _baseline_round(sink, count, concurrency, size)
             results.append(
-                Round(notifier.per_second, baseline.per_second, notifier.cpu_us, baseline.cpu_us)
+                Round(
+                    notifier=await _notifier_round(sink, count, concurrency),
+                    raw_httpx=await _baseline_round(sink, count, concurrency, size),
+                    raw_aiohttp=await _aiohttp_round(sink, count, concurrency, size),
+                )
             )
     finally:
         sink.stop()
@@ -245,37 +278,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parser.parse_args(argv if argv is not None else [])
     configure_logging("notifier", log_format="json", level="WARNING")
     results = asyncio.run(run(options.notifications, options.rounds, options.concurrency))
-    notifier = [r.notifier_per_second for r in results]
-    baseline = [r.baseline_per_second for r in results]
     print(
         f"notifier: {options.notifications} webhook notifications x {options.rounds} rounds, "
         f"concurrency {options.concurrency}, local HTTP sink"
     )
     for number, result in enumerate(results, 1):
+        notifier = result.notifier.per_second
         print(
-            f"  round {number}: notifier {result.notifier_per_second:8.0f}/s   "
-            f"raw httpx baseline {result.baseline_per_second:8.0f}/s   "
-            f"({result.notifier_per_second / result.baseline_per_second:.0%})"
+            f"  round {number}: notifier {notifier:7.0f}/s   "
+            f"raw httpx {result.raw_httpx.per_second:7.0f}/s "
+            f"({notifier / result.raw_httpx.per_second:.0%})   "
+            f"raw aiohttp {result.raw_aiohttp.per_second:7.0f}/s "
+            f"({notifier / result.raw_aiohttp.per_second:.0%})"
         )
-    for name, values in (("notifier", notifier), ("raw httpx", baseline)):
+    sides = {
+        "notifier": [r.notifier for r in results],
+        "raw httpx": [r.raw_httpx for r in results],
+        "raw aiohttp": [r.raw_aiohttp for r in results],
+    }
+    for name, measured in sides.items():
+        rates = [m.per_second for m in measured]
         print(
-            f"  {name:9}  min {min(values):6.0f}/s  median {statistics.median(values):6.0f}/s  "
-            f"max {max(values):6.0f}/s"
+            f"  {name:11}  min {min(rates):6.0f}/s  median {statistics.median(rates):6.0f}/s  "
+            f"max {max(rates):6.0f}/s  CPU per notification (median) "
+            f"{statistics.median(m.cpu_us for m in measured):5.0f} us"
         )
-    ratios = [r.notifier_per_second / r.baseline_per_second for r in results]
-    print(
-        f"  notifier at {statistics.median(notifier) / statistics.median(baseline):.0%} of the "
-        f"baseline (medians); per round min {min(ratios):.0%}, median "
-        f"{statistics.median(ratios):.0%}, max {max(ratios):.0%}"
-    )
-
-    notifier_cpu = statistics.median(r.notifier_cpu_us for r in results)
-    baseline_cpu = statistics.median(r.baseline_cpu_us for r in results)
-    print(
-        f"  CPU per notification (median): notifier {notifier_cpu:.0f} us, raw httpx "
-        f"{baseline_cpu:.0f} us (raw httpx at {baseline_cpu / notifier_cpu:.0%} of the notifier's "
-        "cost)"
-    )
+    notifier_median = statistics.median(m.per_second for m in sides["notifier"])
+    for name in ("raw httpx", "raw aiohttp"):
+        pairs = zip(sides["notifier"], sides[name], strict=True)
+        ratios = [notifier.per_second / other.per_second for notifier, other in pairs]
+        median = statistics.median(m.per_second for m in sides[name])
+        print(
+            f"  notifier at {notifier_median / median:.0%} of {name} (medians); per round min "
+            f"{min(ratios):.0%}, median {statistics.median(ratios):.0%}, max {max(ratios):.0%}"
+        )
 
 
 if __name__ == "__main__":

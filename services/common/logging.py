@@ -24,7 +24,16 @@ PERSONAL_KEYS = frozenset(
 )
 REDACTED = "[redacted]"
 
-QUIET_LIBRARIES = ("aiokafka", "kafka", "httpx", "httpcore", "hpack", "aiosmtplib", "urllib3")
+QUIET_LIBRARIES = (
+    "aiokafka",
+    "kafka",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "aiosmtplib",
+    "urllib3",
+    "aiohttp",
+)
 """Libraries that narrate connections at INFO or DEBUG, some with request URLs, which are
 credentials for incoming webhooks: only their warnings and errors are kept."""
 

@@ -68,7 +68,7 @@ async def test_deliveries_through_every_channel_log_no_url_token_or_recipient(
             outgoing("webhook")
         ),
     ]
-    await poster.client.aclose()
+    await poster.close()
     email = outgoing("email")
     with SmtpSink() as smtp:
         composer = EmailComposer("rituals@example.com", "Rituals")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import email
 import email.policy
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import httpx
 import pytest
+from aiohttp import web
 from icalendar import Calendar
 from pydantic import SecretStr
 from standardwebhooks import Webhook
@@ -24,6 +26,7 @@ from services.notifier.adapters.base import DeliveryResult, Outcome, idempotency
 from services.notifier.adapters.console import ConsoleChannel
 from services.notifier.adapters.smtp import EmailComposer, OutboxChannel, SmtpChannel, _by_smtp_code
 from services.notifier.adapters.webhooks import (
+    MAX_ANSWER_BYTES,
     HttpPoster,
     SignedWebhookChannel,
     SlackChannel,
@@ -31,10 +34,19 @@ from services.notifier.adapters.webhooks import (
     classify_status,
     standard_webhook_signature,
 )
+from tests.unit.notifier.local_http import SECRET_PATH, Received, Recorder, raw_peer
 from tests.unit.notifier.support import outgoing
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-URL = SecretStr("https://hooks.example.com/services/T000/B000/secret-token")
+
+
+@contextlib.asynccontextmanager
+async def posting(seconds: float = 5) -> AsyncIterator[HttpPoster]:
+    poster = HttpPoster.with_timeout(seconds)
+    try:
+        yield poster
+    finally:
+        await poster.close()
 
 
 @pytest.mark.parametrize(
@@ -83,25 +95,6 @@ def test_the_signature_is_what_an_independent_standard_webhooks_verifier_accepts
     assert Webhook(SECRET).verify(body, headers) == {"hello": "world"}
 
 
-class Recorder:
-    """An httpx transport answering from a function and recording the requests."""
-
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.requests: list[httpx.Request] = []
-        self.answer = answer
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    def poster(self) -> HttpPoster:
-        return HttpPoster(httpx.AsyncClient(transport=httpx.MockTransport(self)))
-
-
-def ok(_request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200)
-
-
 def test_the_generic_webhook_body_is_the_encoded_event_with_the_recipient_attributes() -> None:
     message = outgoing("webhook")
     source = message.delivery.notice.source
@@ -121,14 +114,15 @@ def test_the_generic_webhook_body_is_the_encoded_event_with_the_recipient_attrib
 
 
 async def test_the_generic_webhook_carries_the_signed_cloud_event_with_a_stable_id() -> None:
-    recorder = Recorder(ok)
     key = base64.b64decode(SECRET.removeprefix("whsec_"))
-    channel = SignedWebhookChannel(recorder.poster(), lambda _org: (URL, key))
-    message = outgoing("webhook")
-    assert (await channel.send(message)).outcome is Outcome.DELIVERED
-    assert (await channel.send(message)).outcome is Outcome.DELIVERED
+    async with Recorder().serving() as recorder, posting() as poster:
+        channel = SignedWebhookChannel(poster, lambda _org: (recorder.url, key))
+        message = outgoing("webhook")
+        assert (await channel.send(message)).outcome is Outcome.DELIVERED
+        assert (await channel.send(message)).outcome is Outcome.DELIVERED
 
     first, second = recorder.requests
+    assert (first.method, first.target) == ("POST", SECRET_PATH)
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.headers["webhook-id"] == f"msg_{idempotency_key(message.notification_id)}"
     assert first.headers["idempotency-key"] == idempotency_key(message.notification_id)
@@ -143,48 +137,123 @@ async def test_the_generic_webhook_carries_the_signed_cloud_event_with_a_stable_
 
 
 async def test_slack_and_teams_post_their_documents_with_an_idempotency_key() -> None:
-    recorder = Recorder(ok)
-    poster = recorder.poster()
-    await SlackChannel(poster, lambda _org: URL).send(outgoing("slack"))
-    await TeamsChannel(poster, lambda _org: URL).send(outgoing("teams"))
+    async with Recorder().serving() as recorder, posting() as poster:
+        await SlackChannel(poster, lambda _org: recorder.url).send(outgoing("slack"))
+        await TeamsChannel(poster, lambda _org: recorder.url).send(outgoing("teams"))
     slack, teams = (json.loads(request.content) for request in recorder.requests)
     assert slack["blocks"][0]["type"] == "header"
     assert teams["attachments"][0]["content"]["type"] == "AdaptiveCard"
     assert all(request.headers["idempotency-key"] for request in recorder.requests)
+    assert all(r.headers["content-type"] == "application/json" for r in recorder.requests)
 
 
 async def test_an_unconfigured_webhook_fails_for_good() -> None:
-    poster = Recorder(ok).poster()
-    result = await SlackChannel(poster, lambda _org: None).send(outgoing("slack"))
+    async with posting() as poster:
+        result = await SlackChannel(poster, lambda _org: None).send(outgoing("slack"))
     assert result == DeliveryResult.permanent("channel not configured")
 
 
+async def slow(_request: Received) -> web.Response:
+    await asyncio.sleep(5)
+    return web.Response(status=200)
+
+
+async def test_an_answer_slower_than_the_timeout_is_a_transient_failure() -> None:
+    async with Recorder(slow).serving() as recorder, posting(seconds=0.2) as poster:
+        result = await SlackChannel(poster, lambda _org: recorder.url).send(outgoing("slack"))
+    assert result == DeliveryResult.transient("http timeout")
+
+
 @pytest.mark.parametrize(
-    ("error", "reason"),
+    ("reply", "reason"),
     [
-        (httpx.ConnectTimeout("slow"), "http timeout"),
-        (httpx.ReadTimeout("slow"), "http timeout"),
-        (httpx.ConnectError("refused"), "http ConnectError"),
-        (httpx.RemoteProtocolError("bad"), "http RemoteProtocolError"),
+        (b"", "http ServerDisconnectedError"),
+        (b"this is not HTTP\r\n\r\n", "http ClientResponseError"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short", "http ClientPayloadError"),
     ],
+    ids=["hangs up", "not HTTP", "body cut short"],
 )
-async def test_network_errors_are_transient_and_their_reason_names_no_url(
-    error: Exception, reason: str
+async def test_a_peer_that_breaks_http_is_a_transient_failure_whose_reason_names_no_url(
+    reply: bytes, reason: str
 ) -> None:
-    def fail(_request: httpx.Request) -> httpx.Response:
-        raise error
-
-    result = await SlackChannel(Recorder(fail).poster(), lambda _org: URL).send(outgoing("slack"))
+    async with raw_peer(reply) as url, posting() as poster:
+        result = await SlackChannel(poster, lambda _org: url).send(outgoing("slack"))
     assert result == DeliveryResult.transient(reason)
-    assert "hooks.example.com" not in result.reason
 
 
-async def test_a_webhook_4xx_is_permanent_and_a_5xx_transient() -> None:
-    statuses = iter([400, 502])
-    poster = Recorder(lambda _request: httpx.Response(next(statuses))).poster()
-    channel = TeamsChannel(poster, lambda _org: URL)
-    assert await channel.send(outgoing("teams")) == DeliveryResult.permanent("http 400")
-    assert await channel.send(outgoing("teams")) == DeliveryResult.transient("http 502")
+async def test_nobody_listening_is_a_transient_failure_whose_reason_names_no_url() -> None:
+    url = SecretStr(f"http://127.0.0.1:{free_port()}{SECRET_PATH}")
+    async with posting() as poster:
+        result = await SlackChannel(poster, lambda _org: url).send(outgoing("slack"))
+    assert result == DeliveryResult.transient("http ClientConnectorError")
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://hooks.example.com/secret-token", "http://", "not a url", "http://[::1/x"]
+)
+async def test_an_invalid_webhook_url_fails_for_good_without_naming_it(url: str) -> None:
+    async with posting() as poster:
+        result = await SlackChannel(poster, lambda _org: SecretStr(url)).send(outgoing("slack"))
+    assert result == DeliveryResult.permanent("invalid webhook url")
+
+
+async def test_a_webhook_4xx_is_permanent_and_a_5xx_transient_with_its_retry_after() -> None:
+    answers = iter(
+        [web.Response(status=400), web.Response(status=503, headers={"Retry-After": "7"})]
+    )
+    async with Recorder(lambda _request: next(answers)).serving() as recorder, posting() as poster:
+        channel = TeamsChannel(poster, lambda _org: recorder.url)
+        assert await channel.send(outgoing("teams")) == DeliveryResult.permanent("http 400")
+        assert await channel.send(outgoing("teams")) == DeliveryResult.transient("http 503", 7)
+
+
+async def test_a_redirect_is_not_followed_and_fails_for_good() -> None:
+    def moved(_request: Received) -> web.Response:
+        return web.Response(status=301, headers={"Location": "http://127.0.0.1:1/elsewhere"})
+
+    async with Recorder(moved).serving() as recorder, posting() as poster:
+        result = await SlackChannel(poster, lambda _org: recorder.url).send(outgoing("slack"))
+    assert result == DeliveryResult.permanent("http 301")
+    assert len(recorder.requests) == 1
+
+
+async def test_a_cookie_set_by_a_webhook_is_not_sent_back() -> None:
+    def with_cookie(_request: Received) -> web.Response:
+        return web.Response(status=200, headers={"Set-Cookie": "session=abc; Path=/"})
+
+    async with Recorder(with_cookie).serving() as recorder, posting() as poster:
+        channel = SlackChannel(poster, lambda _org: recorder.url)
+        for _ in range(2):
+            assert (await channel.send(outgoing("slack"))).outcome is Outcome.DELIVERED
+    assert [r.headers.get("cookie") for r in recorder.requests] == [None, None]
+
+
+async def test_a_huge_answer_is_not_read_whole_and_the_next_post_still_goes() -> None:
+    huge = b"x" * (8 * MAX_ANSWER_BYTES)
+    answer = Recorder(lambda _request: web.Response(body=huge))
+    async with answer.serving() as recorder, posting() as poster:
+        channel = SlackChannel(poster, lambda _org: recorder.url)
+        for _ in range(3):
+            assert (await channel.send(outgoing("slack"))).outcome is Outcome.DELIVERED
+    assert len(recorder.requests) == 3
+
+
+async def test_the_proxy_named_by_the_environment_carries_the_post_unless_no_proxy_exempts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with Recorder().serving() as proxy, Recorder().serving() as direct:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        async with posting() as poster:
+            far = SecretStr(f"http://hooks.example.com{SECRET_PATH}")
+            assert (await SlackChannel(poster, lambda _org: far).send(outgoing("slack"))).outcome
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with posting() as poster:
+            near = SlackChannel(poster, lambda _org: direct.url)
+            assert (await near.send(outgoing("slack"))).outcome is Outcome.DELIVERED
+    (through_proxy,) = proxy.requests
+    assert through_proxy.target == f"http://hooks.example.com{SECRET_PATH}"
+    assert len(direct.requests) == 1
 
 
 def parsed(data: bytes) -> EmailMessage:

@@ -9,10 +9,8 @@ import email.policy
 import json
 from typing import Any
 
-import httpx
 import pytest
 from icalendar import Calendar
-from pydantic import SecretStr
 
 from schemas.coffee import CoffeeMatched
 from services.notifier.adapters.base import DeliveryResult, Outgoing
@@ -24,6 +22,7 @@ from services.notifier.domain.rendering import render
 from services.notifier.handlers import NotifierProcessor
 from services.notifier.worker import DeliveryWorker
 from tests.factories import event, sample_payload
+from tests.unit.notifier.local_http import Recorder
 from tests.unit.notifier.support import MemoryRuntime, ScriptedChannel, joined, policy_with
 
 HOSTILE = {
@@ -74,19 +73,15 @@ def test_slack_and_teams_documents_carry_the_cleaned_name(name: str) -> None:
 
 @pytest.mark.parametrize("name", HOSTILE.values(), ids=HOSTILE.keys())
 async def test_the_signed_webhook_carries_the_cleaned_profile(name: str) -> None:
-    requests: list[httpx.Request] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        return httpx.Response(200)
-
-    poster = HttpPoster(httpx.AsyncClient(transport=httpx.MockTransport(answer)))
-    url = SecretStr("https://hooks.example.com/rituals")
-    channel = SignedWebhookChannel(poster, lambda _org: (url, SECRET))
-    for outgoing in outgoing_for(name, "webhook"):
-        assert (await channel.send(outgoing)).outcome.value == "delivered"
-    assert all("\\u0000" not in r.content.decode() for r in requests)
-    assert all("\u202e" not in r.content.decode() for r in requests)
+    poster = HttpPoster.with_timeout(5)
+    async with Recorder().serving() as recorder:
+        channel = SignedWebhookChannel(poster, lambda _org: (recorder.url, SECRET))
+        for outgoing in outgoing_for(name, "webhook"):
+            assert (await channel.send(outgoing)).outcome.value == "delivered"
+        await poster.close()
+    assert recorder.requests
+    assert all("\\u0000" not in r.content.decode() for r in recorder.requests)
+    assert all("\u202e" not in r.content.decode() for r in recorder.requests)
 
 
 async def test_a_message_that_cannot_be_composed_fails_for_good_and_stops_nobody_else() -> None:
