@@ -34,7 +34,14 @@ from services.notifier.adapters.webhooks import (
     classify_status,
     standard_webhook_signature,
 )
-from tests.unit.notifier.local_http import SECRET_PATH, Received, Recorder, raw_peer
+from tests.unit.notifier.local_http import (
+    SECRET_PATH,
+    Received,
+    Recorder,
+    endless_answer_peer,
+    raw_peer,
+    self_signed_tls,
+)
 from tests.unit.notifier.support import outgoing
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -207,6 +214,16 @@ async def test_a_webhook_4xx_is_permanent_and_a_5xx_transient_with_its_retry_aft
         assert await channel.send(outgoing("teams")) == DeliveryResult.transient("http 503", 7)
 
 
+async def test_a_certificate_nobody_vouches_for_is_refused_and_nothing_is_sent(
+    tmp_path: Path,
+) -> None:
+    async with Recorder().serving(self_signed_tls(tmp_path)) as recorder, posting() as poster:
+        channel = SlackChannel(poster, lambda _org: recorder.https_url)
+        result = await channel.send(outgoing("slack"))
+    assert result == DeliveryResult.transient("http ClientConnectorCertificateError")
+    assert recorder.requests == []
+
+
 async def test_a_redirect_is_not_followed_and_fails_for_good() -> None:
     def moved(_request: Received) -> web.Response:
         return web.Response(status=301, headers={"Location": "http://127.0.0.1:1/elsewhere"})
@@ -222,7 +239,9 @@ async def test_a_cookie_set_by_a_webhook_is_not_sent_back() -> None:
         return web.Response(status=200, headers={"Set-Cookie": "session=abc; Path=/"})
 
     async with Recorder(with_cookie).serving() as recorder, posting() as poster:
-        channel = SlackChannel(poster, lambda _org: recorder.url)
+        # A host name: aiohttp's default jar would keep a cookie from one, not from an address.
+        url = SecretStr(f"http://localhost:{recorder.port}{SECRET_PATH}")
+        channel = SlackChannel(poster, lambda _org: url)
         for _ in range(2):
             assert (await channel.send(outgoing("slack"))).outcome is Outcome.DELIVERED
     assert [r.headers.get("cookie") for r in recorder.requests] == [None, None]
@@ -236,6 +255,12 @@ async def test_a_huge_answer_is_not_read_whole_and_the_next_post_still_goes() ->
         for _ in range(3):
             assert (await channel.send(outgoing("slack"))).outcome is Outcome.DELIVERED
     assert len(recorder.requests) == 3
+
+
+async def test_an_answer_that_never_ends_is_delivered_without_waiting_for_its_end() -> None:
+    async with endless_answer_peer() as url, posting(seconds=2) as poster:
+        result = await SlackChannel(poster, lambda _org: url).send(outgoing("slack"))
+    assert result == DeliveryResult.delivered()
 
 
 async def test_the_proxy_named_by_the_environment_carries_the_post_unless_no_proxy_exempts(
