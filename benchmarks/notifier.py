@@ -188,7 +188,7 @@ def _baseline_headers() -> dict[str, str]:
     }
 
 
-async def _baseline_round(sink: Sink, count: int, concurrency: int, size: int) -> Measured:
+async def _httpx_round(sink: Sink, count: int, concurrency: int, size: int) -> Measured:
     body = b"x" * size
     headers = _baseline_headers()
     # The client the notifier makes (HttpPoster.with_timeout): same pool, timeout, redirects.
@@ -241,13 +241,13 @@ async def run(count: int, rounds: int, concurrency: int) -> list[Round]:
     try:
         await _notifier_round(sink, min(count, 50), concurrency)  # warm-up (imports, pools)
         size = len(_sample_body())
-        await _baseline_round(sink, min(count, 50), concurrency, size)
+        await _httpx_round(sink, min(count, 50), concurrency, size)
         await _aiohttp_round(sink, min(count, 50), concurrency, size)
         for _ in range(rounds):
             results.append(
                 Round(
                     notifier=await _notifier_round(sink, count, concurrency),
-                    raw_httpx=await _baseline_round(sink, count, concurrency, size),
+                    raw_httpx=await _httpx_round(sink, count, concurrency, size),
                     raw_aiohttp=await _aiohttp_round(sink, count, concurrency, size),
                 )
             )
