@@ -13,6 +13,17 @@ ABOUT = {"source_event_id": "e-1", "recipient_id": "m-1"}
 LAPSED = "outside working hours until the occurrence started"
 
 
+def _sent(channel: str) -> NotificationSent:
+    return NotificationSent(
+        notification_id=f"n-0/{channel}",
+        channel=channel,
+        template="coffee_matched",
+        language="en",
+        attempts=1,
+        **ABOUT,
+    )
+
+
 def _failed(number: int, reason: str, attempts: int) -> NotificationFailed:
     return NotificationFailed(
         notification_id=f"n-{number}/email",
@@ -27,15 +38,12 @@ def _failed(number: int, reason: str, attempts: int) -> NotificationFailed:
 def test_notices_not_attempted_are_not_counted_as_failed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sent = NotificationSent(
-        notification_id="n-0/email",
-        channel="email",
-        template="coffee_matched",
-        language="en",
-        attempts=1,
-        **ABOUT,
-    )
-    payloads = [sent, _failed(1, LAPSED, 0), _failed(2, LAPSED, 0), _failed(3, "http 500", 5)]
+    payloads = [
+        _sent("email"),
+        _failed(1, LAPSED, 0),
+        _failed(2, LAPSED, 0),
+        _failed(3, "http 500", 5),
+    ]
 
     _notifications([event(payload) for payload in payloads], [], outbox_files=1)
 
@@ -49,15 +57,7 @@ def test_notices_not_attempted_are_not_counted_as_failed(
 def test_the_message_shown_is_said_to_be_the_latest_sent_not_one_not_sent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sent = NotificationSent(
-        notification_id="n-0/console",
-        channel="console",
-        template="coffee_matched",
-        language="en",
-        attempts=1,
-        **ABOUT,
-    )
-    payloads = [sent, _failed(1, LAPSED, 0)]
+    payloads = [_sent("console"), _failed(1, LAPSED, 0)]
 
     _notifications([event(p) for p in payloads], ["first\nold", "Hi Ada,\nyour coffee"], 0)
 
