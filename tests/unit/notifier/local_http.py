@@ -77,18 +77,12 @@ class Recorder:
             await runner.cleanup()
 
 
+PeerConnection = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
 @contextlib.asynccontextmanager
-async def raw_peer(reply: bytes) -> AsyncIterator[SecretStr]:
-    """A server that reads a request's first bytes, writes ``reply`` (not necessarily HTTP) and
-    hangs up; yields the URL to post to."""
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1)
-        writer.write(reply)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
-
+async def _peer(serve: PeerConnection) -> AsyncIterator[SecretStr]:
+    """A server on 127.0.0.1 running ``serve`` for each connection; yields the URL to post to."""
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
@@ -98,8 +92,21 @@ async def raw_peer(reply: bytes) -> AsyncIterator[SecretStr]:
         await server.wait_closed()
 
 
-@contextlib.asynccontextmanager
-async def endless_answer_peer() -> AsyncIterator[SecretStr]:
+def raw_peer(reply: bytes) -> contextlib.AbstractAsyncContextManager[SecretStr]:
+    """A server that reads a request's first bytes, writes ``reply`` (not necessarily HTTP) and
+    hangs up."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(reply)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    return _peer(serve)
+
+
+def endless_answer_peer() -> contextlib.AbstractAsyncContextManager[SecretStr]:
     """A server answering 200 with a body that never ends (chunks until the client hangs up)."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -112,13 +119,7 @@ async def endless_answer_peer() -> AsyncIterator[SecretStr]:
                 await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield SecretStr(f"http://127.0.0.1:{port}{SECRET_PATH}")
-    finally:
-        server.close()
-        await server.wait_closed()
+    return _peer(serve)
 
 
 def self_signed_tls(folder: Path) -> ssl.SSLContext:
