@@ -156,7 +156,7 @@ async def _notifier_round(sink: Sink, count: int, concurrency: int) -> Measured:
         ledger.handle(event)
     runtime = LedgerOnlyRuntime(ledger)
     book = book_of(runtime, ORGANISATION)
-    poster = HttpPoster.with_timeout(settings.http_timeout_seconds, concurrency)
+    poster = HttpPoster(settings.http_timeout_seconds, concurrency)
     worker = delivery_worker_from(settings, poster)
     received_before = await sink.count()
     started, cpu = time.perf_counter(), time.process_time()
@@ -191,7 +191,7 @@ def _baseline_headers() -> dict[str, str]:
 async def _httpx_round(sink: Sink, count: int, concurrency: int, size: int) -> Measured:
     body = b"x" * size
     headers = _baseline_headers()
-    # The client the notifier makes (HttpPoster.with_timeout): same pool, timeout, redirects.
+    # The client the notifier made with httpx: the same pool size, timeout, no redirects.
     limits = httpx.Limits(max_connections=concurrency)
     timeout = NotifierSettings().http_timeout_seconds
     async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:

@@ -123,7 +123,7 @@ def deliveries(
     it. ``started`` sees each loop's worker (tests observe it)."""
 
     async def deliver_notifications(runtime: ServiceRuntime) -> None:
-        poster = HttpPoster.with_timeout(settings.http_timeout_seconds, settings.concurrency)
+        poster = HttpPoster(settings.http_timeout_seconds, settings.concurrency)
         worker = delivery_worker_from(settings, poster)
         if started is not None:
             started(worker)

@@ -58,7 +58,7 @@ async def test_deliveries_through_every_channel_log_no_url_token_or_recipient(
     restored_logging: None, http: HttpSink, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log_as_a_service()
-    poster = HttpPoster.with_timeout(5)
+    poster = HttpPoster(5)
     slack_url, teams_url = SecretStr(http.url(SLACK_PATH)), SecretStr(http.url(TEAMS_PATH))
     webhook_url = SecretStr(http.url(WEBHOOK_PATH))
     results = [

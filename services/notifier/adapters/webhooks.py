@@ -71,10 +71,6 @@ class HttpPoster:
         self._proxy_of: dict[str, str | None] = {}
         self._session: aiohttp.ClientSession | None = None
 
-    @classmethod
-    def with_timeout(cls, seconds: float, max_connections: int = 100) -> HttpPoster:
-        return cls(seconds, max_connections)
-
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(

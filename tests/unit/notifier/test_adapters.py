@@ -49,7 +49,7 @@ SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode
 
 @contextlib.asynccontextmanager
 async def posting(seconds: float = 5) -> AsyncIterator[HttpPoster]:
-    poster = HttpPoster.with_timeout(seconds)
+    poster = HttpPoster(seconds)
     try:
         yield poster
     finally:

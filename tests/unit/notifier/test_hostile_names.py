@@ -73,7 +73,7 @@ def test_slack_and_teams_documents_carry_the_cleaned_name(name: str) -> None:
 
 @pytest.mark.parametrize("name", HOSTILE.values(), ids=HOSTILE.keys())
 async def test_the_signed_webhook_carries_the_cleaned_profile(name: str) -> None:
-    poster = HttpPoster.with_timeout(5)
+    poster = HttpPoster(5)
     async with Recorder().serving() as recorder:
         channel = SignedWebhookChannel(poster, lambda _org: (recorder.url, SECRET))
         for outgoing in outgoing_for(name, "webhook"):
