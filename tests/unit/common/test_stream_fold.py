@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
@@ -28,30 +28,39 @@ NO_SLACK = timedelta(0)
 ENDLESS = timedelta(days=100_000)
 
 
-def _as(event: CloudEvent[Any], organisation: str, shift: timedelta) -> CloudEvent[Any]:
+def _as(
+    event: CloudEvent[Any], organisation: str, shift: timedelta, zone: tzinfo | None = None
+) -> CloudEvent[Any]:
     identity = uuid.uuid5(uuid.NAMESPACE_URL, f"{organisation}/{event.id}")
+    time = event.time + shift
     return event.model_copy(
-        update={"orgid": organisation, "id": identity, "time": event.time + shift}
+        update={"orgid": organisation, "id": identity, "time": time.astimezone(zone or UTC)}
     )
 
 
-def _live_log(scenario: Scenario, crash_after: int | None) -> MemoryLog:
+def _live_log(scenario: Scenario, crash_after: int | None, *, zoned: bool = False) -> MemoryLog:
     """The organisations' inputs handled live in domain-time order, each organisation a minute
     after the one before; the last organisation's decisive input cut short by a crash after
     ``crash_after`` outputs. Then a copy of an input, a record nobody can read and one on the
-    wrong partition."""
+    wrong partition. ``zoned``: one input's time is written with an offset from UTC, the next
+    with another (the same instants), from UTC-04:00 to UTC+04:00 and back."""
+
+    def zone(n: int) -> tzinfo | None:
+        return timezone(timedelta(hours=abs(n % 16 - 8) - 4)) if zoned else None
+
     log = MemoryLog()
     instance = Instance(log, scenario.new_processor, scenario.source, scenario.topic_order)
     inputs = sorted(
         (
-            (_as(event, organisation, timedelta(minutes=n)), organisation)
+            (_as(event, organisation, timedelta(minutes=n), zone(n + k)), organisation)
             for n, organisation in enumerate(ORGANISATIONS)
-            for event in [*scenario.before, scenario.decisive, *scenario.after]
+            for k, event in enumerate([*scenario.before, scenario.decisive, *scenario.after])
         ),
         key=lambda pair: pair[0].time,
     )
     decisive = {
-        _as(scenario.decisive, o, timedelta(minutes=n)).id for n, o in enumerate(ORGANISATIONS)
+        _as(scenario.decisive, o, timedelta(minutes=n), zone(n + len(scenario.before))).id
+        for n, o in enumerate(ORGANISATIONS)
     }
     for event, organisation in inputs:
         cut = crash_after if event.id in decisive and organisation == ORGANISATIONS[-1] else None
@@ -173,6 +182,22 @@ def test_streaming_a_history_in_time_order_folds_what_sorting_it_does(
     assert planned[1].decisions or crash_after is None, "a decision cut short is made again"
     assert planned[1].unfinished == (0 if crash_after is None else 1)
     assert len(planned[1].refused) == 2
+
+
+@pytest.mark.parametrize("slack", [NO_SLACK, timedelta(minutes=3), timedelta.max])
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_times_written_with_other_offsets_from_utc_are_streamed_by_their_instants(
+    name: str, slack: timedelta
+) -> None:
+    """Times read with another offset than UTC's compare by their instants, as the sort's do
+    (only slower); a slack reaching before the first year folds each number at its end."""
+    scenario = SCENARIOS[name]()
+    log = _live_log(scenario, None, zoned=True)
+    assert b'+04:00"' in b"".join(record.value for record in log.records), "zones kept"
+    for chunk in (1, 4):
+        _assert_same(
+            _streamed(log, scenario, {}, slack=slack, chunk=chunk), _sorted(log, scenario, {})
+        )
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
