@@ -19,7 +19,6 @@ notifications the log shows as done.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
@@ -116,11 +115,13 @@ class NotificationBook:
         """Organisation -> ``now`` of its latest clock tick."""
         self.event_times: dict[str, datetime] = {}
         """Organisation -> domain time of its latest source event (the clock before any tick)."""
-        self.calm_until: dict[str, float] = {}
-        """Organisation -> the POSIX time before which a tick changes none of its held notices
-        (each one is released when its recipient's working time starts, or expires, later):
-        ticks before it skip them. Forgotten on every other event of the organisation and
-        whenever a notice is held. Before it, every minute tick looked at every held notice."""
+        self.calm_until: dict[str, datetime] = {}
+        """Organisation -> the time before which a tick changes none of its held notices (each
+        one is released when its recipient's working time starts, or expires, later): ticks
+        before it skip them. Forgotten on every other event of the organisation and whenever a
+        notice is held. Before it, every minute tick looked at every held notice. Kept in the
+        zone of the tick that set it: a time compares with one of the same zone object without
+        asking the zone for its offset (``timestamp()`` asked it at every tick)."""
         self.counts: Counter[str] = Counter()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         """(Channel, outcome) -> how many attempts came to it: sent, retry (a retry scheduled)
@@ -264,10 +265,9 @@ class NotificationBook:
             self.settled.add(notice.notice_id)
 
     def _tick(self, org_id: str, now: datetime) -> None:
-        self.clocks[org_id] = max(now, self.clocks.get(org_id, now))
-        now = self.clocks[org_id]
-        moment = now.timestamp()
-        if moment >= self.calm_until.get(org_id, moment):
+        self.clocks[org_id] = now = max(now, self.clocks.get(org_id, now))
+        calm = self.calm_until.get(org_id)
+        if calm is None or now >= calm:
             calm = self._tick_held(org_id, now)
             if calm is None:
                 self.calm_until.pop(org_id, None)
@@ -276,9 +276,10 @@ class NotificationBook:
         for ritual_id, plan in self.rituals.get(org_id, {}).items():
             self._remind(plan, ritual_id, now)
 
-    def _tick_held(self, org_id: str, now: datetime) -> float | None:
-        """Expire and release the organisation's held notices as the tick says; the POSIX time
-        before which no later tick changes those left (None: not known, look every tick). A
+    def _tick_held(self, org_id: str, now: datetime) -> datetime | None:
+        """Expire and release the organisation's held notices as the tick says; the time (in
+        ``now``'s zone) before which no later tick changes those left (None: not known, look
+        every tick). A
         notice waiting for working time is released at the same moment by every tick until then,
         unless its recipient changes (another event: forgotten then)."""
         held = self.held.get(org_id, {})
@@ -291,7 +292,7 @@ class NotificationBook:
             self._remove(notice.notice_id)
             self.lapsed[notice.notice_id] = notice
             self.counts["expired"] += 1
-        calm: float | None = math.inf
+        calm: datetime | None = datetime.max.replace(tzinfo=now.tzinfo)  # none waits for time
         for notice in list(held.values()):  # every one looked at, whatever the others wait for
             ready_at = self._release_if_working_time(notice)
             if notice.notice_id not in held:
@@ -299,9 +300,9 @@ class NotificationBook:
             if ready_at is None:
                 calm = None  # waits for something other than time (its member, say)
             elif calm is not None:
-                calm = min(calm, ready_at.timestamp())
+                calm = min(calm, ready_at.astimezone(now.tzinfo))
                 if notice.expires_at is not None:
-                    calm = min(calm, notice.expires_at.timestamp())
+                    calm = min(calm, notice.expires_at.astimezone(now.tzinfo))
         return calm
 
     def _remind(self, plan: RitualPlan, ritual_id: str, now: datetime) -> None:
