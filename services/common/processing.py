@@ -99,7 +99,8 @@ class Ledger:
             return []
         self.processor.apply(event)
         self._applied.add(identity)
-        self.note_outputs(event)
+        if event.source == self.source:  # most events are not ours: no call for them
+            self.note_outputs(event)
         if settled or identity in self._decided:
             return []
         emits = self.processor.decide(event)
@@ -153,7 +154,9 @@ class Ledger:
         its outputs are folded in: if folding one fails, the decision is still published (and
         its output dead-lettered when it comes back)."""
         outputs = self.handle(event, settled=settled)
-        pending = [outputs] if outputs else []
+        if not outputs:
+            return  # most events of a rebuild are settled
+        pending = [outputs]
         while pending:
             decision = pending.pop(0)
             decisions.append(decision)

@@ -131,8 +131,13 @@ def shred_snapshots(vault: Vault, organisation: str, partition_count: int) -> No
         vault.erase(SNAPSHOT_KEYS, snapshot_key_name(service, partition))
 
 
+_ERASED_TYPE = MemberErased.event_type
+
+
 def erases_personal_data(event: CloudEvent[Any]) -> bool:
-    return isinstance(event.data, MemberErased)
+    # By its type: its payload's model is chosen by it (a string comparison, for every record
+    # a rebuild folds, costs half an isinstance of the payload).
+    return event.type == _ERASED_TYPE
 
 
 # -- the state version -----------------------------------------------------------------------
