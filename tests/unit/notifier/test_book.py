@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from schemas import CloudEvent
 from schemas.base import Channel
+from schemas.catalogue import CATALOGUE, payload_type
 from schemas.clock import ClockTicked
 from schemas.coffee import CoffeeMatched, CoffeeUnmatched
 from schemas.members import MemberErased, MemberLeft, MemberPaused, MemberProfileUpdated
@@ -22,7 +23,7 @@ from schemas.onboarding import BuddyAssigned, BuddyReassigned, CheckinDue
 from schemas.recurrence import RecurrenceError
 from schemas.rituals import RitualCancelled, RitualScheduled
 from services.common.processing import Emit, Ledger
-from services.notifier.domain.book import NotificationBook, Waiting
+from services.notifier.domain.book import NotificationBook, Waiting, _Type
 from services.notifier.domain.notices import Delivery, Notice, Template
 from services.notifier.handlers import NotifierProcessor
 from tests.factories import T0, event, member_joined_event, member_profile, sample_payload
@@ -521,3 +522,15 @@ def test_ticks_that_skip_the_held_notices_leave_the_book_as_looking_at_them_does
         skipping.apply(made)
         looking.apply(made)
         assert _book_view(skipping.book) == _book_view(looking.book)
+
+
+def test_every_type_whose_payload_subclasses_one_folded_by_kind_is_named_itself() -> None:
+    """The book matches events by ``type``, as a ``case`` on payload classes matched their
+    subclasses too: a type whose payload subclasses one the book folds by kind must be named,
+    or it would fall through to the notices (an erasure once did: ``MemberErased`` is a
+    ``MemberLeft``)."""
+    named = {value for key, value in vars(_Type).items() if key.isupper()}
+    for event_type in CATALOGUE:
+        kinds = {payload_type(name) for name in named - {event_type}}
+        if any(issubclass(payload_type(event_type), kind) for kind in kinds):
+            assert event_type in named, f"{event_type} is folded by its parent's kind"
