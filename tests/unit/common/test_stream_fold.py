@@ -193,7 +193,7 @@ def test_times_written_with_other_offsets_from_utc_are_streamed_by_their_instant
     (only slower); a slack reaching before the first year folds each number at its end."""
     scenario = SCENARIOS[name]()
     log = _live_log(scenario, None, zoned=True)
-    assert b'+04:00"' in b"".join(record.value for record in log.records), "zones kept"
+    assert any(b'+04:00"' in (record.value or b"") for record in log.records), "zones kept"
     for chunk in (1, 4):
         _assert_same(
             _streamed(log, scenario, {}, slack=slack, chunk=chunk), _sorted(log, scenario, {})
