@@ -50,7 +50,11 @@ from schemas import CloudEvent, EventPayload
 from schemas.envelope import ReadSealedEvent
 from schemas.members import MemberErased
 from services.common.admission import partition_of
-from services.common.collector import collector_paused, young_collections_only
+from services.common.collector import (
+    collector_paused,
+    set_aside_what_lives_on,
+    young_collections_only,
+)
 from services.common.processing import Ledger, Processor
 
 if TYPE_CHECKING:
@@ -808,7 +812,11 @@ class Snapshots:
             partition_count=self._partition_count(),
             topics=tuple(self.runtime.topic_names),
         )
-        found = await asyncio.gather(*(self._restore_one(number, expected) for number in numbers))
+        with collector_paused():  # nothing restored is walked before it is set aside
+            found = await asyncio.gather(
+                *(self._restore_one(number, expected) for number in numbers)
+            )
+            set_aside_what_lives_on()
         return {
             number: snapshot
             for number, snapshot in zip(numbers, found, strict=True)

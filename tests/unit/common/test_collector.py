@@ -16,6 +16,7 @@ from schemas import CloudEvent
 from services.common.collector import (
     collector_paused,
     full_collections_walk_the_new,
+    set_aside_what_lives_on,
     thaw,
     young_collections_only,
 )
@@ -194,3 +195,25 @@ def test_two_services_in_one_process_share_the_setting_until_the_last_stops() ->
 
 def _after_a_collection_installed() -> bool:
     return any(getattr(c, "__module__", "") == "services.common.collector" for c in gc.callbacks)
+
+
+def test_a_restored_state_is_set_aside_at_once_while_a_service_runs() -> None:
+    with full_collections_walk_the_new(), collector_paused():  # as a restore does
+        restored = [[index] for index in range(1_000)]  # young: the next collection walks it
+        assert _in_youngest(restored[-1])
+        set_aside_what_lives_on()
+        assert not _in_youngest(restored[-1])
+        assert gc.get_freeze_count() >= len(restored)
+    assert gc.get_freeze_count() == 0, "put back when the service stops"
+
+
+def test_nothing_is_set_aside_when_survivors_are_not_set_aside_at_all() -> None:
+    with collector_paused():
+        restored = [[index] for index in range(1_000)]
+        set_aside_what_lives_on()
+        assert _in_youngest(restored[-1])
+    assert gc.get_freeze_count() == 0
+
+
+def _in_youngest(item: object) -> bool:
+    return any(found is item for found in gc.get_objects(generation=0))
