@@ -320,8 +320,6 @@ class MergeFold:
 
 def _earlier(moment: datetime, slack: timedelta) -> datetime:
     """``moment - slack``, or the earliest mark when that is before the first year."""
-    if moment is MIN_MARK:
-        return MIN_MARK
     try:
         return moment - slack
     except OverflowError:  # a slack of millennia: nothing folds before its stream ends
