@@ -32,7 +32,7 @@ RECORD = b"x" * 300
 async def fetch_times(kafka: KafkaSettings, sizes: Sequence[int]) -> list[tuple[int, float, float]]:
     """(batches stored, p50 ms, p90 ms) of fetching the partition's last record, per size."""
     topic = f"fetch-growth-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = KafkaAdminClient(**kafka.kafka_python_params())
     try:
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     finally:
