@@ -307,9 +307,8 @@ class NotificationBook:
     def _tick_held(self, org_id: str, now: datetime) -> datetime | None:
         """Expire and release the organisation's held notices as the tick says; the time (in
         ``now``'s zone) before which no later tick changes those left (None: not known, look
-        every tick). A
-        notice waiting for working time is released at the same moment by every tick until then,
-        unless its recipient changes (another event: forgotten then)."""
+        every tick). A notice waiting for working time is released at the same moment by every
+        tick until then, unless its recipient changes (another event: forgotten then)."""
         held = self.held.get(org_id, {})
         expired = [
             notice
