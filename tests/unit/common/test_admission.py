@@ -93,6 +93,25 @@ def test_an_envelope_out_of_bounds_is_refused(envelope: dict[str, Any]) -> None:
     assert _reason(_stored(_joined(**envelope))) is RejectionReason.OUT_OF_BOUNDS
 
 
+@pytest.mark.parametrize(
+    "recorded",
+    ["2199-12-31T23:00:00+02:00", "2000-01-01T00:00:00Z", "2026-03-04T10:00:00-04:00"],
+)
+def test_a_recorded_time_inside_the_bounds_is_admitted(recorded: str) -> None:
+    moment = datetime.fromisoformat(recorded)
+    event = admit(_stored(_joined(recordedtime=moment)), TOPICS, PARTITIONS)
+    assert event.recordedtime == moment
+
+
+@pytest.mark.parametrize(
+    "recorded", ["2199-12-31T23:00:00-02:00", "2200-01-01T00:00:00Z", "2000-01-01T00:30:00+01:00"]
+)
+def test_a_recorded_time_just_outside_the_bounds_is_refused(recorded: str) -> None:
+    moment = datetime.fromisoformat(recorded)
+    envelope = _joined(recordedtime=moment)
+    assert _reason(_stored(envelope)) is RejectionReason.OUT_OF_BOUNDS
+
+
 def _ticked_at(moment: str) -> StoredRecord:
     tick = new_event(ClockTicked(now=T0, sequence=1), source="/tests", orgid="acme", time=T0)
     document = json.loads(encode_event(tick))
