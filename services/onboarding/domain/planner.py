@@ -81,10 +81,18 @@ class Decision:
         """New hires this decision already dealt with."""
         self._freed: set[str] = set()
         """Buddies this decision gave room."""
-        self._search = BuddySearch(
+        self._today = today
+
+    @property
+    def _search(self) -> BuddySearch:
+        """The search over this decision's loads, made when asked and not kept: kept, it and
+        the decision referred to each other, and every decision (one per member event on a
+        rebuild) waited for the cyclic collector instead of being freed at once."""
+        state = self.state
+        return BuddySearch(
             org_id=state.org_id,
             policy=state.policy,
-            today=today,
+            today=self._today,
             directory=state.directory,
             candidates=state.candidates,
             loads=self,
@@ -172,7 +180,8 @@ class Decision:
             changed = changed | self._freed
         # Who changed and may be a buddy at all (a joining new hire is nobody's buddy): with a
         # stream of joins and many waiting, checking each pair was quadratic.
-        hopeful = [c for c in sorted(changed or ()) if may_be_a_buddy(self._search, c)]
+        search = self._search
+        hopeful = [c for c in sorted(changed or ()) if may_be_a_buddy(search, c)]
         for onboarding in self.state.onboardings.waiting_in_order():
             new_hire_id = onboarding.new_hire_id
             if new_hire_id in self._settled or not onboarding.is_open:
@@ -180,10 +189,10 @@ class Decision:
             if (
                 changed is not None
                 and new_hire_id not in changed
-                and not (hopeful and could_be_buddy(self._search, new_hire_id, hopeful))
+                and not (hopeful and could_be_buddy(search, new_hire_id, hopeful))
             ):
                 continue  # nobody who changed is eligible for them: the search would fail
-            choice = choose_buddy(self._search, new_hire_id)
+            choice = choose_buddy(search, new_hire_id)
             if choice is not None:
                 self._settled.add(new_hire_id)
                 self._give(onboarding, choice)
@@ -323,7 +332,7 @@ class Decision:
 
     def _present(self, member_id: str) -> bool:
         member = self.state.directory.member(self.state.org_id, member_id)
-        return member is not None and member.takes_part_on(self._search.today)
+        return member is not None and member.takes_part_on(self._today)
 
 
 def _sentence(text: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import weakref
+from datetime import UTC, date, datetime, time, timedelta
+from unittest.mock import patch
 
 from schemas.members import MemberErased, MemberJoined
 from schemas.onboarding import (
@@ -13,7 +15,9 @@ from schemas.onboarding import (
     CheckinScheduled,
     OnboardingCompleted,
 )
+from services.common.collector import collector_paused
 from services.common.processing import Ledger
+from services.onboarding.domain.planner import Decision
 from services.onboarding.domain.policy import BuddyPolicy, CheckinPoint
 from services.onboarding.handlers import OnboardingProcessor
 from tests.factories import event
@@ -99,6 +103,26 @@ def test_several_waiting_new_hires_are_retried_in_one_decision_within_the_cap() 
     assert [a.new_hire_id for a in only(outputs, BuddyAssigned)] == ["n1", "n2"]  # first come
     assert world.state.active("ada") == 2
     assert world.state.waiting.keys() == {"n3"}
+
+
+def test_a_decision_is_freed_as_soon_as_it_is_dropped() -> None:
+    """A decision must not wait for the cyclic collector: a rebuild makes one for every member
+    event, and the collector pays for each one it must find."""
+    world = World()
+    world.join(colleague("ada", buddy_volunteer=True))
+    world.join(new_hire("n1"))
+    decisions: list[weakref.ref[Decision]] = []
+    made = OnboardingProcessor._decision
+
+    def watched(processor: OnboardingProcessor, org_id: str, today: date) -> Decision:
+        decision = made(processor, org_id, today)
+        decisions.append(weakref.ref(decision))
+        return decision
+
+    with collector_paused(), patch.object(OnboardingProcessor, "_decision", watched):
+        assert [a.buddy_id for a in only(world.join(new_hire("n2")), BuddyAssigned)] == ["ada"]
+        assert decisions, "the join was decided"
+        assert all(decision() is None for decision in decisions)
 
 
 def test_a_completed_onboarding_gives_its_buddy_room_for_a_waiting_new_hire() -> None:
