@@ -58,9 +58,10 @@ def young_collections_only() -> Iterator[None]:
     """Only the young generations are collected during the block; the oldest (everything that
     lived a while) is not walked. A rebuild makes millions of objects that live to its end,
     and each full collection walked all of them again (half of the time of admitting a long
-    history), while the cyclic garbage a fold leaves (a decision and the search it holds, each
-    referring to the other) dies young: pausing the collector altogether kept all of it, twice
-    the memory of the events folded."""
+    history), while the cyclic garbage a fold may leave dies young. Pausing the collector
+    altogether kept all of it: twice the memory of the events folded, when each of
+    onboarding's decisions and its buddy search referred to each other (no longer so; the
+    other folds measured leave none, docs/runtime.md "Rebuild cost")."""
     young, middle, oldest = gc.get_threshold()
     gc.set_threshold(young, middle, OLDEST_NEVER)
     try:
