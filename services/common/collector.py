@@ -5,7 +5,9 @@
   payloads, envelopes). Each allocation burst makes the collector walk every live object again,
   which cost about a quarter of a 100,000-member round. Reference counting frees those objects
   anyway; the collector runs again as soon as the event is handled.
-- A rebuild collects only the young generations (``young_collections_only``).
+- It waits while a rebuild folds the history, whose every object lives on (a fold leaves no
+  cyclic garbage); what the rebuild made is then set aside (``set_aside_what_lives_on``).
+  Encoding a snapshot collects only the young generations (``young_collections_only``).
 - While a service runs, a full collection walks what is new since the last one
   (``full_collections_walk_the_new``), not the whole state again; a state restored from
   snapshots is set aside at once (``set_aside_what_lives_on``).
@@ -56,12 +58,9 @@ OLDEST_NEVER = 1 << 30
 @contextmanager
 def young_collections_only() -> Iterator[None]:
     """Only the young generations are collected during the block; the oldest (everything that
-    lived a while) is not walked. A rebuild makes millions of objects that live to its end,
-    and each full collection walked all of them again (half of the time of admitting a long
-    history), while the cyclic garbage a fold may leave dies young. Pausing the collector
-    altogether kept all of it: twice the memory of the events folded, when each of
-    onboarding's decisions and its buddy search referred to each other (no longer so; the
-    other folds measured leave none, docs/runtime.md "Rebuild cost")."""
+    lived a while) is not walked: each full collection walked all of a state again. Writing a
+    snapshot runs this way (a rebuild used to, until its folds were shown to leave no cyclic
+    garbage: docs/runtime.md "Rebuild cost")."""
     young, middle, oldest = gc.get_threshold()
     gc.set_threshold(young, middle, OLDEST_NEVER)
     try:

@@ -63,8 +63,8 @@ from services.common.alignment import AlignedBuffers, Fetched
 from services.common.collector import (
     collector_paused,
     full_collections_walk_the_new,
+    set_aside_what_lives_on,
     thaw,
-    young_collections_only,
 )
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
@@ -946,11 +946,14 @@ class ServiceRuntime:
 
         # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
-        # for the session timeout, and the rebuild would start over, for ever). Only young
-        # objects are collected meanwhile (``young_collections_only``).
-        with young_collections_only():
+        # for the session timeout, and the rebuild would start over, for ever). The collector
+        # waits meanwhile: a fold leaves no cyclic garbage (a test holds each service to it),
+        # and young collections walked each object it keeps twice, 7-9 % of the fold. What
+        # lives on is then set aside, as a restored state is.
+        with collector_paused():
             fold = self._stream_fold if streaming else self._sorted_fold
             ledgers, folded, ends = await fold(partitions, committed, starts, restored_ledgers)
+            set_aside_what_lives_on()
         self.ledgers = ledgers
         sends: list[asyncio.Future[Any]] = []
         for decision in folded.decisions:

@@ -253,6 +253,30 @@ async def test_while_consuming_full_collections_set_their_survivors_aside_until_
     assert gc.get_freeze_count() == 0
 
 
+async def test_a_rebuild_folds_with_the_collector_waiting_then_sets_its_state_aside(
+    kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/runtime.md, "Rebuild cost": the collector does not run while a rebuild folds the
+    backlog (a fold leaves no cyclic garbage), and what the rebuild built is set aside before
+    the collector runs again, so no collection walks it young."""
+    backlog = [joined(f"m{n}", org=("acme", "globex")[n % 2]) for n in range(50)]
+    await produce_events(kafka.bootstrap_servers, topics, backlog)
+    collector_running_when_set_aside: list[bool] = []
+    set_aside = runtime_module.set_aside_what_lives_on
+
+    def watched() -> None:
+        collector_running_when_set_aside.append(gc.isenabled())
+        set_aside()
+
+    monkeypatch.setattr(runtime_module, "set_aside_what_lives_on", watched)
+    async with running(DEFINITION, kafka, topics) as runtime:
+        await wait_for_answers(kafka, topics, 50)
+        assert runtime.metrics.replayed.labels("answering")._value.get() == 50
+        assert collector_running_when_set_aside, "a rebuild ran"
+        assert not any(collector_running_when_set_aside)
+        assert gc.get_freeze_count() > 0
+
+
 async def test_our_own_outputs_read_back_are_not_decoded_again(
     kafka: KafkaSettings, topics: TopicSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

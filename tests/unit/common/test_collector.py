@@ -119,9 +119,7 @@ class _Cycle:
         self.itself = self
 
 
-def test_during_a_rebuild_young_cyclic_garbage_is_collected_and_the_oldest_is_never_walked() -> (
-    None
-):
+def test_while_a_snapshot_is_encoded_young_cycles_are_collected_the_oldest_never_walked() -> None:
     before = gc.get_threshold()
     with young_collections_only():
         assert gc.get_threshold()[:2] == before[:2]
