@@ -19,8 +19,8 @@ from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, encode_event, new_event
 from schemas.members import MemberJoined
 from schemas.onboarding import BuddyUnavailable
+from services.common import collector, stream_fold
 from services.common import runtime as runtime_module
-from services.common import stream_fold
 from services.common.admission import admit
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit, Ledger
@@ -262,7 +262,7 @@ async def test_a_rebuild_folds_with_the_collector_waiting_then_sets_its_state_as
     backlog = [joined(f"m{n}", org=("acme", "globex")[n % 2]) for n in range(50)]
     await produce_events(kafka.bootstrap_servers, topics, backlog)
     collector_running_when_set_aside: list[bool] = []
-    set_aside = runtime_module.set_aside_what_lives_on
+    set_aside = collector.set_aside_what_lives_on
 
     def watched() -> None:
         collector_running_when_set_aside.append(gc.isenabled())
