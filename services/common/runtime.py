@@ -947,7 +947,7 @@ class ServiceRuntime:
         # Decoding and folding a long history is seconds of CPU: done in a thread, so that the
         # event loop goes on heartbeating (Apache Kafka evicts a member whose heartbeats stop
         # for the session timeout, and the rebuild would start over, for ever). The collector
-        # waits meanwhile: a fold leaves no cyclic garbage (a test holds each service to it),
+        # waits meanwhile: a fold leaves no cyclic garbage (``test_stream_fold`` checks it),
         # and young collections walked each object it keeps twice, 7-9 % of the fold. What
         # lives on is then set aside, as a restored state is.
         with collector_paused():
