@@ -4,7 +4,9 @@ A service supplies a ``Processor``: ``apply`` folds an event into its state (inc
 events it emitted itself), ``decide`` returns what to emit in response and must not change state.
 The ``Ledger`` around it gives every service the same guarantees under at-least-once delivery:
 
-- an event id is applied once: a redelivered event has no second effect;
+- an event id is applied once: a redelivered event has no second effect. A clock tick is applied
+  once by its time instead: one not after its organisation's latest tick changes nothing and is
+  not decided, so the ticks of years keep no id in the state (``Ledger._clocks``);
 - an event is decided once: when the log already holds this service's whole decision about it (a
   crash between publishing and committing, or a replay at start-up), it is not decided again; a
   decision that a crash cut short is left out of the rebuild (``replay.replay_plan``), so its
@@ -24,6 +26,7 @@ from itertools import repeat
 from typing import Any, Protocol
 
 from schemas import CloudEvent, EventPayload, new_event
+from schemas.clock import ClockTicked
 from schemas.envelope import CloudEventAttributes
 from services.common.admission import partition_of
 from services.common.tracing import current_traceparent
@@ -52,6 +55,9 @@ class Replayed:
     """Decisions made during the replay, each to be published whole, in order."""
     failures: list[tuple[CloudEvent[Any], Exception]]
     """Events the processor failed on, with the error."""
+    copies: int = 0
+    """Events skipped as applied already: ticks not after their organisation's latest (a plan
+    keeps only the first copy of each id, but ticks are told apart by time)."""
 
 
 class Processor(Protocol):
@@ -76,12 +82,22 @@ class Ledger:
         to a snapshot, and read back) several times faster than one of UUID objects."""
         self._decided: set[int] = set()
         """Ids of the causes whose decision is in the log, as integers (as ``_applied``)."""
+        self._clocks: dict[str, datetime] = {}
+        """Organisation -> ``now`` of its latest tick applied. Ticks are most of a long
+        history (one per organisation per minute) and keep no id: domain time never goes back,
+        so a tick not after the latest is a copy or too late to change anything."""
+        self._ticks = 0
+        """Ticks applied (``applied_count``)."""
 
     def has_applied(self, event: CloudEvent[Any]) -> bool:
+        """Whether the event was applied; for a tick, whether one as late or later was."""
+        if event.type == _TICKED:
+            latest = self._clocks.get(event.orgid)
+            return latest is not None and event.data.now <= latest
         return event.id.int in self._applied
 
     def applied_count(self) -> int:
-        return len(self._applied)
+        return len(self._applied) + self._ticks
 
     def note_outputs(self, event: CloudEvent[Any]) -> None:
         """Remember that the event's cause was already decided, if the event is one of ours."""
@@ -95,12 +111,19 @@ class Ledger:
         ``settled``: the event was decided before (its whole decision, maybe none, is in the
         log): only applied."""
         identity = event.id.int
-        if identity in self._applied:
-            return []
-        self.processor.apply(event)
-        self._applied.add(identity)
-        if event.source == self.source:  # most events are not ours: no call for them
-            self.note_outputs(event)
+        if event.type == _TICKED:
+            if self.has_applied(event):
+                return []
+            self.processor.apply(event)
+            self._clocks[event.orgid] = event.data.now
+            self._ticks += 1
+        else:
+            if identity in self._applied:
+                return []
+            self.processor.apply(event)
+            self._applied.add(identity)
+            if event.source == self.source:  # most events are not ours: no call for them
+                self.note_outputs(event)
         if settled or identity in self._decided:
             return []
         emits = self.processor.decide(event)
@@ -134,12 +157,16 @@ class Ledger:
             self.note_outputs(event)
         decisions: list[list[CloudEvent[Any]]] = []
         failures: list[tuple[CloudEvent[Any], Exception]] = []
+        copies = 0
         for event, was_settled in zip(events, settled or repeat(False, len(events)), strict=True):
+            if self.has_applied(event):
+                copies += 1
+                continue
             try:
                 self.replay_one(event, settled=was_settled, decisions=decisions)
             except Exception as error:  # deciding, or folding an output in: the cause fails
                 failures.append((event, error))
-        return Replayed(decisions, failures)
+        return Replayed(decisions, failures, copies)
 
     def replay_one(
         self,
@@ -184,6 +211,9 @@ class Ledger:
             )
             for index, emit in enumerate(emits)
         ]
+
+
+_TICKED = ClockTicked.event_type
 
 
 def uuid_int(text: str) -> int | None:

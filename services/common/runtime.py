@@ -1149,7 +1149,6 @@ def _plan_and_fold(
         )
         _replay(ledgers, plan, committed, result)
         result.refused += plan.refused
-        result.events += len(plan.events)
         result.unfinished += plan.unfinished
         result.later_copies += plan.later_copies
         del plan  # this number's events: only the state keeps what it needs
@@ -1184,7 +1183,9 @@ def _replay(
     for number, (events, settled) in sorted(events_of.items()):
         replayed = ledgers.at(number).replay(events, settled)
         result.decisions += replayed.decisions
-        result.folded[number] += len(events)
+        result.events += len(events) - replayed.copies
+        result.later_copies += replayed.copies
+        result.folded[number] += len(events) - replayed.copies
         failed += replayed.failures
     if failed:
         origin = {

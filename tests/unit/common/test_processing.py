@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from schemas import CloudEvent
 from schemas.members import MemberJoined
 from schemas.onboarding import BuddyUnavailable
+from services.clock.ticks import ticks
 from services.common.domain.projection import DirectoryProcessor
 from services.common.processing import Emit, Ledger
-from tests.factories import member_joined_event
+from tests.factories import T0, member_joined_event
 
 SOURCE = "/rituals/answering"
 
@@ -111,3 +113,39 @@ def test_a_rebuild_keeps_a_decision_whose_output_it_could_not_fold_in() -> None:
         [str(later.id)] * 2,
     ]
     assert [event for event, _ in replayed.failures] == [cause, later]
+
+
+class Ticking(DirectoryProcessor):
+    """Counts the ticks it folds and decides."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folded: list[tuple[str, int]] = []
+        self.decided: list[tuple[str, int]] = []
+
+    def apply(self, event: CloudEvent[Any]) -> None:
+        super().apply(event)
+        self.folded.append((event.orgid, event.data.sequence))
+
+    def decide(self, event: CloudEvent[Any]) -> Sequence[Emit]:
+        self.decided.append((event.orgid, event.data.sequence))
+        return ()
+
+
+def test_a_tick_is_applied_once_by_its_time_not_its_id() -> None:
+    """Domain time never goes back: a tick not after its organisation's latest, a copy or
+    another at the same or an earlier time, is neither folded nor decided."""
+    processor = Ticking()
+    ledger = Ledger(processor, SOURCE)
+    (first,) = ticks(["acme"], T0 + timedelta(minutes=1), 1)
+    (same_time,) = ticks(["acme"], T0 + timedelta(minutes=1), 2)
+    (earlier,) = ticks(["acme"], T0, 3)
+    (other_org,) = ticks(["globex"], T0, 4)
+    (later,) = ticks(["acme"], T0 + timedelta(minutes=2), 5)
+
+    for tick in (first, first, same_time, earlier, other_org, later):
+        ledger.handle(tick)
+
+    assert processor.folded == processor.decided == [("acme", 1), ("globex", 4), ("acme", 5)]
+    assert all(ledger.has_applied(tick) for tick in (first, same_time, earlier, later))
+    assert ledger.applied_count() == 3

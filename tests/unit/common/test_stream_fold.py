@@ -15,6 +15,7 @@ from aiokafka import TopicPartition
 
 from infra.topics import Topic
 from schemas import CloudEvent, RejectedEvent, decode_event
+from schemas.clock import ClockTicked
 from services.common.admission import partition_of
 from services.common.collector import collector_paused
 from services.common.processing import Ledger, Ledgers
@@ -95,9 +96,11 @@ def _streamed(
     *,
     slack: timedelta,
     chunk: int,
+    read_last: StoredRecord | None = None,
 ) -> tuple[Ledgers, Folded]:
     """What the runtime's streaming rebuild does, over the log in memory: the first pass over
-    every topic but the clock, then the merge fed ``chunk`` records at a time."""
+    every topic but the clock, then the merge fed ``chunk`` records at a time (``read_last``
+    after every other: its partition's fetch came last)."""
     counts = dict.fromkeys(scenario.topic_order, PARTITIONS)
     index = DecisionIndex(scenario.source)
     clock = TOPICS.name(Topic.CLOCK)
@@ -108,6 +111,9 @@ def _streamed(
         ledgers, index, committed, scenario.topic_order, streams, counts, slack, topics=TOPICS
     )
     records = _as_read(log.records)
+    if read_last is not None:
+        records.remove(read_last)
+        records.append(read_last)
     last_of = {TopicPartition(r.topic, r.partition): index for index, r in enumerate(records)}
     for stream in streams:
         if stream not in last_of:  # an empty partition is read to its end at once
@@ -218,10 +224,12 @@ def test_what_lies_before_the_commit_is_only_applied_when_streamed_too(name: str
 def _with_a_late_record(
     scenario: Scenario, *, recorded_in_turn: bool
 ) -> tuple[MemoryLog, CloudEvent[Any]]:
-    """The live log, then a copy of its last input (on a stream read last) that happened 400
-    days earlier; ``recorded_in_turn``: its ``recordedtime`` says it was recorded in turn."""
+    """The live log, then a copy of its last input but a tick (on a stream read last) that
+    happened 400 days earlier; ``recorded_in_turn``: its ``recordedtime`` says it was recorded
+    in turn. (A late tick changes nothing: ``test_a_late_tick_is_a_copy_wherever_it_is_read``.)"""
     log = _live_log(scenario, None)
-    last_input = (scenario.after or [scenario.decisive])[-1]
+    inputs = [scenario.decisive, *scenario.after]
+    last_input = next(e for e in reversed(inputs) if not isinstance(e.data, ClockTicked))
     late = last_input.model_copy(
         update={
             "id": uuid.uuid4(),
@@ -239,9 +247,37 @@ def test_a_record_older_than_one_folded_makes_the_merge_give_up(name: str) -> No
     scenario = SCENARIOS[name]()
     log, _ = _with_a_late_record(scenario, recorded_in_turn=False)
     with pytest.raises(Unordered):
-        _streamed(log, scenario, {}, slack=NO_SLACK, chunk=1)
+        _streamed(log, scenario, {}, slack=NO_SLACK, chunk=1, read_last=log.records[-1])
     # With slack enough to wait for it, the merge still comes to the sorted fold.
     _assert_same(_streamed(log, scenario, {}, slack=ENDLESS, chunk=7), _sorted(log, scenario, {}))
+
+
+def test_a_late_tick_is_a_copy_wherever_it_is_read() -> None:
+    """Domain time never goes back: a tick not after its organisation's latest changes nothing,
+    so the merge takes it for a copy however far behind it is, as the live ledger does, and
+    does not give up on the history for it."""
+    scenario = SCENARIOS["onboarding plan"]()
+    log = _live_log(scenario, None)
+    expected_ledgers, expected = _streamed(log, scenario, {}, slack=NO_SLACK, chunk=1)
+    last_tick = scenario.after[-1]
+    late = last_tick.model_copy(
+        update={
+            "id": uuid.uuid4(),
+            "orgid": ORGANISATIONS[0],
+            "time": last_tick.time - timedelta(days=400),
+            "data": ClockTicked(now=last_tick.time - timedelta(days=400), sequence=0),
+        }
+    )
+    log.append(event_record(late, TOPICS))
+    ledgers, folded = _streamed(log, scenario, {}, slack=NO_SLACK, chunk=1)
+    assert folded.later_copies == expected.later_copies + 1
+    assert (folded.events, folded.folded) == (expected.events, expected.folded)
+    assert [p.measures() for p in ledgers.processors()] == [
+        p.measures() for p in expected_ledgers.processors()
+    ]
+    live = _rebuilt(log, scenario)
+    assert live.has_applied(late)
+    assert live.handle(late) == []
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
