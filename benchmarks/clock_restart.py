@@ -1,7 +1,8 @@
 """Restart with a long clock: the notifier (which reads every topic, the clock included) with
 TICKS minute ticks of 10 organisations in its history, started for the first time (a new group:
 everything is read) and then restarted (its group committed: the clock is read from a window
-before the commit). Prints the seconds from start to ready of each and the events replayed.
+before the commit). Prints the seconds from start to ready of each, the events replayed, and
+the size of the state as its snapshots encode it.
 
     python -m benchmarks.clock_restart [TICKS]      (default 200,000; KAFKA_BOOTSTRAP_SERVERS
                                                      for another broker than the embedded one)
@@ -25,6 +26,7 @@ from schemas.clock import ClockTicked
 from services.common.logging import configure_logging
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
+from services.common.snapshots import encode_ledger, shared_configuration
 from services.notifier.app import DEFINITION
 
 ORGANISATIONS = [f"org{n}" for n in range(10)]
@@ -44,8 +46,9 @@ async def write_ticks(kafka: KafkaSettings, topics: TopicSettings, ticks: int) -
     )
 
 
-async def start_to_ready(kafka: KafkaSettings, topics: TopicSettings) -> tuple[float, float]:
-    """Seconds from start to ready, and the events the rebuild replayed."""
+async def start_to_ready(kafka: KafkaSettings, topics: TopicSettings) -> tuple[float, float, int]:
+    """Seconds from start to ready, the events the rebuild replayed, and the bytes of the
+    state ready (encoded as a snapshot, before packing)."""
     settings = ServiceSettings(session_timeout_ms=6000, heartbeat_interval_ms=500)
     runtime = ServiceRuntime(DEFINITION, settings=settings, kafka=kafka, topics=topics)
     started = time.perf_counter()
@@ -56,7 +59,12 @@ async def start_to_ready(kafka: KafkaSettings, topics: TopicSettings) -> tuple[f
         seconds = time.perf_counter() - started
         await asyncio.sleep(2)  # its live consumer commits what the rebuild read
         replayed: float = runtime.metrics.replayed.labels(DEFINITION.name)._value.get()
-        return seconds, replayed
+        configuration = shared_configuration(DEFINITION.new_processor)
+        ledgers = runtime.ledgers
+        state = sum(
+            len(encode_ledger(ledgers.at(number), configuration)) for number in ledgers.partitions()
+        )
+        return seconds, replayed, state
     finally:
         await runtime.stop()
 
@@ -69,8 +77,11 @@ async def measure(servers: str, ticks: int) -> None:
     await write_ticks(kafka, topics, ticks)
     print(f"{ticks:,} ticks written in {time.perf_counter() - written:.1f} s")
     for label in ("first start (nothing committed)", "restart (group committed)"):
-        seconds, replayed = await start_to_ready(kafka, topics)
-        print(f"{label:34} ready in {seconds:6.2f} s, {replayed:9,.0f} events replayed")
+        seconds, replayed, state = await start_to_ready(kafka, topics)
+        print(
+            f"{label:34} ready in {seconds:6.2f} s, {replayed:9,.0f} events replayed,"
+            f" state {state / 1e6:6.2f} MB"
+        )
 
 
 def main() -> None:
