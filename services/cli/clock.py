@@ -34,7 +34,8 @@ def tick(
     ] = 60,
 ) -> None:
     """Publish clock ticks for the organisation: its services decide as the wall clock would
-    have them decide at those moments (rounds on their cadence, reminders, check-ins)."""
+    have them decide at those moments (rounds on their cadence, reminders, check-ins). Domain
+    time only moves forward: a tick not after the organisation's latest one changes nothing."""
     moments = tick_moments(now_or(at), None if until is None else now_or(until), step_minutes)
     published = 0
     for start in range(0, len(moments), 1000):
