@@ -111,12 +111,11 @@ class Ledger:
         ``settled``: the event was decided before (its whole decision, maybe none, is in the
         log): only applied."""
         identity = event.id.int
-        if event.type == _TICKED:  # as ``has_applied``, inline: most events of a long history
-            now, latest = event.data.now, self._clocks.get(event.orgid)
-            if latest is not None and now <= latest:
+        if event.type == _TICKED:
+            if self.has_applied(event):
                 return []
             self.processor.apply(event)
-            self._clocks[event.orgid] = now
+            self._clocks[event.orgid] = event.data.now
             self._ticks += 1
         else:
             if identity in self._applied:
