@@ -110,17 +110,14 @@ class Ledger:
         """Apply a new event and return the outputs still to publish (none for a duplicate).
         ``settled``: the event was decided before (its whole decision, maybe none, is in the
         log): only applied."""
+        if self.has_applied(event):
+            return []
+        self.processor.apply(event)
         identity = event.id.int
         if event.type == _TICKED:
-            if self.has_applied(event):
-                return []
-            self.processor.apply(event)
             self._clocks[event.orgid] = event.data.now
             self._ticks += 1
         else:
-            if identity in self._applied:
-                return []
-            self.processor.apply(event)
             self._applied.add(identity)
             if event.source == self.source:  # most events are not ours: no call for them
                 self.note_outputs(event)
