@@ -13,8 +13,6 @@ from contextlib import AsyncExitStack
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from kafka import KafkaConsumer
-from kafka import TopicPartition as KafkaPartition
 
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings
@@ -22,6 +20,7 @@ from services.common.records import event_record
 from services.common.runtime import ServiceRuntime
 from tests.integration.support import running
 from tests.integration.test_runtime import DEFINITION, joined
+from tests.kafka_io import read_all
 
 pytestmark = [
     pytest.mark.broker,
@@ -40,7 +39,6 @@ PHASE_SECONDS = 4
 """How long each membership of the group handles events once its rebalance has settled."""
 REBALANCE_WITHIN_SECONDS = 90
 ANSWERS_WITHIN_SECONDS = 90
-READ_IDLE_POLLS = 5
 JOINED = "rituals.member.joined"
 
 
@@ -127,32 +125,12 @@ async def settle(group: Sequence[Instance], topics: TopicSettings) -> None:
 def answers_by_cause(kafka: KafkaSettings, topics: TopicSettings) -> dict[str, list[str]]:
     """Where each cause was answered (``partition@offset``), as every service reads the log:
     read_committed, so an aborted transaction's outputs do not count."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.addresses,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-    )
-    try:
-        topic = topics.name(Topic.ONBOARDING)
-        partitions = [KafkaPartition(topic, p) for p in range(topics.partitions)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)  # the last stable offsets, read_committed
-        found: dict[str, list[str]] = defaultdict(list)
-        idle_polls = 0
-        # To the end, not merely to the first empty poll: a slow first fetch is not the end.
-        while idle_polls < READ_IDLE_POLLS and any(
-            consumer.position(p) < ends[p] for p in partitions
-        ):
-            batch = consumer.poll(timeout_ms=1000)
-            idle_polls = 0 if batch else idle_polls + 1
-            for records in batch.values():
-                for record in records:
-                    cause = json.loads(record.value)["causationid"]
-                    found[cause].append(f"{record.partition}@{record.offset}")
-        return found
-    finally:
-        consumer.close()
+    topic = topics.name(Topic.ONBOARDING)
+    found: dict[str, list[str]] = defaultdict(list)
+    for record in read_all(kafka.bootstrap_servers, topic, committed_only=True):
+        cause = json.loads(record.value or b"{}")["causationid"]
+        found[cause].append(f"{record.partition}@{record.offset}")
+    return found
 
 
 async def wait_until_answered(

@@ -323,19 +323,9 @@ async def test_our_own_outputs_read_back_are_not_decoded_again(
 
 def committed_answers(kafka: KafkaSettings, topics: TopicSettings) -> list[str]:
     """Answers as a read_committed reader (every service, with transactions) sees them."""
-    consumer = KafkaConsumer(bootstrap_servers=kafka.addresses, isolation_level="read_committed")
-    try:
-        topic = topics.name(Topic.ONBOARDING)
-        partitions = [KafkaPartition(topic, p) for p in range(topics.partitions)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        found: list[str] = []
-        while batch := consumer.poll(timeout_ms=1000):
-            for records in batch.values():
-                found.extend(json.loads(r.value)["data"]["new_hire_id"] for r in records)
-        return found
-    finally:
-        consumer.close()
+    return answers(
+        read_all(kafka.bootstrap_servers, topics.name(Topic.ONBOARDING), committed_only=True)
+    )
 
 
 async def test_a_decision_whose_transaction_never_committed_is_unseen_and_made_again(
