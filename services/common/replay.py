@@ -27,6 +27,7 @@ from infra.topics import TopicSettings
 from schemas import CloudEvent, RejectedEvent
 from schemas.sealing import PersonalDataCipher
 from services.common.admission import KafkaRecord, admit
+from services.common.fetch_wait import FetchWait
 from services.common.records import decision_mark
 
 
@@ -121,6 +122,9 @@ class BoundedRead:
             fetch_max_wait_ms=FETCH_WAIT_MS,
             **kafka.aiokafka_params(),
         )
+        self._fetch_wait = FetchWait(
+            self._consumer, committed_only=committed_only, reader="rebuild"
+        )
         self._asked: dict[TopicPartition, int] = {}
         self.bounds: dict[TopicPartition, int] = {}
         """Where each partition's read ends, once known (its first fetch on the embedded
@@ -171,6 +175,7 @@ class BoundedRead:
             self.fetched = {partition for partition, records in batch.items() if records}
             self._note_bounds()
             consumer.pause(*[tp for tp in self.partitions if await self.read_to_bound(tp)])
+            await self._fetch_wait.after_poll(batch)  # a partition read to its bound waits no more
             yield kept  # empty too: a reader that paused partitions decides again each poll
             if batch:
                 last_records = clock()

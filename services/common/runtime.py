@@ -66,6 +66,7 @@ from services.common.collector import (
     set_aside_what_lives_on,
     thaw,
 )
+from services.common.fetch_wait import FetchWait
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
 from services.common.privacy import configured_vault
@@ -346,7 +347,12 @@ class ServiceRuntime:
         leaves_on_stop(consumer)
         self._consumer = consumer
         self._collections.enter_context(full_collections_walk_the_new())
-        self._consuming = asyncio.create_task(self._consume_loop(consumer), name="consume")
+        fetch_wait = FetchWait(
+            consumer, committed_only=self.transactional, reader=f"{self.definition.name} live"
+        )
+        self._consuming = asyncio.create_task(
+            self._consume_loop(consumer, fetch_wait), name="consume"
+        )
 
     async def _wait_for_topics(self) -> None:
         """Subscribing to a missing topic would make a broker that allows it create the topic
@@ -404,14 +410,14 @@ class ServiceRuntime:
         await producer.start()
         return producer
 
-    async def _consume_loop(self, consumer: AIOKafkaConsumer) -> None:
+    async def _consume_loop(self, consumer: AIOKafkaConsumer, fetch_wait: FetchWait) -> None:
         """Fetch and handle until cancelled. A batch that fails in a way nothing foresaw (a bug
         folding an output in, a client error) is not the end of the loop, which would leave
         the partitions stalled behind a ready instance: the assignment is rebuilt from the last
         commit, where a failing event is dead-lettered, and consumption goes on after it."""
         while True:
             try:
-                await self._consume_batch(consumer)
+                await self._consume_batch(consumer, fetch_wait)
             except Exception as error:
                 self.metrics.batch_failures.labels(self.definition.name).inc()
                 log.error(
@@ -420,10 +426,11 @@ class ServiceRuntime:
                 self._abandon_state()
                 await asyncio.sleep(BATCH_RETRY_SECONDS)
 
-    async def _consume_batch(self, consumer: AIOKafkaConsumer) -> None:
+    async def _consume_batch(self, consumer: AIOKafkaConsumer, fetch_wait: FetchWait) -> None:
         batch = await consumer.getmany(
             timeout_ms=self.settings.poll_ms, max_records=self.settings.batch_size
         )
+        await fetch_wait.after_poll(batch, limit=self.settings.batch_size)
         async with self._handling:
             if self._stale:
                 self._restart_assignment()

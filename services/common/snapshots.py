@@ -55,6 +55,7 @@ from services.common.collector import (
     set_aside_what_lives_on,
     young_collections_only,
 )
+from services.common.fetch_wait import FetchWait
 from services.common.processing import Ledger, Processor
 
 if TYPE_CHECKING:
@@ -505,8 +506,10 @@ async def _read_range(
     records: list[Any] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READ_WAIT_SECONDS
+    fetch_wait = FetchWait(consumer, committed_only=True, reader="snapshot")
     while (position := await consumer.position(place)) < end:
         batch = await consumer.getmany(place, timeout_ms=1_000)
+        await fetch_wait.after_poll(batch)
         if batch:
             records.extend(record for found in batch.values() for record in found)
             deadline = loop.time() + READ_WAIT_SECONDS

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from aiokafka import TopicPartition
 
 from services.common.snapshots import _read_range
+from tests.unit.common.fake_consumer import FakeConsumer
 
 PLACE = TopicPartition("rituals.notifier.snapshots", 5)
 
@@ -16,34 +17,27 @@ class Record(NamedTuple):
     value: bytes
 
 
-class SlowConsumer:
+class SlowConsumer(FakeConsumer):
     """Answers ``silent`` fetches with nothing (as when the event loop was held up while a
     state was decoded in a thread), then the records from the position on. Its high watermark
     is the partition's end once a fetch has answered."""
 
     def __init__(self, records: list[Record], silent: int, highwater: int | None) -> None:
+        super().__init__(ends={PLACE: highwater}, stable={PLACE: highwater})
         self.records = records
         self.silent = silent
-        self.highwater_seen = highwater
-        self.at = 0
         self.fetches = 0
 
     def seek(self, place: TopicPartition, offset: int) -> None:
-        self.at = offset
-
-    async def position(self, place: TopicPartition) -> int:
-        return self.at
-
-    def highwater(self, place: TopicPartition) -> int | None:
-        return self.highwater_seen
+        self.at[place] = offset
 
     async def getmany(self, place: TopicPartition, timeout_ms: int) -> dict[Any, list[Record]]:
         self.fetches += 1
         if self.fetches <= self.silent:
             return {}
-        found = [record for record in self.records if record.offset >= self.at]
+        found = [record for record in self.records if record.offset >= self.at[place]]
         if found:
-            self.at = found[-1].offset + 1
+            self.at[place] = found[-1].offset + 1
         return {place: found} if found else {}
 
 
