@@ -36,34 +36,26 @@ STARVED_SHARE = 10
 waiting (a fetch the broker served brings what it holds, up to a megabyte a partition)."""
 
 
-class FetchWait:
-    """The fetch wait of one aiokafka consumer, raised while the broker does not serve it."""
+class _FetchPatience:
+    """When a reader's wait rises: starved polls for two whole waits in a row double it."""
 
     def __init__(
-        self,
-        consumer: Any,
-        *,
-        committed_only: bool,
-        reader: str,
-        clock: Callable[[], float] = time.monotonic,
+        self, consumer: Any, *, reader: str, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._consumer = consumer
-        self._committed_only = committed_only
         self._reader = reader
         self._clock = clock
         self._starved_since: float | None = None
 
     @property
     def ms(self) -> int:
-        # aiokafka reads it each time it makes a fetch request, and has no setter for it.
-        return int(self._consumer._fetcher._fetch_max_wait_ms)
+        raise NotImplementedError
 
-    async def after_poll(
-        self, brought: Mapping[Any, Sequence[Any]], *, limit: int | None = None
-    ) -> None:
-        """Note what a poll brought (records per partition; ``limit``: the most it could take).
-        Starved polls for two whole waits in a row raise the wait."""
-        if not await self._starved(brought, limit):
+    def _set_ms(self, ms: int) -> None:
+        raise NotImplementedError
+
+    def _note(self, starved: bool) -> None:
+        if not starved:
             self._starved_since = None
             return
         now = self._clock()
@@ -73,37 +65,95 @@ class FetchWait:
             self._raise()
             self._starved_since = now
 
-    async def _starved(self, brought: Mapping[Any, Sequence[Any]], limit: int | None) -> bool:
-        """Whether a partition fetched (not paused) brought under a tenth of what it still has
-        waiting, when the poll was not cut short by ``limit``."""
-        if limit is not None and sum(map(len, brought.values())) >= limit:
-            return False
+    def _fetched_ends(self, committed_only: bool) -> list[tuple[Any, int]]:
+        """Each partition fetched (not paused) and where its last fetch said it ends."""
         consumer = self._consumer
         paused = consumer.paused()
+        ends = []
         for partition in consumer.assignment():
-            if partition in paused:
-                continue
             end = (
                 consumer.last_stable_offset(partition)
-                if self._committed_only
+                if committed_only
                 else consumer.highwater(partition)
             )
-            if end is None:
-                continue
-            waiting = end - await consumer.position(partition)
-            if waiting > 0 and len(brought.get(partition, ())) * STARVED_SHARE < waiting:
-                return True
-        return False
+            if partition not in paused and end is not None:
+                ends.append((partition, end))
+        return ends
 
     def _raise(self) -> None:
         before = self.ms
         if before >= MOST_FETCH_WAIT_MS:
             return
         after = min(before * 2, MOST_FETCH_WAIT_MS)
-        self._consumer._fetcher._fetch_max_wait_ms = after
+        self._set_ms(after)
         log.warning(
             "the broker answered no fetch of records it holds; fetches now wait longer",
             reader=self._reader,
             fetch_wait_ms=after,
             was_ms=before,
+        )
+
+
+def _short(brought: Mapping[Any, Sequence[Any]], partition: Any, waiting: int) -> bool:
+    """Whether a poll brought the partition under a tenth of what it still has waiting."""
+    return waiting > 0 and len(brought.get(partition, ())) * STARVED_SHARE < waiting
+
+
+def _cut_short(brought: Mapping[Any, Sequence[Any]], limit: int | None) -> bool:
+    return limit is not None and sum(map(len, brought.values())) >= limit
+
+
+class FetchWait(_FetchPatience):
+    """The fetch wait of one aiokafka consumer (the runtime's readers)."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        *,
+        committed_only: bool,
+        reader: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(consumer, reader=reader, clock=clock)
+        self._committed_only = committed_only
+
+    @property
+    def ms(self) -> int:
+        # aiokafka reads it each time it makes a fetch request, and has no setter for it.
+        return int(self._consumer._fetcher._fetch_max_wait_ms)
+
+    def _set_ms(self, ms: int) -> None:
+        self._consumer._fetcher._fetch_max_wait_ms = ms
+
+    async def after_poll(
+        self, brought: Mapping[Any, Sequence[Any]], *, limit: int | None = None
+    ) -> None:
+        """Note what a poll brought (records per partition; ``limit``: the most it could take,
+        a poll that took that many was not starved)."""
+        starved = False
+        if not _cut_short(brought, limit):
+            for partition, end in self._fetched_ends(self._committed_only):
+                if _short(brought, partition, end - await self._consumer.position(partition)):
+                    starved = True
+                    break
+        self._note(starved)
+
+
+class PolledFetchWait(_FetchPatience):
+    """The fetch wait of one kafka-python consumer (the command line's history reads)."""
+
+    @property
+    def ms(self) -> int:
+        return int(self._consumer._fetcher.config["fetch_max_wait_ms"])
+
+    def _set_ms(self, ms: int) -> None:
+        self._consumer._fetcher.config["fetch_max_wait_ms"] = ms
+
+    def after_poll(self, brought: Mapping[Any, Sequence[Any]]) -> None:
+        """Note what a poll brought (records per partition)."""
+        self._note(
+            any(
+                _short(brought, partition, end - self._consumer.position(partition))
+                for partition, end in self._fetched_ends(committed_only=False)
+            )
         )

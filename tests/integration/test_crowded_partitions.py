@@ -6,7 +6,9 @@ durable storage (as ``rituals up`` runs it) a 20 ms wait stopped at about 2,000 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,9 @@ from aiokafka import AIOKafkaProducer
 
 from infra.broker import EmbeddedBroker
 from infra.kafka import KafkaSettings
-from infra.topics import TopicSettings, ensure_topics
+from infra.topics import Topic, TopicSettings, ensure_topics
 from schemas import new_event
+from services.common.adapters import history
 from services.common.records import event_record
 from tests.factories import member_joined
 from tests.integration.support import FAST_GROUPS, running
@@ -60,8 +63,8 @@ async def joins_a_batch_each(
         await producer.stop()
 
 
-async def test_a_service_rebuilds_and_answers_from_a_partition_of_thousands_of_batches(
-    durable: KafkaSettings,
+async def test_a_service_and_a_history_read_read_a_partition_of_thousands_of_batches(
+    durable: KafkaSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     topics = TopicSettings(prefix="crowded.", partitions=1)
     ensure_topics(durable, topics)
@@ -70,3 +73,15 @@ async def test_a_service_rebuilds_and_answers_from_a_partition_of_thousands_of_b
         assert len(await wait_for_answers(durable, topics, BATCHES)) == BATCHES
         await joins_a_batch_each(durable, topics, 1, first=BATCHES)  # read live, at the end
         assert len(await wait_for_answers(durable, topics, BATCHES + 1)) == BATCHES + 1
+    # The command line's history reads start at kafka-python's 500 ms, enough for 3,000
+    # batches: started at 20 ms, a read shows that its wait rises too.
+    monkeypatch.setattr(history, "HISTORY_FETCH_WAIT_MS", 20)
+    members = [topics.name(Topic.MEMBERS)]
+    gave_up = threading.Event()  # a read that never ends must not outlive the test
+    read = asyncio.to_thread(
+        lambda: list(history.read_records(durable, members, stopped=gave_up.is_set))
+    )
+    try:
+        assert len(await asyncio.wait_for(read, timeout=60)) == BATCHES + 1
+    finally:
+        gave_up.set()

@@ -15,8 +15,13 @@ from infra.topics import Topic, TopicSettings
 from schemas import CloudEvent, RejectedEvent, decode_event
 from schemas.sealing import PersonalDataCipher
 from services.common.admission import partition_of
+from services.common.fetch_wait import PolledFetchWait
 from services.common.privacy import configured_vault
 from services.common.replay import partition_end
+
+HISTORY_FETCH_WAIT_MS = 500
+"""kafka-python's own default, where a history read starts: it doubles while the broker does
+not serve a partition within it (services/common/fetch_wait.py)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,12 @@ def read_records(
     (an organisation's: what other organisations wrote is not read at all); with ``starts``,
     those partitions from those offsets. ``on_positions`` hears every partition's position
     after each poll: past a transaction's commit marker, which no record stands for."""
-    consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_client_params())
+    consumer = KafkaConsumer(
+        enable_auto_commit=False,
+        fetch_max_wait_ms=HISTORY_FETCH_WAIT_MS,
+        **kafka.kafka_python_client_params(),
+    )
+    fetch_wait = PolledFetchWait(consumer, reader="history")
     try:
         partitions = _assign(consumer, topic_names, key)
         consumer.seek_to_beginning(*partitions)
@@ -66,6 +76,7 @@ def read_records(
         read = 0
         while True:
             batch = consumer.poll(timeout_ms=idle_ms)
+            fetch_wait.after_poll(batch)
             for records in batch.values():
                 for record in records:
                     read += 1

@@ -40,3 +40,32 @@ class FakeConsumer:
 
     async def position(self, place: TopicPartition) -> int:
         return self.at.get(place, 0)
+
+
+@dataclass
+class PolledFakeFetcher:
+    config: dict[str, int]
+
+
+@dataclass
+class PolledFakeConsumer:
+    """The same, as kafka-python has them: ``position`` is a call, the wait is in a config."""
+
+    ends: dict[TopicPartition, int | None] = field(default_factory=dict)
+    at: dict[TopicPartition, int] = field(default_factory=dict)
+    fetch_wait_ms: int = 500
+
+    def __post_init__(self) -> None:
+        self._fetcher = PolledFakeFetcher({"fetch_max_wait_ms": self.fetch_wait_ms})
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.ends)
+
+    def paused(self) -> set[TopicPartition]:
+        return set()
+
+    def highwater(self, place: TopicPartition) -> int | None:
+        return self.ends.get(place)
+
+    def position(self, place: TopicPartition) -> int:
+        return self.at.get(place, 0)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from services.common.fetch_wait import MOST_FETCH_WAIT_MS, FetchWait
-from tests.unit.common.fake_consumer import FakeConsumer
+from services.common.fetch_wait import MOST_FETCH_WAIT_MS, FetchWait, PolledFetchWait
+from tests.unit.common.fake_consumer import FakeConsumer, PolledFakeConsumer
 
 CLOCK_PARTITION = TopicPartition("rituals.clock", 0)
 MEMBERS_PARTITION = TopicPartition("rituals.members", 0)
@@ -123,3 +123,24 @@ async def test_the_wait_stops_at_its_most(start: int) -> None:
     wait = reader(consumer, clock)
     await polls(wait, clock, {}, 6)
     assert wait.ms == MOST_FETCH_WAIT_MS
+
+
+def test_a_history_reads_wait_rises_the_same_way() -> None:
+    consumer = PolledFakeConsumer(ends={CLOCK_PARTITION: 40_000}, at={CLOCK_PARTITION: 0})
+    clock = Clock()
+    wait = PolledFetchWait(consumer, reader="test", clock=clock)
+    for _ in range(3):  # a batch a poll, of 40,000
+        wait.after_poll({CLOCK_PARTITION: records(1)})
+        clock.now += (wait.ms + 1) / 1000
+    assert wait.ms == 1_000
+    assert consumer._fetcher.config["fetch_max_wait_ms"] == 1_000
+
+
+def test_a_history_read_served_what_waits_keeps_its_wait() -> None:
+    consumer = PolledFakeConsumer(ends={CLOCK_PARTITION: 40_000}, at={CLOCK_PARTITION: 39_000})
+    clock = Clock()
+    wait = PolledFetchWait(consumer, reader="test", clock=clock)
+    for _ in range(5):
+        wait.after_poll({CLOCK_PARTITION: records(1_000)})
+        clock.now += 1
+    assert wait.ms == 500
