@@ -430,11 +430,11 @@ class ServiceRuntime:
         batch = await consumer.getmany(
             timeout_ms=self.settings.poll_ms, max_records=self.settings.batch_size
         )
-        await fetch_wait.after_poll(batch, limit=self.settings.batch_size)
-        async with self._handling:
+        async with self._handling:  # a revocation waits for it: the assignment holds meanwhile
             if self._stale:
                 self._restart_assignment()
                 return
+            await fetch_wait.after_poll(batch, limit=self.settings.batch_size)
             if not batch:  # quiet: what was handled is committed at once
                 await self._commit_uncommitted(consumer)
             for partition, records in batch.items():
