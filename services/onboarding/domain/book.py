@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -95,6 +96,10 @@ class OrgOnboardings:
     """New hires whose onboarding is open."""
     looked_after: dict[str, set[str]] = field(default_factory=dict)
     """New hires each buddy looks after now."""
+    looking_after_more_than: list[set[str]] = field(default_factory=list)
+    """``[n]``: the buddies who look after more than ``n`` new hires now (``looked_after`` by
+    load). Every search asks who is full: reading it here is a set, where counting everyone's
+    load made each search slower as a wave of new hires went on."""
     ever_given: Counter[str] = field(default_factory=Counter)
     waiting: dict[str, datetime] = field(default_factory=dict)
     """New hires without a buddy since ``buddy_unavailable`` was published, and since when."""
@@ -110,6 +115,11 @@ class OrgOnboardings:
 
     def lifetime(self, buddy_id: str) -> int:
         return self.ever_given[buddy_id]
+
+    def looking_after_at_least(self, count: int) -> AbstractSet[str]:
+        """The buddies who look after ``count`` new hires or more now (``count`` at least 1)."""
+        more_than = self.looking_after_more_than
+        return more_than[count - 1] if count <= len(more_than) else frozenset()
 
     def is_onboarding(self, member_id: str) -> bool:
         return member_id in self.open_ids
@@ -196,7 +206,10 @@ class OrgOnboardings:
 
     def _give(self, new_hire_id: str, buddy_id: str) -> None:
         self._take_buddy(new_hire_id)
-        self.looked_after.setdefault(buddy_id, set()).add(new_hire_id)
+        looked_after = self.looked_after.setdefault(buddy_id, set())
+        if new_hire_id not in looked_after:
+            looked_after.add(new_hire_id)
+            self._loaded(buddy_id, len(looked_after))
         self.ever_given[buddy_id] += 1
         self.waiting.pop(new_hire_id, None)
         current = self.onboardings[new_hire_id]
@@ -207,10 +220,18 @@ class OrgOnboardings:
         if current.buddy_id is None:
             return
         buddy_of = self.looked_after.get(current.buddy_id, set())
-        buddy_of.discard(new_hire_id)
+        if new_hire_id in buddy_of:
+            self.looking_after_more_than[len(buddy_of) - 1].discard(current.buddy_id)
+            buddy_of.discard(new_hire_id)
         if not buddy_of:
             self.looked_after.pop(current.buddy_id, None)
         self.onboardings[new_hire_id] = replace(current, buddy_id=None)
+
+    def _loaded(self, buddy_id: str, load: int) -> None:
+        """Note that the buddy now looks after ``load`` new hires, one more than before."""
+        if len(self.looking_after_more_than) < load:
+            self.looking_after_more_than.append(set())
+        self.looking_after_more_than[load - 1].add(buddy_id)
 
     def _wait(self, new_hire_id: str, since: datetime) -> None:
         if self.onboardings[new_hire_id].is_open:

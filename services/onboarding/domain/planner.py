@@ -111,11 +111,16 @@ class Decision:
         return self.state.onboardings.is_onboarding(member_id)
 
     def without_room(self, cap: int) -> set[str]:
-        """Everyone with no room: someone without a load has room (``cap`` is at least 1), so
-        only those who look after someone are looked at."""
+        """Everyone with no room: the new hires, and the buddies the book counts as full, as
+        this decision's gives and takes leave them."""
         book = self.state.onboardings
-        loaded = book.looked_after.keys() | self._extra_load.keys()
-        return book.open_ids | {buddy for buddy in loaded if self.active(buddy) >= cap}
+        full = set(book.looking_after_at_least(cap))
+        for buddy in self._extra_load:  # this decision's changes: a few buddies
+            if self.active(buddy) >= cap:
+                full.add(buddy)
+            else:
+                full.discard(buddy)
+        return full | book.open_ids
 
     # Events ------------------------------------------------------------------------------------
 

@@ -116,12 +116,26 @@ def choose_buddy(
     for tier in _tiers(search, seeker):
         # Preference is a total order and cheap to compute; eligibility is not (working-time
         # overlap, the directory): check it in order of preference and stop at the first.
-        # Within a tier the first two rules of the ranking are equal: the others decide.
-        ranked = sorted((_in_tier_rank(search, seeker, c, tie), c) for c in tier)
-        for _, candidate_id in ranked:
-            if failing_rule(search, seeker, candidate_id) is None:
-                return _choice(search, seeker, candidate_id)
+        # Within a tier the first two rules of the ranking are equal: the others decide. The
+        # tie-break (a hash) is taken only within a group the other rules leave equal, and
+        # only for the groups reached.
+        for group in _equally_ranked(search, seeker, tier):
+            for candidate_id in sorted(group, key=lambda c: (tie(c), c)):
+                if failing_rule(search, seeker, candidate_id) is None:
+                    return _choice(search, seeker, candidate_id)
     return None
+
+
+def _equally_ranked(
+    search: BuddySearch, seeker: _Seeker, tier: Iterable[str]
+) -> Iterator[list[str]]:
+    """A tier's candidates in groups that ``_in_tier_rank`` orders alike but for the tie-break,
+    best group first."""
+    by_rank: dict[tuple[int, int, int], list[str]] = {}
+    for candidate_id in tier:
+        by_rank.setdefault(_in_tier_rank(search, seeker, candidate_id), []).append(candidate_id)
+    for rank in sorted(by_rank):
+        yield by_rank[rank]
 
 
 def _may_be_eligible(
@@ -286,25 +300,23 @@ def _tiers(search: BuddySearch, seeker: _Seeker) -> Iterator[Iterable[str]]:
 def _rank(search: BuddySearch, seeker: _Seeker, candidate_id: str) -> tuple[int, ...]:
     """Smaller is better; see the module's docstring for the order."""
     facts = search.candidates.facts[candidate_id]
+    tie = _tie_breaker(search.org_id, seeker.facts.member_id)
     return (
         0 if facts.volunteer else 1,
         0 if seeker.facts.same_department_other_team(facts) else 1,
-        *_in_tier_rank(
-            search, seeker, candidate_id, _tie_breaker(search.org_id, seeker.facts.member_id)
-        ),
+        *_in_tier_rank(search, seeker, candidate_id),
+        tie(candidate_id),
     )
 
 
-def _in_tier_rank(
-    search: BuddySearch, seeker: _Seeker, candidate_id: str, tie: Callable[[str], int]
-) -> tuple[int, int, int, int]:
-    """The ranking after its first two rules (volunteer; same department, other team)."""
+def _in_tier_rank(search: BuddySearch, seeker: _Seeker, candidate_id: str) -> tuple[int, int, int]:
+    """The ranking after its first two rules (volunteer; same department, other team) and
+    before the tie-break."""
     loads = search.loads
     return (
         loads.active(candidate_id),
         0 if common_office_days(seeker.facts, search.candidates.facts[candidate_id]) else 1,
         loads.lifetime(candidate_id),
-        tie(candidate_id),
     )
 
 

@@ -147,6 +147,11 @@ def check_invariants(world: World) -> None:
         assert not world.state.is_onboarding(buddy_id), "a new hire is nobody's buddy"
     assert all(load <= cap for load in counted.values()), "never over the cap"
     assert {b: world.state.active(b) for b in counted} == counted
+    loads = {buddy: len(hires) for buddy, hires in world.state.looked_after.items()}
+    for load in range(1, cap + 2):  # the index of who is full agrees with a count
+        assert world.state.looking_after_at_least(load) == {
+            buddy for buddy, looked_after in loads.items() if looked_after >= load
+        }
 
 
 def check_choices_were_eligible(world: World) -> None:
