@@ -16,10 +16,26 @@ from services.common.domain.working_hours import WEEKDAYS
 
 def _local_moment(day: datetime, at: time, zone: ZoneInfo) -> datetime:
     """A wall-clock time on a day in a zone; a time that does not exist (skipped by a
-    daylight-saving change) becomes the first instant after the gap."""
+    daylight-saving change) becomes the first instant after the gap, the change itself."""
     naive = datetime.combine(day.date(), at)
-    aware = naive.replace(tzinfo=zone)
-    return aware.astimezone(UTC).astimezone(zone)
+    before, after = (naive.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (1, 0))
+    if before >= after or _wall(after, zone) == naive:  # it exists (once, or twice: the first)
+        return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    # Read with the offset after the change, the time falls before the gap; with the offset
+    # before it, after the gap. The change is the first second between whose wall time is past.
+    low, high = 0, int((after - before).total_seconds())
+    while low < high:
+        middle = (low + high) // 2
+        if _wall(before + timedelta(seconds=middle), zone) >= naive:
+            high = middle
+        else:
+            low = middle + 1
+    return (before + timedelta(seconds=low)).astimezone(zone)
+
+
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The wall-clock time (naive) an instant shows in a zone."""
+    return instant.astimezone(zone).replace(tzinfo=None)
 
 
 def is_working_time(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> bool:
