@@ -25,6 +25,7 @@ new hires whose outcomes did not all come within the wait are counted as missing
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -32,7 +33,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +57,7 @@ from services.common.logging import configure_logging
 from services.common.records import event_record
 from services.common.settings import ServiceSettings
 from services.common.simulation import OrganisationShape, generate_members
-from services.demo.runner import platform
+from services.demo.runner import PROCESSES, platform
 
 ORGANISATIONS = tuple(f"latency-org-{number:02}" for number in range(20))
 MEMBERS_PER_ORGANISATION = 200
@@ -133,9 +136,15 @@ async def produce(
 
 
 async def timestamps(
-    kafka: KafkaSettings, topics: TopicSettings, hires: set[str], within: float
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    hires: set[str],
+    within: float,
+    *,
+    notifications: bool = True,
 ) -> dict[str, dict[str, int]]:
-    """Record timestamps (ms) per new hire: joined, buddy assigned, buddy message sent."""
+    """Record timestamps (ms) per new hire: joined, buddy assigned, buddy message sent (waited
+    for with ``notifications``: the notifier runs)."""
     names = [topics.name(t) for t in (Topic.MEMBERS, Topic.ONBOARDING, Topic.NOTIFICATIONS)]
     consumer = AIOKafkaConsumer(**kafka.aiokafka_params(), enable_auto_commit=False)
     await consumer.start()
@@ -145,7 +154,8 @@ async def timestamps(
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         deadline = time.perf_counter() + within
-        while time.perf_counter() < deadline and not all(map(_complete, found.values())):
+        complete = partial(_complete, notifications=notifications)
+        while time.perf_counter() < deadline and not all(map(complete, found.values())):
             batch = await consumer.getmany(timeout_ms=500)
             for record in (r for records in batch.values() for r in records):
                 _note(found, decode_event(record.value or b"").data, record.timestamp)
@@ -154,7 +164,11 @@ async def timestamps(
     return found
 
 
-def _complete(times: dict[str, int]) -> bool:
+def _complete(times: dict[str, int], *, notifications: bool = True) -> bool:
+    """Whether every outcome awaited of a new hire came: the decision, and the buddy message
+    when the notifier runs and a buddy was found."""
+    if not notifications:
+        return "decided" in times
     return "decided" in times and ("unavailable" in times or "notification_sent" in times)
 
 
@@ -194,19 +208,28 @@ def _header(first: str, second: str | None) -> None:
 
 
 async def at_rates(
-    kafka: KafkaSettings, topics: TopicSettings, seconds: int, name: str, *, notifications: bool
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    run: Run,
+    name: str,
+    *,
+    notifications: bool,
 ) -> dict[int, list[float]]:
     """New hires joining at each rate; prints a row per rate, returns join -> decision (ms)."""
     decisions: dict[int, list[float]] = {}
-    for rate in RATES:
-        hires = new_hires(rate, seconds, name)
+    for rate in run.rates:
+        hires = new_hires(rate, run.seconds, name)
         await produce(kafka, topics, hires, rate)
         found = await timestamps(
-            kafka, topics, {hire.member_id for _, hire in hires}, WAIT_FOR_OUTCOMES
+            kafka,
+            topics,
+            {hire.member_id for _, hire in hires},
+            WAIT_FOR_OUTCOMES,
+            notifications=notifications,
         )
         decisions[rate] = _latencies(found, "decided")
         sent = _latencies(found, "notification_sent")
-        missing = sum(1 for t in found.values() if not _complete(t))
+        missing = sum(1 for t in found.values() if not _complete(t, notifications=notifications))
         row = percentiles(decisions[rate]) + (f"  {percentiles(sent)}" if notifications else "")
         print(f"  {rate:>7} {len(hires):>6}  {row}  {missing:>7}")
         print(f"  {'':>7} {'':>6}  by {WINDOW_SECONDS} s of joins: {_by_window(found)}")
@@ -272,19 +295,21 @@ async def answering(kafka: KafkaSettings, topics: TopicSettings) -> None:
 
 
 async def measure_platform(
-    kafka: KafkaSettings, topics: TopicSettings, seconds: int
+    kafka: KafkaSettings, topics: TopicSettings, run: Run
 ) -> dict[int, list[float]]:
     ends = await produce(kafka, topics, organisations(), rate=0)
     # The organisations read by every service before the first new hire: the hires measure
     # the platform answering, not the platform loading 4,000 members.
-    with ConsumerProgress(kafka, topics, SERVICES) as progress:
+    running = [service for service in SERVICES if service in run.processes]
+    with ConsumerProgress(kafka, topics, running) as progress:
         await asyncio.to_thread(wait_until, lambda: progress.caught_up(ends), WAIT_FOR_OUTCOMES)
-    _header("to the buddy decision (ms)", "to notification.sent (ms)")
-    return await at_rates(kafka, topics, seconds, "hire", notifications=True)
+    notifications = "notifier" in run.processes
+    _header("to the buddy decision (ms)", "to notification.sent (ms)" if notifications else None)
+    return await at_rates(kafka, topics, run, "hire", notifications=notifications)
 
 
 async def measure_raw(
-    kafka: KafkaSettings, topics: TopicSettings, seconds: int
+    kafka: KafkaSettings, topics: TopicSettings, run: Run
 ) -> dict[int, list[float]]:
     loop = asyncio.create_task(answering(kafka, topics))
     try:
@@ -293,40 +318,49 @@ async def measure_raw(
         staff = {m.member_id for m in organisation(MEMBERS_PER_ORGANISATION)}
         await timestamps(kafka, topics, staff, WAIT_FOR_OUTCOMES)
         _header("to the answer (ms)", None)
-        return await at_rates(kafka, topics, seconds, "raw", notifications=False)
+        return await at_rates(kafka, topics, run, "raw", notifications=False)
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
 
 
-def compare(engine: Engine, seconds: int = SECONDS) -> list[Comparison]:
+@dataclass(frozen=True)
+class Run:
+    """What one benchmark run drives: the rates, the seconds at each, the processes running."""
+
+    rates: tuple[int, ...] = RATES
+    seconds: int = SECONDS
+    processes: tuple[str, ...] = PROCESSES
+
+
+def compare(engine: Engine, run: Run = Run()) -> list[Comparison]:
     """Measure on the engine's broker, print the figures, return p50s side by side per rate."""
-    seconds = engine.scaled(seconds)
+    run = replace(run, seconds=engine.scaled(run.seconds))
     kafka = engine.kafka()
     with tempfile.TemporaryDirectory() as scratch:
         topics = TopicSettings(prefix=f"lat{uuid.uuid4().hex[:6]}.")
         ensure_topics(kafka, topics)
         print(
-            f"== latency on {engine.label}: new hires joining, {seconds} s a rate, matcher + "
-            f"onboarding + notifier running =={engine.reduced}"
+            f"== latency on {engine.label}: new hires joining, {run.seconds} s a rate, "
+            f"{' + '.join(run.processes)} running =={engine.reduced}"
         )
-        with platform(engine.servers, topics, Path(scratch)):
-            ours = asyncio.run(measure_platform(kafka, topics, seconds))
+        with platform(engine.servers, topics, Path(scratch), names=run.processes):
+            ours = asyncio.run(measure_platform(kafka, topics, run))
     raw_topics = TopicSettings(prefix=f"latraw{uuid.uuid4().hex[:6]}.")
     ensure_topics(kafka, raw_topics)
     print(f"   raw aiokafka baseline on {engine.label}: each join answered at once")
-    raw = asyncio.run(measure_raw(kafka, raw_topics, seconds))
+    raw = asyncio.run(measure_raw(kafka, raw_topics, run))
     return [
         Comparison(
             BENCHMARK,
             engine.label,
-            f"{rate}/s x {seconds} s",
+            f"{rate}/s x {run.seconds} s",
             "ms p50",
             _median(ours[rate]),
             _median(raw[rate]),
             note=f"p99 {_p99(ours[rate]):,.0f} vs {_p99(raw[rate]):,.0f} ms",
         )
-        for rate in RATES
+        for rate in run.rates
     ]
 
 
@@ -342,8 +376,29 @@ def _p99(values: list[float]) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """``--rates 200`` and ``--processes onboarding,notifier`` narrow a run (onboarding, which
+    decides, always runs); the rest picks engines."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--rates", type=_numbers, default=RATES)
+    parser.add_argument("--processes", type=_processes, default=PROCESSES)
+    options, rest = parser.parse_known_args(argv)
     configure_logging("bench", level="WARNING")
-    run_alone(compare, argv)
+    run = Run(rates=options.rates, processes=options.processes)
+    run_alone(partial(compare, run=run), rest)
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(number) for number in text.split(","))
+
+
+def _processes(text: str) -> tuple[str, ...]:
+    """The processes named, in the platform's order; onboarding among them (it decides)."""
+    named = set(text.split(","))
+    if unknown := named - set(PROCESSES):
+        raise argparse.ArgumentTypeError(f"no such process: {', '.join(sorted(unknown))}")
+    if "onboarding" not in named:
+        raise argparse.ArgumentTypeError("onboarding decides the buddy: it must run")
+    return tuple(name for name in PROCESSES if name in named)
 
 
 if __name__ == "__main__":

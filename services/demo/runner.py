@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,10 +85,14 @@ class DemoRun:
 
 @contextmanager
 def platform(
-    servers: str, topics: TopicSettings, out_dir: Path, pulse_of: str | None = None
+    servers: str,
+    topics: TopicSettings,
+    out_dir: Path,
+    pulse_of: str | None = None,
+    names: Sequence[str] = PROCESSES,
 ) -> Iterator[list[ServiceProcess]]:
-    """The services and the gateway as processes, logging to ``out_dir``; ``pulse_of``: an
-    organisation that asks the weekly pulse."""
+    """The services and the gateway as processes (``names``: some of them), logging to
+    ``out_dir``; ``pulse_of``: an organisation that asks the weekly pulse."""
     logs = out_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     environment = {
@@ -109,7 +113,7 @@ def platform(
                 environment=environment,
                 output=files.enter_context((logs / f"{name}.log").open("wb")),
             )
-            for name in PROCESSES
+            for name in names
         ]
         try:
             wait_until_consuming(processes)

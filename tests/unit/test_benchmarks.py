@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from benchmarks.__main__ import parse
 from benchmarks.engines import EMBEDDED, KAFKA, Comparison, Engine, plan, tables
 from benchmarks.kafka_ceiling import parse_consumer, parse_producer
-from benchmarks.latency import _by_window
+from benchmarks.latency import _by_window, _complete, _processes
 
 
 @pytest.fixture(autouse=True)
@@ -112,3 +113,18 @@ def test_the_latency_is_shown_per_window_of_joins_in_order() -> None:
     }
     assert _by_window(found, seconds=5) == "20 (30) | 300 (300) | 20 (20)"
     assert _by_window({}, seconds=5) == "-"
+
+
+def test_the_latency_run_narrows_to_some_processes_onboarding_always_among_them() -> None:
+    assert _processes("notifier,onboarding") == ("onboarding", "notifier")  # the platform's order
+    with pytest.raises(argparse.ArgumentTypeError, match="onboarding"):
+        _processes("matcher,notifier")
+    with pytest.raises(argparse.ArgumentTypeError, match="no such process: mailer"):
+        _processes("onboarding,mailer")
+
+
+def test_without_the_notifier_a_new_hire_is_complete_once_decided() -> None:
+    decided = {"joined": 0, "decided": 12}
+    assert not _complete(decided)  # the buddy message is awaited too
+    assert _complete(decided, notifications=False)
+    assert _complete({**decided, "notification_sent": 40})
