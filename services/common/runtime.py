@@ -69,6 +69,7 @@ from services.common.collector import (
 from services.common.fetch_wait import FetchWait
 from services.common.logging import configure_logging, event_log_context
 from services.common.metrics import ServiceMetrics
+from services.common.poll_spacing import PollSpacing
 from services.common.privacy import configured_vault
 from services.common.processing import Emit, Ledgers, Processor
 from services.common.records import DeadLetter, OutgoingRecord, decision_records, event_record
@@ -107,12 +108,19 @@ class ServiceDefinition:
     """Background loops started with the service and cancelled on shutdown, for work that must
     not hold up the partition (e.g. the notifier's deliveries). They read ``runtime.ledger``
     afresh each time (a rebuild replaces it) and publish with ``runtime.publish``."""
+    poll_spacing_ms: int = 0
+    """The service's least time between two polls (``ServiceSettings.poll_spacing_ms``): more
+    than 0 for a service whose answers nobody waits for within milliseconds."""
 
     @property
     def source(self) -> str:
         return f"/rituals/{self.name}"
 
 
+UNHURRIED_POLL_SPACING_MS = 100
+"""The polls of a service nobody waits for within milliseconds (the matcher's pool, the
+gateway's read state) start this far apart: under load each takes what came meanwhile
+(``services.common.poll_spacing``)."""
 STATE_REFRESH_SECONDS = 0.25
 STATE_MEASURING_SHARE = 0.05
 """The most of the event loop's time the state gauges take: a state slow to measure is measured
@@ -151,6 +159,10 @@ class ServiceRuntime:
         self.ledgers = self._new_ledgers(self.topics.partitions)
         """The state, one ledger per partition number owned (a rebuild replaces it)."""
         self.snapshots = Snapshots(self, definition)
+        spacing_ms = self.settings.poll_spacing_ms
+        self._poll_spacing = PollSpacing(
+            (definition.poll_spacing_ms if spacing_ms is None else spacing_ms) / 1000
+        )
         self.assignment: set[TopicPartition] = set()
         self.rebuilt = asyncio.Event()
         """Set once the state was first rebuilt: the instance is consuming live from then on."""
@@ -426,7 +438,13 @@ class ServiceRuntime:
                 self._abandon_state()
                 await asyncio.sleep(BATCH_RETRY_SECONDS)
 
+    def hurry(self) -> None:
+        """Someone waits for the state to show a change: the next poll starts without waiting
+        for the service's poll spacing."""
+        self._poll_spacing.hurry()
+
     async def _consume_batch(self, consumer: AIOKafkaConsumer, fetch_wait: FetchWait) -> None:
+        await self._poll_spacing.wait()
         batch = await consumer.getmany(
             timeout_ms=self.settings.poll_ms, max_records=self.settings.batch_size
         )

@@ -116,6 +116,16 @@ class ServiceSettings(BaseSettings):
         "over, so this bounds how late a new record is read there (aiokafka's 500 ms made every "
         "hop of a decision 125 ms late on average).",
     )
+    poll_spacing_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=5_000,
+        description="Least time between the starts of two polls of the live consumer: under "
+        "load one poll takes what came meanwhile, where polling at once makes a fetch for every "
+        "few records, and each fetch that finds records costs the broker (the embedded one lists "
+        "the partition's batches). Unset: the service's own, 0 where people wait for its "
+        "answers (onboarding, notifier), 100 ms for the matcher and the gateway.",
+    )
     group_instance_id: str | None = Field(
         default=None,
         description="Static group membership: a stable name per instance (e.g. the pod name) so "

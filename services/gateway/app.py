@@ -22,7 +22,7 @@ from services.common.adapters.publisher import EventPublisher
 from services.common.domain.directory import Member
 from services.common.link_keys import LinkSettings
 from services.common.logging import configure_logging
-from services.common.runtime import ServiceDefinition, ServiceRuntime
+from services.common.runtime import UNHURRIED_POLL_SPACING_MS, ServiceDefinition, ServiceRuntime
 from services.common.settings import ServiceSettings
 from services.common.tracing import configure_tracing
 from services.gateway.adapters.links import links_router
@@ -47,6 +47,7 @@ DEFINITION = ServiceDefinition(
         Topic.CLOCK,
     ),
     new_processor=GatewayProcessor,
+    poll_spacing_ms=UNHURRIED_POLL_SPACING_MS,  # a read state: a write waits at most this more
 )
 log = structlog.get_logger("rituals.gateway")
 

@@ -3,7 +3,7 @@
 from functools import partial
 
 from infra.topics import Topic
-from services.common.runtime import ServiceDefinition
+from services.common.runtime import UNHURRIED_POLL_SPACING_MS, ServiceDefinition
 from services.matcher.handlers import MatcherProcessor
 from services.matcher.settings import MatcherSettings
 
@@ -18,4 +18,5 @@ DEFINITION = ServiceDefinition(
         Topic.CLOCK,
     ),
     new_processor=partial(MatcherProcessor, MatcherSettings().policies()),
+    poll_spacing_ms=UNHURRIED_POLL_SPACING_MS,  # rounds come on ticks: no one waits for a join
 )
