@@ -67,6 +67,11 @@ def engine_names(choice: str) -> list[str]:
     return {BOTH: [EMBEDDED, KAFKA], ALL: [EMBEDDED, DURABLE, KAFKA]}.get(choice, [choice])
 
 
+def comma_numbers(text: str) -> tuple[int, ...]:
+    """A command-line list of numbers: ``200`` or ``10000,1000000``."""
+    return tuple(int(number) for number in text.split(","))
+
+
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",

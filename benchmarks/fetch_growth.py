@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from benchmarks.engines import Engine, add_engine_option, plan, running
+from benchmarks.engines import Engine, add_engine_option, comma_numbers, plan, running
 from infra.kafka import KafkaSettings
 
 SIZES = (100, 1_000, 3_000, 10_000, 30_000)
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     add_engine_option(parser)
     parser.add_argument(
         "--sizes",
-        type=lambda text: tuple(int(n) for n in text.split(",")),
+        type=comma_numbers,
         default=SIZES,
         help="Batches stored at each measurement, ascending.",
     )

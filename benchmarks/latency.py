@@ -42,7 +42,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from benchmarks.engines import Comparison, Engine, run_alone
+from benchmarks.engines import Comparison, Engine, comma_numbers, run_alone
 from infra.kafka import KafkaSettings
 from infra.topics import Topic, TopicSettings, ensure_topics
 from schemas import decode_event, new_event
@@ -379,16 +379,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``--rates 200`` and ``--processes onboarding,notifier`` narrow a run (onboarding, which
     decides, always runs); the rest picks engines."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--rates", type=_numbers, default=RATES)
+    parser.add_argument("--rates", type=comma_numbers, default=RATES)
     parser.add_argument("--processes", type=_processes, default=PROCESSES)
     options, rest = parser.parse_known_args(argv)
     configure_logging("bench", level="WARNING")
     run = Run(rates=options.rates, processes=options.processes)
     run_alone(partial(compare, run=run), rest)
-
-
-def _numbers(text: str) -> tuple[int, ...]:
-    return tuple(int(number) for number in text.split(","))
 
 
 def _processes(text: str) -> tuple[str, ...]:

@@ -46,7 +46,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from benchmarks.engines import Comparison, Engine, run_alone
+from benchmarks.engines import Comparison, Engine, comma_numbers, run_alone
 from benchmarks.runtime import produce
 from infra.kafka import KafkaSettings
 from infra.topics import TopicSettings, ensure_topics
@@ -395,15 +395,11 @@ def _growth(small: Start, large: Start) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """``--sizes 200000,1000000``, ``--services matcher`` narrow a run; the rest picks engines."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--sizes", type=_numbers, default=SIZES)
+    parser.add_argument("--sizes", type=comma_numbers, default=SIZES)
     parser.add_argument("--services", type=_services, default=SERVICES)
     options, rest = parser.parse_known_args(argv)
     configure_logging("bench", level="WARNING")
     run_alone(partial(compare, sizes=options.sizes, services=options.services), rest)
-
-
-def _numbers(text: str) -> tuple[int, ...]:
-    return tuple(int(number) for number in text.split(","))
 
 
 def _services(text: str) -> tuple[ServiceDefinition, ...]:
