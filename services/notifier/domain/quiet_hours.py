@@ -20,7 +20,7 @@ def _local_moment(day: datetime, at: time, zone: ZoneInfo) -> datetime:
     naive = datetime.combine(day.date(), at)
     before, after = (naive.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (1, 0))
     if before >= after or _wall(after, zone) == naive:  # it exists (once, or twice: the first)
-        return naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+        return after.astimezone(zone)
     # Read with the offset after the change, the time falls before the gap; with the offset
     # before it, after the gap. The change is the first second between whose wall time is past.
     low, high = 0, int((after - before).total_seconds())

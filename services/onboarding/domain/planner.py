@@ -120,7 +120,8 @@ class Decision:
                 full.add(buddy)
             else:
                 full.discard(buddy)
-        return full | book.open_ids
+        full.update(book.open_ids)
+        return full
 
     # Events ------------------------------------------------------------------------------------
 
